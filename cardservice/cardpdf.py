@@ -1,0 +1,726 @@
+"""Printable cards: one card as a two-page ID-1 PDF, or many cards on A4 sheets.
+
+Rules this module keeps:
+
+- A card page is exactly ID-1 (ISO/IEC 7810): 85.60 x 53.98 mm. Page 1 is the front
+  (photo, names, dates, languages), page 2 the back (QR code, serial, renewal code, notice).
+- The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
+  quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
+- Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
+  Text is NFC-normalised; right-to-left text (Arabic, Hebrew) is shaped and put in visual
+  order before drawing. Coverage is checked on the string actually drawn: a character no
+  bundled font has is refused with :class:`UnsupportedCharactersError` naming it, so a
+  missing-glyph box is never printed (the caller then asks for a Latin transliteration).
+- Names are never truncated: a long name is drawn smaller, then on two lines, then
+  condensed; a name that still does not fit is refused with :class:`CardLayoutError`.
+- Labels come translated from the caller (one or two languages, printed "Name / Nom");
+  the module stays pure: no gettext, no clock (PDFs are written in ReportLab's invariant
+  mode, so the same card gives the same bytes), no I/O except reading the bundled fonts.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from cardservice.photo import PHOTO_RATIO
+from cardservice.qr import QUIET_ZONE, QrMatrix, encode_qr
+
+__all__ = [
+    "CARD_HEIGHT_MM",
+    "CARD_WIDTH_MM",
+    "MIN_QR_WIDTH_MM",
+    "QR_BOX_MM",
+    "CardFace",
+    "CardLabels",
+    "CardLayoutError",
+    "CardPdfError",
+    "InvalidCardDataError",
+    "UnsupportedCharactersError",
+    "display_text",
+    "missing_glyphs",
+    "qr_symbol_width_mm",
+    "render_card_pdf",
+    "render_sheet_pdf",
+]
+
+#: ID-1 card size (ISO/IEC 7810), in millimetres.
+CARD_WIDTH_MM = 85.60
+CARD_HEIGHT_MM = 53.98
+
+#: SPEC §3: the printed QR symbol (without quiet zone) is at least this wide.
+MIN_QR_WIDTH_MM = 22.0
+
+#: Side of the white square holding the QR symbol *and* its quiet zone on the card back.
+#: The symbol gets ``QR_BOX_MM * n / (n + 8)`` mm, i.e. 30.3 mm for version 12 (65 modules).
+QR_BOX_MM = 34.0
+
+_W = CARD_WIDTH_MM * mm
+_H = CARD_HEIGHT_MM * mm
+
+_FONT_DIR = Path(__file__).with_name("fonts")
+_REGULAR = "Cardservice-DejaVuSans"
+_BOLD = "Cardservice-DejaVuSans-Bold"
+
+# Colours (RGB 0..1): a dark band for the city name; grey for field labels.
+_BAND = (0.11, 0.25, 0.40)
+_LABEL = (0.33, 0.33, 0.33)
+_INK = (0.0, 0.0, 0.0)
+_PLACEHOLDER = (0.85, 0.86, 0.88)
+
+# Sheet layout: 2 x 5 cards on A4 portrait, with gutters for crop marks.
+_SHEET_COLS = 2
+_SHEET_ROWS = 5
+_GUTTER_X = 8 * mm
+_GUTTER_Y = 4 * mm
+_MARK_OFFSET = 0.5 * mm
+_MARK_LENGTH = 3 * mm
+
+_GENDERS = frozenset({"F", "M", "X"})
+
+
+class CardPdfError(Exception):
+    """Base class for the errors of this module."""
+
+
+class InvalidCardDataError(CardPdfError, ValueError):
+    """A :class:`CardFace` or :class:`CardLabels` field has a value the card cannot print."""
+
+
+class UnsupportedCharactersError(CardPdfError):
+    """A text holds characters that no bundled font can draw.
+
+    ``field`` names the :class:`CardFace` field (or ``labels.<name>``), ``characters`` the
+    offending characters, sorted. The caller should ask for a Latin transliteration.
+    """
+
+    def __init__(self, field: str, characters: Iterable[str], *, serial: str | None = None):
+        self.field = field
+        self.characters = tuple(sorted(set(characters)))
+        self.serial = serial
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in self.characters)
+        where = f"card {serial}: " if serial else ""
+        super().__init__(
+            f"{where}{field} has characters the card fonts cannot print: {shown}; "
+            "give a transliteration in Latin letters instead"
+        )
+
+
+class CardLayoutError(CardPdfError):
+    """A text is too long to fit the card even at the smallest allowed size."""
+
+
+@dataclass(frozen=True)
+class CardLabels:
+    """Label strings for one language, already translated by the caller.
+
+    ``back_notice`` may contain ``{city}``, replaced by the city's name (plain text
+    replacement, so other braces are printed as they are).
+    """
+
+    title: str
+    name: str
+    preferred_name: str
+    date_of_birth: str
+    gender: str
+    serial: str
+    issued: str
+    expires: str
+    languages: str
+    renewal_code: str
+    back_notice: str
+
+
+@dataclass(frozen=True)
+class CardFace:
+    """Everything printed on one card.
+
+    ``labels`` holds one or two :class:`CardLabels` (the city's languages), printed
+    side by side as "Name / Nom". ``photo_jpeg`` is a JPEG from
+    :func:`cardservice.photo.process_photo`, or ``None`` for a placeholder. ``gender`` is
+    ``"F"``, ``"M"``, ``"X"`` or ``None`` (not printed). ``renewal_code`` is printed on
+    the back only.
+    """
+
+    city_id: str
+    city_name: str
+    serial: str
+    issued_at: date
+    expires_at: date
+    name: str
+    date_of_birth: date
+    qr_text: str
+    renewal_code: str
+    labels: tuple[CardLabels, ...]
+    name_latin: str | None = None
+    preferred_name: str | None = None
+    gender: str | None = None
+    languages: tuple[str, ...] = ()
+    photo_jpeg: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.labels) <= 2:
+            raise InvalidCardDataError("labels must hold one or two languages")
+        if len(self.languages) > 2:
+            raise InvalidCardDataError("at most two spoken languages are printed")
+        if self.gender is not None and self.gender not in _GENDERS:
+            raise InvalidCardDataError('gender must be "F", "M", "X" or None')
+        for field in ("city_id", "city_name", "serial", "name", "qr_text", "renewal_code"):
+            if not str(getattr(self, field)).strip():
+                raise InvalidCardDataError(f"{field} must not be empty")
+        if self.photo_jpeg is not None and not self.photo_jpeg.startswith(b"\xff\xd8\xff"):
+            raise InvalidCardDataError("photo_jpeg is not a JPEG image")
+        if _as_date(self.expires_at) < _as_date(self.issued_at):
+            raise InvalidCardDataError("expires_at is before issued_at")
+
+
+# --------------------------------------------------------------------------- fonts and text
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    covered: frozenset[int]  # code points both the regular and the bold face map to a glyph
+
+
+@functools.cache
+def _fonts() -> _Fonts:
+    """Register the bundled fonts with ReportLab once per process."""
+    regular = TTFont(_REGULAR, str(_FONT_DIR / "DejaVuSans.ttf"))
+    bold = TTFont(_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdfmetrics.registerFont(regular)
+    pdfmetrics.registerFont(bold)
+    covered = frozenset(regular.face.charToGlyph) & frozenset(bold.face.charToGlyph)
+    return _Fonts(covered=covered)
+
+
+@functools.cache
+def _arabic_reshaper():  # type: ignore[no-untyped-def]
+    """An Arabic reshaper that only produces presentation forms the fonts have.
+
+    arabic-reshaper's default turns "الله" into U+FDF2, which DejaVu Sans lacks. We keep
+    the lam-alef ligatures (obligatory in Arabic writing) when the fonts cover them and
+    turn every other ligature off: they are stylistic and would mix with unligated text.
+    """
+    from arabic_reshaper import ArabicReshaper
+    from arabic_reshaper.letters import ISOLATED, LETTERS_ARABIC
+    from arabic_reshaper.ligatures import LETTERS_LIGATURES, SENTENCES_LIGATURES, WORDS_LIGATURES
+
+    covered = _fonts().covered
+    config: dict[str, object] = {"support_ligatures": True, "delete_harakat": True}
+    for name, _ in SENTENCES_LIGATURES + WORDS_LIGATURES:
+        config[name] = False
+    for name, (_, forms) in LETTERS_LIGATURES:
+        wanted = name.startswith("ARABIC LIGATURE LAM WITH ALEF")
+        config[name] = wanted and all(ord(f) in covered for f in forms if f)
+    config["use_unshaped_instead_of_isolated"] = not all(
+        ord(forms[ISOLATED]) in covered for forms in LETTERS_ARABIC.values() if forms[ISOLATED]
+    )
+    return ArabicReshaper(configuration=config)
+
+
+def _is_rtl_char(ch: str) -> bool:
+    return unicodedata.bidirectional(ch) in ("R", "AL")
+
+
+@functools.lru_cache(maxsize=4096)
+def display_text(text: str) -> str:
+    """Return ``text`` as it is drawn: NFC-normalised, RTL runs shaped and in visual order.
+
+    Left-to-right text only goes through NFC. Text holding Arabic or Hebrew letters is
+    reshaped into presentation forms (Arabic) and reordered with the Unicode bidi
+    algorithm, so ReportLab can draw it left to right glyph by glyph.
+    """
+    text = unicodedata.normalize("NFC", text)
+    if not any(_is_rtl_char(ch) for ch in text):
+        return text
+    from bidi import get_display
+
+    shaped = _arabic_reshaper().reshape(text)
+    return str(get_display(shaped))
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """Return the characters of ``text``, as drawn, that the bundled fonts cannot print.
+
+    The check runs on :func:`display_text` of ``text`` (after shaping), because the
+    characters drawn for Arabic are presentation forms, not the letters typed. An empty
+    set means the text prints without a missing-glyph box in both the regular and bold face.
+    """
+    covered = _fonts().covered
+    return {ch for ch in display_text(text) if ord(ch) not in covered}
+
+
+def _as_date(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _fmt_date(value: date) -> str:
+    # ISO 8601 reads the same in every language the card may be labelled in.
+    return _as_date(value).isoformat()
+
+
+def _width(text: str, font: str, size: float) -> float:
+    return float(pdfmetrics.stringWidth(text, font, size))
+
+
+def _joined(labels: Sequence[CardLabels], attr: str) -> str:
+    values: list[str] = []
+    for lab in labels:
+        value = getattr(lab, attr)
+        if value not in values:  # two languages may share a word ("Serial / Serial")
+            values.append(value)
+    return " / ".join(values)
+
+
+# --------------------------------------------------------------------------- prepared card
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A card's strings in drawn form and its QR matrix, checked and ready to draw."""
+
+    face: CardFace
+    city: str
+    title: str
+    name: str  # logical order; wrapped before display
+    name_latin: str | None
+    preferred: str | None
+    languages: str | None
+    lab: dict[str, str]
+    notices: tuple[str, ...]
+    qr: QrMatrix
+
+
+def _prepare(face: CardFace) -> _Prepared:
+    """Check every printed string against the fonts and encode the QR code."""
+    labels = face.labels
+    lab = {
+        attr: _joined(labels, attr)
+        for attr in (
+            "title",
+            "name",
+            "preferred_name",
+            "date_of_birth",
+            "gender",
+            "serial",
+            "issued",
+            "expires",
+            "languages",
+            "renewal_code",
+        )
+    }
+    notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
+    notices = tuple(dict.fromkeys(n for n in notices if n.strip()))
+    languages = ", ".join(lang for lang in face.languages if lang.strip()) or None
+
+    to_check: list[tuple[str, str | None]] = [
+        ("city_name", face.city_name),
+        ("serial", face.serial),
+        ("name", face.name),
+        ("name_latin", face.name_latin),
+        ("preferred_name", face.preferred_name),
+        ("languages", languages),
+        ("renewal_code", face.renewal_code),
+        ("gender", face.gender),
+    ]
+    to_check += [(f"labels.{k}", v) for k, v in lab.items()]
+    to_check += [("labels.back_notice", n) for n in notices]
+    for field, value in to_check:
+        if value:
+            missing = missing_glyphs(value)
+            if missing:
+                raise UnsupportedCharactersError(field, missing, serial=face.serial)
+
+    return _Prepared(
+        face=face,
+        city=face.city_name,
+        title=lab["title"],
+        name=unicodedata.normalize("NFC", face.name.strip()),
+        name_latin=face.name_latin.strip() if face.name_latin else None,
+        preferred=face.preferred_name.strip() if face.preferred_name else None,
+        languages=languages,
+        lab=lab,
+        notices=notices,
+        qr=encode_qr(face.qr_text),
+    )
+
+
+def qr_symbol_width_mm(matrix: QrMatrix) -> float:
+    """Width in mm of the QR symbol (without quiet zone) as this module prints it."""
+    return QR_BOX_MM * matrix.size / matrix.size_with_quiet_zone
+
+
+# --------------------------------------------------------------------------- drawing helpers
+
+
+def _draw_line(
+    c: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    *,
+    font: str,
+    size: float,
+    width: float,
+    min_size: float,
+    color: tuple[float, float, float] = _INK,
+) -> float:
+    """Draw one line of text shrunk to ``width`` (condensed below ``min_size``); return size."""
+    shown = display_text(text)
+    natural = _width(shown, font, size)
+    scale = 100.0
+    if natural > width:
+        size = max(min_size, size * width / natural)
+        fitted = _width(shown, font, size)
+        if fitted > width:
+            # Below the smallest size we condense the letters rather than cut the text.
+            scale = 100.0 * width / fitted
+    c.setFillColorRGB(*color)
+    t = c.beginText(x, y)
+    t.setFont(font, size)
+    if scale < 100.0:
+        t.setHorizScale(scale)
+    t.textOut(shown)
+    c.drawText(t)
+    return size
+
+
+def _two_line_splits(text: str) -> list[tuple[str, str]]:
+    words = text.split()
+    if len(words) >= 2:
+        return [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    # A single long word: split between characters, keeping marks with their letter.
+    return [(text[:i], text[i:]) for i in range(1, len(text)) if not unicodedata.combining(text[i])]
+
+
+def _layout_name(
+    name: str, *, width: float, max_one: float, max_two: float, min_size: float
+) -> tuple[list[str], float, float]:
+    """Choose lines (in drawn form), font size and horizontal scale (%) for a name."""
+    shown = display_text(name)
+    w = _width(shown, _BOLD, max_one)
+    if w <= width:
+        return [shown], max_one, 100.0
+    size = max_one * width / w
+    if size >= max_two:
+        return [shown], size, 100.0
+    best: tuple[float, list[str]] | None = None
+    for first, second in _two_line_splits(name):
+        lines = [display_text(first), display_text(second)]
+        widest = max(_width(line, _BOLD, 1.0) for line in lines)
+        if best is None or widest < best[0]:
+            best = (widest, lines)
+    if best is None:  # a one-character name cannot be split; condense it
+        return [shown], min_size, 100.0 * width / _width(shown, _BOLD, min_size)
+    widest, lines = best
+    size = min(max_two, width / widest)
+    if size >= min_size:
+        return lines, size, 100.0
+    scale = 100.0 * width / (widest * min_size)
+    if scale < 70.0:
+        raise CardLayoutError(
+            "the name is too long to print on the card; give a shorter printed name"
+        )
+    return lines, min_size, scale
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap in logical order (each line is put in drawn form later)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}" if current else word
+        if current and _width(display_text(trial), font, size) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _field(
+    c: Canvas, x: float, y: float, label: str, value: str, *, width: float, value_size: float = 7
+) -> None:
+    """A small grey label above its value; ``y`` is the value's baseline."""
+    _draw_line(c, x, y + 2.9 * mm, label, font=_REGULAR, size=4.8, width=width, min_size=3.8,
+               color=_LABEL)
+    _draw_line(c, x, y, value, font=_BOLD, size=value_size, width=width, min_size=5)
+
+
+def _draw_photo(c: Canvas, face: CardFace, x: float, y: float, w: float, h: float) -> None:
+    if face.photo_jpeg is None:
+        c.setFillColorRGB(*_PLACEHOLDER)
+        c.rect(x, y, w, h, stroke=0, fill=1)
+        # A neutral silhouette so a card printed without a photo is visibly so.
+        c.setFillColorRGB(0.70, 0.72, 0.75)
+        c.circle(x + w / 2, y + h * 0.62, w * 0.2, stroke=0, fill=1)
+        c.ellipse(x + w * 0.14, y - h * 0.12, x + w * 0.86, y + h * 0.42, stroke=0, fill=1)
+        c.setFillColorRGB(*_PLACEHOLDER)
+        c.rect(x, y - h * 0.2, w, h * 0.2, stroke=0, fill=1)
+    else:
+        c.drawImage(
+            ImageReader(io.BytesIO(face.photo_jpeg)), x, y, w, h,
+            preserveAspectRatio=True, anchor="c",
+        )
+    c.setStrokeColorRGB(*_LABEL)
+    c.setLineWidth(0.3)
+    c.rect(x, y, w, h, stroke=1, fill=0)
+
+
+def _draw_front(c: Canvas, p: _Prepared) -> None:
+    face = p.face
+    margin = 4 * mm
+    band_h = 11 * mm
+    c.setFillColorRGB(*_BAND)
+    c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
+    white = (1.0, 1.0, 1.0)
+    _draw_line(c, margin, _H - 5.6 * mm, p.city, font=_BOLD, size=10, width=_W - 2 * margin,
+               min_size=6, color=white)
+    _draw_line(c, margin, _H - 9.2 * mm, p.title, font=_REGULAR, size=6.2,
+               width=_W - 2 * margin, min_size=4.5, color=white)
+
+    photo_w = 21 * mm
+    photo_h = photo_w * PHOTO_RATIO[1] / PHOTO_RATIO[0]
+    photo_top = _H - band_h - 3 * mm
+    _draw_photo(c, face, margin, photo_top - photo_h, photo_w, photo_h)
+
+    x0 = margin + photo_w + 4 * mm
+    col_w = _W - x0 - margin
+    half_w = col_w / 2 - 1.5 * mm
+    x1 = x0 + col_w / 2 + 1.5 * mm
+
+    # Name block, from the top of the photo downwards.
+    y = photo_top - 1.8 * mm
+    _draw_line(c, x0, y, p.lab["name"], font=_REGULAR, size=4.8, width=col_w, min_size=3.8,
+               color=_LABEL)
+    lines, size, scale = _layout_name(p.name, width=col_w, max_one=10, max_two=8.5, min_size=6)
+    y -= size * 1.05
+    c.setFillColorRGB(*_INK)
+    for line in lines:
+        t = c.beginText(x0, y)
+        t.setFont(_BOLD, size)
+        if scale < 100.0:
+            t.setHorizScale(scale)
+        t.textOut(line)
+        c.drawText(t)
+        y -= size * 1.12
+    if p.name_latin:
+        y -= 0.4 * mm
+        _draw_line(c, x0, y + size * 0.12, p.name_latin, font=_REGULAR, size=6.8, width=col_w,
+                   min_size=5)
+        y -= 6.8 * 1.1
+    if p.preferred:
+        y -= 0.3 * mm
+        _draw_line(c, x0, y + size * 0.12, f"{p.lab['preferred_name']}: {p.preferred}",
+                   font=_REGULAR, size=6.2, width=col_w, min_size=4.5)
+
+    # Field grid, anchored to the bottom so a tall name block cannot push it off the card.
+    row3 = 5.2 * mm
+    row2 = row3 + 7.2 * mm
+    row1 = row2 + 7.2 * mm
+    _field(c, x0, row1, p.lab["date_of_birth"], _fmt_date(face.date_of_birth), width=half_w)
+    if face.gender:
+        _field(c, x1, row1, p.lab["gender"], face.gender, width=half_w)
+    _field(c, x0, row2, p.lab["issued"], _fmt_date(face.issued_at), width=half_w)
+    _field(c, x1, row2, p.lab["expires"], _fmt_date(face.expires_at), width=half_w)
+    _field(c, x0, row3, p.lab["serial"], face.serial, width=half_w)
+    if p.languages:
+        _field(c, x1, row3, p.lab["languages"], p.languages, width=half_w, value_size=6.5)
+
+    # City id under the photo: a cue for agents from partner cities.
+    _draw_line(c, margin, 5.2 * mm, face.city_id, font=_BOLD, size=7, width=photo_w,
+               min_size=5, color=_BAND)
+
+
+def _draw_qr(c: Canvas, qr: QrMatrix, x: float, y: float, box: float) -> None:
+    """Draw the QR symbol with its quiet zone in a ``box``-wide white square at (x, y)."""
+    c.setFillColorRGB(1, 1, 1)
+    c.rect(x, y, box, box, stroke=0, fill=1)
+    module = box / qr.size_with_quiet_zone
+    top = y + box - QUIET_ZONE * module
+    left = x + QUIET_ZONE * module
+    path = c.beginPath()
+    for row, col, length in qr.dark_runs():
+        path.rect(left + col * module, top - (row + 1) * module, length * module, module)
+    c.setFillColorRGB(0, 0, 0)
+    c.drawPath(path, stroke=0, fill=1)
+
+
+def _draw_back(c: Canvas, p: _Prepared) -> None:
+    face = p.face
+    margin = 3 * mm
+    band_h = 7 * mm
+    c.setFillColorRGB(*_BAND)
+    c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
+    _draw_line(c, margin + 1 * mm, _H - 4.8 * mm, f"{p.city} · {face.city_id}", font=_BOLD,
+               size=7.5, width=_W - 2 * margin - 2 * mm, min_size=5, color=(1, 1, 1))
+
+    box = QR_BOX_MM * mm
+    qr_y = (_H - band_h - box) / 2
+    _draw_qr(c, p.qr, margin, qr_y, box)
+
+    x0 = margin + box + 2 * mm
+    col_w = _W - x0 - 4 * mm
+    y = _H - band_h - 6.5 * mm
+    _field(c, x0, y, p.lab["serial"], face.serial, width=col_w, value_size=7.5)
+    y -= 7.6 * mm
+    _field(c, x0, y, p.lab["renewal_code"], face.renewal_code, width=col_w, value_size=7.5)
+
+    # The notice fills what is left above the bottom margin; shrink until it fits.
+    top = y - 4.2 * mm
+    bottom = 3.5 * mm
+    size = 5.6
+    while True:
+        leading = size * 1.22
+        blocks = [_wrap(n, _REGULAR, size, col_w) for n in p.notices]
+        needed = sum(len(b) for b in blocks) * leading + (len(blocks) - 1) * leading * 0.4
+        if needed <= top - bottom or size <= 3.6:
+            break
+        size -= 0.2
+    if needed > top - bottom:
+        raise CardLayoutError("the back notice is too long to print on the card")
+    y = top
+    for block in blocks:
+        for line in block:
+            _draw_line(c, x0, y, line, font=_REGULAR, size=size, width=col_w, min_size=size,
+                       color=_LABEL)
+            y -= leading
+        y -= leading * 0.4
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _new_canvas(buf: io.BytesIO, pagesize: tuple[float, float], title: str) -> Canvas:
+    _fonts()
+    # invariant=1: no creation date or random id in the file, so nothing reads the clock
+    # and the same input gives the same bytes.
+    c = Canvas(buf, pagesize=pagesize, invariant=1, pageCompression=1)
+    c.setTitle(title)  # no holder data in the metadata
+    c.setCreator("cardservice")
+    return c
+
+
+def render_card_pdf(face: CardFace) -> bytes:
+    """Render one card as a PDF of two ID-1 pages: page 1 the front, page 2 the back.
+
+    Raises :class:`UnsupportedCharactersError` when a printed text holds a character the
+    bundled fonts lack and :class:`CardLayoutError` when the name cannot fit.
+    """
+    prepared = _prepare(face)
+    buf = io.BytesIO()
+    c = _new_canvas(buf, (_W, _H), f"{face.city_name} card")
+    _draw_front(c, prepared)
+    c.showPage()
+    _draw_back(c, prepared)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _sheet_positions() -> list[tuple[float, float]]:
+    """Lower-left corners of the card slots on an A4 sheet, row by row from the top."""
+    page_w, page_h = A4
+    grid_w = _SHEET_COLS * _W + (_SHEET_COLS - 1) * _GUTTER_X
+    grid_h = _SHEET_ROWS * _H + (_SHEET_ROWS - 1) * _GUTTER_Y
+    left = (page_w - grid_w) / 2
+    top = page_h - (page_h - grid_h) / 2
+    return [
+        (left + col * (_W + _GUTTER_X), top - (row + 1) * _H - row * _GUTTER_Y)
+        for row in range(_SHEET_ROWS)
+        for col in range(_SHEET_COLS)
+    ]
+
+
+def _crop_marks(c: Canvas, slots: Sequence[tuple[float, float]]) -> None:
+    """Short hairlines extending each card's edges outwards from its corners."""
+    c.setStrokeColorRGB(0, 0, 0)
+    c.setLineWidth(0.25)
+    # Between two rows the gutter is narrow: marks from both sides meet in the middle.
+    inner_v = min(_MARK_LENGTH, _GUTTER_Y / 2 - _MARK_OFFSET)
+    inner_h = min(_MARK_LENGTH, _GUTTER_X / 2 - _MARK_OFFSET)
+    xs = sorted({x for x, _ in slots})
+    ys = sorted({y for _, y in slots})
+    path = c.beginPath()
+    for x, y in slots:
+        left_len = _MARK_LENGTH if x == xs[0] else inner_h
+        right_len = _MARK_LENGTH if x == xs[-1] else inner_h
+        below_len = _MARK_LENGTH if y == ys[0] else inner_v
+        above_len = _MARK_LENGTH if y == ys[-1] else inner_v
+        for cx, cy, dx, dy in ((x, y, -1, -1), (x + _W, y, 1, -1), (x, y + _H, -1, 1),
+                               (x + _W, y + _H, 1, 1)):
+            h_len = left_len if dx < 0 else right_len
+            v_len = below_len if dy < 0 else above_len
+            path.moveTo(cx + dx * _MARK_OFFSET, cy)
+            path.lineTo(cx + dx * (_MARK_OFFSET + h_len), cy)
+            path.moveTo(cx, cy + dy * _MARK_OFFSET)
+            path.lineTo(cx, cy + dy * (_MARK_OFFSET + v_len))
+    c.drawPath(path, stroke=1, fill=0)
+
+
+def render_sheet_pdf(
+    faces: Sequence[CardFace],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
+    """Render many cards on A4 sheets for duplex printing, with crop marks.
+
+    Each group of 10 cards (2 columns x 5 rows) takes two pages: the fronts, then the backs
+    mirrored left to right so that, printed double-sided flipping on the long edge, each
+    back lands behind its front. Every card is checked before anything is drawn, so one
+    bad card fails the whole batch with the card's serial in the error. ``progress`` is
+    called with ``(cards_done, total)`` after each card's back is drawn.
+    """
+    if not faces:
+        raise InvalidCardDataError("a sheet needs at least one card")
+    prepared = [_prepare(face) for face in faces]
+    slots = _sheet_positions()
+    per_page = len(slots)
+    buf = io.BytesIO()
+    c = _new_canvas(buf, A4, "Cards")
+    total = len(prepared)
+    done = 0
+    for start in range(0, total, per_page):
+        group = prepared[start : start + per_page]
+        used = slots[: len(group)]
+        for (x, y), p in zip(used, group, strict=True):
+            c.saveState()
+            c.translate(x, y)
+            _draw_front(c, p)
+            c.restoreState()
+        _crop_marks(c, used)
+        c.showPage()
+        page_w = A4[0]
+        mirrored = [(page_w - x - _W, y) for x, y in used]
+        for (x, y), p in zip(mirrored, group, strict=True):
+            c.saveState()
+            c.translate(x, y)
+            _draw_back(c, p)
+            c.restoreState()
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        _crop_marks(c, mirrored)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _sheet_pages(count: int) -> int:
+    """Number of A4 pages :func:`render_sheet_pdf` produces for ``count`` cards."""
+    return 2 * math.ceil(count / (_SHEET_COLS * _SHEET_ROWS))

@@ -1,0 +1,87 @@
+"""``make run``: a demo city (Lisboa, PTLIS) on SQLite, served on http://127.0.0.1:5000.
+
+DEMO ONLY. To need no set-up, it keeps its session secret and key passphrase in
+``instance/demo-secrets.env`` (mode 0600) next to the database. A real city sets
+them in the environment (see README) and never stores the passphrase beside the keys.
+A second run reuses everything it made the first time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+CONFIG = INSTANCE / "demo.toml"
+SECRETS = INSTANCE / "demo-secrets.env"
+
+DEMO_TOML = """\
+# Demo city made by `make run`. DEMO ONLY: see cardservice/demo.py.
+[city]
+id = "PTLIS"
+name = "Lisboa"
+base_url = "http://127.0.0.1:5000"
+languages = ["en", "fr"]
+
+[database]
+url = "sqlite:///demo.db"
+
+[keys]
+dir = "../keys"
+
+[server]
+instance_dir = "."
+secure_cookies = false   # plain HTTP on loopback; production runs behind TLS with true
+"""
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _load_secrets() -> dict[str, str]:
+    if not SECRETS.exists():
+        _write_private(SECRETS, (
+            "# DEMO ONLY: a real city keeps these out of files next to its keys.\n"
+            f"CARDSERVICE_SECRET_KEY={secrets.token_urlsafe(48)}\n"
+            f"CARDSERVICE_KEY_PASSPHRASE={secrets.token_urlsafe(24)}\n"
+        ))
+    values = {}
+    for line in SECRETS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def main() -> int:
+    """Initialise the demo city if needed, then serve it."""
+    INSTANCE.mkdir(exist_ok=True)
+    if not CONFIG.exists():
+        CONFIG.write_text(DEMO_TOML, encoding="utf-8")
+    env = dict(os.environ)
+    env.update(_load_secrets())
+    env["CARDSERVICE_CONFIG"] = str(CONFIG)
+    env.pop("CARDSERVICE_DATABASE_URL", None)
+    exe = Path(sys.executable).parent / "cardservice"
+    print("== cardservice demo city: Lisboa (PTLIS) — DEMO ONLY, not for real residents")
+    first = not (INSTANCE / "demo.db").exists()
+    init = subprocess.run([str(exe), "init", "--admin", "admin"], env=env, check=False)  # noqa: S603
+    if init.returncode != 0:
+        return init.returncode
+    if not first:
+        print("== reusing the demo city from an earlier run (delete instance/ and keys/* to start"
+              " over; `cardservice users reset-password admin` gives a new admin password)")
+    print("== serving on http://127.0.0.1:5000  (Ctrl-C to stop)")
+    os.execve(str(exe), [str(exe), "serve", "--host", "127.0.0.1", "--port", "5000"], env)  # noqa: S606
+    return 0  # pragma: no cover - execve does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The web layer: extensions, security headers, error handling and blueprints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from cardservice.config import Settings
+from cardservice.db import Database
+from cardservice.web import errors, i18n, security
+from cardservice.web.extensions import csrf, limiter
+from cardservice.web.state import AppState
+
+
+def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
+    """Configure ``app`` for ``settings`` and register everything."""
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="__Host-session" if settings.secure_cookies else "session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.auth.session_hours),
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+        )
+    db = Database(settings.database_url)
+    app.extensions["cardservice"] = AppState(settings=settings, db=db)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from cardservice.web import admin, api, auth, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
+
+    @app.context_processor
+    def _city() -> dict[str, object]:
+        return {"city_name": settings.city.name}
+
+    app.teardown_appcontext(_close_session)
+    logging.getLogger("cardservice").setLevel(logging.INFO)
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    from cardservice.web.state import close_session
+
+    close_session()

@@ -1,0 +1,118 @@
+"""Who is asking, and may they: sessions for pages, bearer tokens for the API.
+
+Every view declares its audience with ``@page(...)`` or ``@api(...)``; the
+declaration is kept on the view function so tests can list every route's roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, redirect, request, session, url_for
+
+from cardservice.clock import utcnow
+from cardservice.errors import AuthenticationError, PermissionDeniedError
+from cardservice.models import User
+from cardservice.services import users
+from cardservice.web import state
+
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC = "public"
+
+
+def current_user() -> User | None:
+    """The signed-in staff member of this request, if any."""
+    if "user" in g:
+        user: User | None = g.user
+        return user
+    user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        user = state.session().get(User, user_id)
+        if user is None or user.disabled or session.get("pw") != user.password_hash[-16:]:
+            # Disabled, deleted, or password changed elsewhere: this session ends now.
+            session.clear()
+            user = None
+    g.user = user
+    return user
+
+
+def login_user(user: User) -> None:
+    """Start a fresh session for ``user``."""
+    locale = session.get("locale")
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    # A slice of the hash ties the session to the password: changing it signs out elsewhere.
+    session["pw"] = user.password_hash[-16:]
+    if locale:
+        session["locale"] = locale
+    g.user = user
+
+
+def logout_user() -> None:
+    """End the session, keeping only the language choice."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    g.user = None
+
+
+def page(*roles: str) -> Callable[[F], F]:
+    """A page for these roles (or ``PUBLIC``): anonymous users go to the login page."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if PUBLIC not in roles:
+                user = current_user()
+                if user is None:
+                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                if user.role not in roles:
+                    raise PermissionDeniedError("You are not allowed to do this.")
+                if user.must_change_password and request.endpoint != "auth.password":
+                    return redirect(url_for("auth.password"))
+            return view(*args, **kwargs)
+
+        wrapper.access = ("page", roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def api(*roles: str) -> Callable[[F], F]:
+    """A JSON endpoint for these roles (or ``PUBLIC``); a bearer token is required otherwise."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if PUBLIC not in roles:
+                user = api_user()
+                if user.role not in roles:
+                    raise PermissionDeniedError("This token's role may not do this.")
+            return view(*args, **kwargs)
+
+        wrapper.access = ("api", roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def api_user() -> User:
+    """The user of the request's bearer token, or ``AuthenticationError``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Send an API token: 'Authorization: Bearer <token>'.")
+    user = users.user_for_token(state.session(), token.strip(), now=utcnow())
+    g.user = user
+    return user
+
+
+def actor() -> str:
+    """The username to write in the audit log for this request."""
+    user = g.get("user")
+    return user.username if user is not None else "anonymous"

@@ -1,0 +1,114 @@
+"""Administrators: staff accounts and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from cardservice.clock import utcnow
+from cardservice.errors import DomainError
+from cardservice.services import audit, users
+from cardservice.web import state
+from cardservice.web.access import actor, page
+from cardservice.web.forms import ConfirmForm, NewUserForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE = 50
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@page("admin")
+def users_page() -> ResponseReturnValue:
+    """List accounts and create one; a new account's one-time password is shown once."""
+    form = NewUserForm()
+    created: tuple[str, str] | None = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user, password = users.create_user(
+                state.session(), username=form.username.data or "", role=form.role.data or "",
+                actor=actor(), now=utcnow())
+        except DomainError as exc:
+            form.username.errors = [*form.username.errors, _(exc.message)]
+            status = 400
+        else:
+            created = (user.username, password)
+            form = NewUserForm(formdata=None)
+    elif form.is_submitted():
+        status = 400
+    return render_template("admin/users.html", users=users.list_users(state.session()),
+                           form=form, created=created, confirm=ConfirmForm()), status
+
+
+
+
+def _act(username: str, action: str) -> ResponseReturnValue:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("admin.users_page"))
+    session = state.session()
+    try:
+        if action == "disable":
+            users.set_disabled(session, username=username, disabled=True, actor=actor(),
+                               now=utcnow())
+            flash(_("%(name)s is disabled and their API tokens are revoked.", name=username),
+                  "success")
+        elif action == "enable":
+            users.set_disabled(session, username=username, disabled=False, actor=actor(),
+                               now=utcnow())
+            flash(_("%(name)s can sign in again.", name=username), "success")
+        elif action == "reset":
+            password = users.reset_password(session, username=username, actor=actor(),
+                                            now=utcnow())
+            flash(_("New one-time password for %(name)s: %(password)s — it is shown only once.",
+                    name=username, password=password), "secret")
+        elif action == "token":
+            token = users.create_token(session, username=username, actor=actor(), now=utcnow())
+            flash(_("New API token for %(name)s: %(token)s — copy it now, it is shown only "
+                    "once.", name=username, token=token), "secret")
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+    return redirect(url_for("admin.users_page"))
+
+
+@bp.post("/users/<username>/disable")
+@page("admin")
+def disable_user(username: str) -> ResponseReturnValue:
+    """Disable an account (after the confirmation step on the page)."""
+    return _act(username, "disable")
+
+
+@bp.post("/users/<username>/enable")
+@page("admin")
+def enable_user(username: str) -> ResponseReturnValue:
+    """Enable an account again."""
+    return _act(username, "enable")
+
+
+@bp.post("/users/<username>/reset")
+@page("admin")
+def reset_user(username: str) -> ResponseReturnValue:
+    """Give an account a new one-time password."""
+    return _act(username, "reset")
+
+
+@bp.post("/users/<username>/token")
+@page("admin")
+def token_user(username: str) -> ResponseReturnValue:
+    """Create an API token for an account."""
+    return _act(username, "token")
+
+
+@bp.get("/audit")
+@page("admin")
+def audit_page() -> ResponseReturnValue:
+    """The audit log, newest first, a page at a time."""
+    before = request.args.get("before", type=int)
+    entries = audit.recent(state.session(), limit=AUDIT_PAGE + 1, before=before)
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    next_before = entries[-1].seq if more and entries else None
+    return render_template("admin/audit.html", entries=entries, next_before=next_before)

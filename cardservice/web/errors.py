@@ -1,0 +1,88 @@
+"""Turn every error into an answer: JSON under /api/, a friendly page elsewhere.
+
+A stack trace never reaches the client; it goes to the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from cardservice.errors import DomainError
+
+log = logging.getLogger("cardservice.web")
+
+_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+    429: "rate_limited", 500: "server_error",
+}
+
+
+def wants_json() -> bool:
+    """Whether this request should get a JSON error."""
+    return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please sign in."),
+        403: _("You are not allowed to do this."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        409: _("This conflicts with the current state."),
+        413: _("The upload is too large."),
+        429: _("Too many requests. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. Nothing you confirmed has been lost."),
+    }
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
+    """Build the error answer for the current request."""
+    message = message or _titles().get(status, _("Something went wrong."))
+    if wants_json():
+        resp = jsonify(error=code or _CODES.get(status, "error"), message=message)
+    else:
+        resp = Response(render_template("errors/error.html", status=status, message=message))
+    resp.status_code = status
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        return error_response(exc.http_status, exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return error_response(
+            400, "csrf", _("The form expired or was not sent from this site. Please try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        resp = error_response(status, None, _titles().get(status))
+        if status == 429 and exc.response is not None:
+            retry = exc.response.headers.get("Retry-After")
+            if retry:
+                resp.headers["Retry-After"] = retry
+        if status == 405 and exc.response is None:
+            allow = getattr(exc, "valid_methods", None)
+            if allow:
+                resp.headers["Allow"] = ", ".join(allow)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        return error_response(500)
+
+    app.register_error_handler(InternalServerError, _unexpected)

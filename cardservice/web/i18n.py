@@ -1,0 +1,38 @@
+"""Languages: the user's choice first, then their profile, then ``Accept-Language``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+
+from cardservice.config import SUPPORTED_LOCALES
+from cardservice.web.state import settings
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """Pick the locale for this request."""
+    chosen = session.get("locale")
+    if chosen in SUPPORTED_LOCALES:
+        return str(chosen)
+    user = g.get("user")
+    if user is not None and user.locale in SUPPORTED_LOCALES:
+        return str(user.locale)
+    best = request.accept_languages.best_match(SUPPORTED_LOCALES)
+    return best or settings().default_locale
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel to ``app``."""
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    babel.init_app(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _languages() -> dict[str, object]:
+        return {"language_names": LANGUAGE_NAMES, "current_locale": select_locale()}

@@ -1,0 +1,45 @@
+"""Per-application state and the per-request database session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+from cardservice.config import Settings
+from cardservice.db import Database
+
+
+@dataclass
+class AppState:
+    """What ``create_app`` attaches to the Flask app."""
+
+    settings: Settings
+    db: Database
+
+
+def state() -> AppState:
+    """The current application's state."""
+    st: AppState = current_app.extensions["cardservice"]
+    return st
+
+
+def settings() -> Settings:
+    """The current application's settings."""
+    return state().settings
+
+
+def session() -> Session:
+    """The request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = state().db.sessions()
+    s: Session = g.db_session
+    return s
+
+
+def close_session() -> None:
+    """Close the request's session (rolling back anything not committed)."""
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()

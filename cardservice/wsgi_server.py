@@ -1,0 +1,37 @@
+"""Run the app under gunicorn from ``cardservice serve`` (no separate config file needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from cardservice.config import Settings
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from cardservice import create_app
+
+        return create_app(self._settings)
+
+
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve with ``workers`` processes; each builds its own app after the fork."""
+    _Server(settings, {
+        "bind": f"{host}:{port}",
+        "workers": max(1, workers),
+        "accesslog": None,  # request lines would carry card serials and names in URLs
+        "errorlog": "-",
+        "timeout": 60,
+        "graceful_timeout": 10,
+    }).run()
