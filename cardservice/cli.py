@@ -48,6 +48,12 @@ class Context:
             self._db = Database(self.settings.database_url)
         return self._db
 
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.db.session() as s:
@@ -85,8 +91,11 @@ click.ClickException.exit_code = 2
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(click_ctx: click.Context) -> None:
     """Issue and verify local citizenship cards."""
+    ctx = click_ctx.ensure_object(Context)
+    click_ctx.call_on_close(ctx.close)
 
 
 @main.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,8 +88,7 @@ def verify_chain(session: Session, *, batch: int = 1000) -> AuditReport:
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
-    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    for entry in session.scalars(stmt):
+    for entry in _all_entries(session, batch):
         if entry.seq != expected_seq:
             raise AuditChainError(expected_seq, "missing (deleted from the log)")
         if entry.prev_hash != expected_prev:
@@ -112,6 +111,20 @@ def verify_chain(session: Session, *, batch: int = 1000) -> AuditReport:
     if head.hash != expected_prev:
         raise AuditChainError(count, "does not match the recorded head of the log")
     return AuditReport(entries=count, head_hash=expected_prev)
+
+
+def _all_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
+    # Keyset batches keep memory flat without holding a server-side cursor open.
+    last = 0
+    while True:
+        rows = list(session.scalars(
+            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+        session.expunge_all()
 
 
 def recent(session: Session, *, limit: int = 50, before: int | None = None) -> list[AuditEntry]:

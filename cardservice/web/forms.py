@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -36,8 +37,9 @@ class NewUserForm(FlaskForm):
     """An administrator creates a staff account."""
 
     username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=63)])
-    role = SelectField(_l("Role"), choices=[("clerk", _l("Clerk")), ("agent", _l("Agent")),
-                                            ("admin", _l("Administrator"))])
+    role = SelectField(_l("Role"), choices=[SelectChoice("clerk", _l("Clerk")),
+                                            SelectChoice("agent", _l("Agent")),
+                                            SelectChoice("admin", _l("Administrator"))])
 
 
 class ConfirmForm(FlaskForm):
@@ -47,5 +49,6 @@ class ConfirmForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """Choose the interface language."""
 
-    locale = SelectField(_l("Language"), choices=[("en", "English"), ("fr", "Français")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("en", "English"),
+                                                    SelectChoice("fr", "Français")])
     next = HiddenField()

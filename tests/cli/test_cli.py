@@ -1,0 +1,184 @@
+"""The ``cardservice`` command as operators' scripts drive it (SPEC §7)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from cardservice.cli import main
+from tests.conftest import TEST_PASSPHRASE, TEST_SECRET
+
+EXE = Path(sys.executable).parent / "cardservice"
+
+
+def write_config(tmp: Path, database_url: str, extra: str = "") -> Path:
+    keys = tmp / "keys"
+    cfg = tmp / "city.toml"
+    cfg.write_text(
+        f'[city]\nid = "PTLIS"\nname = "Lisboa"\nbase_url = "http://127.0.0.1:5000"\n\n'
+        f'[database]\nurl = "{database_url}"\n\n[keys]\ndir = "{keys}"\n\n'
+        f'[server]\ninstance_dir = "{tmp / "instance"}"\nsecure_cookies = false\n{extra}',
+        encoding="utf-8")
+    return cfg
+
+
+def env_for(cfg: Path) -> dict[str, str]:
+    return {"CARDSERVICE_CONFIG": str(cfg), "CARDSERVICE_SECRET_KEY": TEST_SECRET,
+            "CARDSERVICE_KEY_PASSPHRASE": TEST_PASSPHRASE}
+
+
+@pytest.fixture
+def city(tmp_path, db):
+    """A configured, initialised city on the test database."""
+    cfg = write_config(tmp_path, db.url)
+    runner = CliRunner()
+    env = env_for(cfg)
+    result = runner.invoke(main, ["init", "--admin", "boss"], env=env)
+    assert result.exit_code == 0, result.output
+    return runner, env
+
+
+def test_init_is_safe_to_run_twice(city):
+    runner, env = city
+    again = runner.invoke(main, ["init", "--admin", "boss"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "admin boss already exists" in again.output
+    listing = runner.invoke(main, ["users", "list"], env=env)
+    assert listing.output.count("boss") == 1
+
+
+def test_users_add_list_disable_token(city):
+    runner, env = city
+    added = runner.invoke(main, ["users", "add", "ana", "--role", "clerk"], env=env)
+    assert added.exit_code == 0 and "created ana (clerk)" in added.output
+    token = runner.invoke(main, ["users", "token", "ana"], env=env)
+    assert token.exit_code == 0
+    last_line = token.stdout.strip().splitlines()[-1]
+    assert last_line.startswith("cs_") and len(last_line) > 40
+    dup = runner.invoke(main, ["users", "add", "ana", "--role", "agent"], env=env)
+    assert dup.exit_code == 2 and "taken" in dup.output
+    disabled = runner.invoke(main, ["users", "disable", "ana"], env=env)
+    assert disabled.exit_code == 0
+    listing = runner.invoke(main, ["users", "list"], env=env)
+    assert "ana" in listing.output and "disabled" in listing.output
+
+
+def test_audit_verify_passes_then_names_the_edited_entry(city, db):
+    runner, env = city
+    for name in ("u1", "u2", "u3"):
+        assert runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env).exit_code == 0
+    ok = runner.invoke(main, ["audit", "verify"], env=env)
+    assert ok.exit_code == 0 and "intact: 4 entries" in ok.output
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3"))
+    bad = runner.invoke(main, ["audit", "verify"], env=env)
+    assert bad.exit_code == 1
+    assert "entry 3" in bad.output and "altered" in bad.output
+
+
+def test_audit_verify_names_a_deleted_entry(city, db):
+    runner, env = city
+    for name in ("u1", "u2", "u3"):
+        runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env)
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    bad = runner.invoke(main, ["audit", "verify"], env=env)
+    assert bad.exit_code == 1 and "entry 2" in bad.output and "missing" in bad.output
+
+
+def test_audit_verify_notices_the_last_entry_deleted(city, db):
+    runner, env = city
+    runner.invoke(main, ["users", "add", "u1", "--role", "agent"], env=env)
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    bad = runner.invoke(main, ["audit", "verify"], env=env)
+    assert bad.exit_code == 1 and "entry 2" in bad.output
+
+
+def test_audit_verify_notices_a_recomputed_forgery(city, db):
+    """Rewriting an entry and its own hash still breaks the link to the next entry."""
+    from cardservice.services.audit import entry_hash
+
+    runner, env = city
+    for name in ("u1", "u2"):
+        runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env)
+    with db.engine.begin() as conn:
+        row = conn.execute(text("SELECT * FROM audit_log WHERE seq = 2")).mappings().one()
+        from cardservice.models import AuditEntry
+        from sqlalchemy.orm import Session
+
+        with Session(bind=conn) as s:
+            e = s.get(AuditEntry, 2)
+            forged = entry_hash(prev_hash=e.prev_hash, seq=2, at=e.at, actor="mallory",
+                                action=e.action, target_type=e.target_type,
+                                target_id=e.target_id, details=e.details)
+        conn.execute(text("UPDATE audit_log SET actor='mallory', hash=:h WHERE seq=2"),
+                     {"h": forged})
+        assert row["actor"] != "mallory"
+    bad = runner.invoke(main, ["audit", "verify"], env=env)
+    assert bad.exit_code == 1 and "entry 3" in bad.output
+
+
+# ---- configuration errors: one line naming the key, no traceback (real subprocess) ----------
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")}
+    full_env.update(env)
+    return subprocess.run([str(EXE), *args], env=full_env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize("case, edit, expected", [
+    ("no config variable", None, "CARDSERVICE_CONFIG is not set"),
+    ("missing file", "MISSING", "does not exist"),
+    ("not TOML", "[city\nid=", "is not valid TOML"),
+    ("missing city.id", 'id = "PTLIS"\n', "city.id is missing"),
+    ("bad city.id", ('id = "PTLIS"', 'id = "Lisbon"'), "city.id"),
+    ("missing database.url", ("[database]\nurl", "[database]\nurl_typo"), "database.url is missing"),
+    ("missing keys.dir", ("[keys]\ndir", "[keys]\nkeys_dir"), "keys.dir is missing"),
+    ("wrong type", ("secure_cookies = false", "secure_cookies = 'no'"), "server.secure_cookies"),
+])
+def test_bad_config_gives_one_line_naming_the_key(tmp_path, case, edit, expected):
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    (tmp_path / "keys").mkdir(mode=0o700)
+    env = env_for(cfg)
+    if edit is None:
+        env.pop("CARDSERVICE_CONFIG")
+    elif edit == "MISSING":
+        env["CARDSERVICE_CONFIG"] = str(tmp_path / "nope.toml")
+    elif isinstance(edit, str) and edit.startswith("[city\n"):
+        cfg.write_text(edit, encoding="utf-8")
+    elif isinstance(edit, str):
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(edit, ""), encoding="utf-8")
+    else:
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    result = run_cli(["users", "list"], env)
+    assert result.returncode == 2, case
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_secret_key_refuses_to_start(tmp_path):
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    (tmp_path / "keys").mkdir(mode=0o700)
+    env = env_for(cfg)
+    env.pop("CARDSERVICE_SECRET_KEY")
+    result = run_cli(["serve"], env)
+    assert result.returncode == 2
+    assert "secret key is missing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_keys_dir_refuses_to_start(tmp_path):
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    (tmp_path / "keys").mkdir(mode=0o755)
+    result = run_cli(["users", "list"], env_for(cfg))
+    assert result.returncode == 2
+    assert "keys.dir" in result.stderr and "chmod 700" in result.stderr

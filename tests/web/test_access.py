@@ -1,0 +1,91 @@
+"""Every route × every role (and anonymous): allowed, 403, 401 or a redirect to the login page.
+
+The table below must name every route of the app: a new route without a row fails
+``test_every_route_is_in_the_table``, so nobody adds a page without deciding who sees it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Auth
+
+# Expected outcome per route: for "page" routes anonymous users are redirected to /login,
+# for "api" routes they get 401. ROLES lists who is allowed; everyone else gets 403.
+ALL = ("anonymous", "admin", "clerk", "agent")
+STAFF = ("admin", "clerk", "agent")
+
+ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("GET", "/"): ("page", ALL),
+    ("GET", "/healthz"): ("page", ALL),
+    ("POST", "/locale"): ("page", ALL),
+    ("GET", "/login"): ("page", ALL),
+    ("POST", "/login"): ("page", ALL),
+    ("POST", "/logout"): ("page", ALL),
+    ("GET", "/password"): ("page", STAFF),
+    ("POST", "/password"): ("page", STAFF),
+    ("GET", "/admin/users"): ("page", ("admin",)),
+    ("POST", "/admin/users"): ("page", ("admin",)),
+    ("POST", "/admin/users/<username>/disable"): ("page", ("admin",)),
+    ("POST", "/admin/users/<username>/enable"): ("page", ("admin",)),
+    ("POST", "/admin/users/<username>/reset"): ("page", ("admin",)),
+    ("POST", "/admin/users/<username>/token"): ("page", ("admin",)),
+    ("GET", "/admin/audit"): ("page", ("admin",)),
+    ("GET", "/api/v1/openapi.json"): ("api", ALL),
+    ("GET", "/api/v1/me"): ("api", STAFF),
+}
+
+SAMPLE_ARGS = {"username": "nobody-here", "serial": "X", "id": "1", "request_id": "1"}
+
+
+def app_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule
+
+
+def test_every_route_is_in_the_table(app):
+    found = {(m, r.rule) for m, r in app_routes(app)}
+    assert found - set(ROUTES) == set(), "routes without a row in the access table"
+    assert set(ROUTES) - found == set(), "rows for routes that no longer exist"
+
+
+def test_every_view_declares_its_audience(app):
+    for _method, rule in app_routes(app):
+        view = app.view_functions[rule.endpoint]
+        assert hasattr(view, "access"), f"{rule.rule} has no @page/@api declaration"
+
+
+@pytest.mark.parametrize("who", ALL)
+def test_route_role_table(app, staff, who):
+    headers = {}
+    if who != "anonymous":
+        headers["Authorization"] = f"Bearer {staff[who].token}"
+    failures = []
+    for (method, rule), (kind, allowed) in ROUTES.items():
+        # A fresh, signed-in browser per route: some routes (logout) end the session.
+        client = app.test_client()
+        if who != "anonymous":
+            Auth(client).login(staff[who])
+        # Posts go without CSRF tokens here: access is decided before the form is read.
+        app.config["WTF_CSRF_ENABLED"] = False
+        path = rule
+        for name, value in SAMPLE_ARGS.items():
+            path = path.replace(f"<{name}>", value)
+        resp = client.open(path, method=method, headers=headers if kind == "api" else {})
+        status = resp.status_code
+        if who in allowed:
+            ok = status not in (401, 403) and not (
+                status == 302 and "/login" in resp.headers.get("Location", "")
+                and rule not in ("/logout", "/login"))
+        elif who == "anonymous":
+            ok = (status == 302 and "/login" in resp.headers["Location"]) if kind == "page" \
+                else status == 401
+        else:
+            ok = status == 403
+        if not ok:
+            failures.append(f"{method} {rule} as {who}: {status}")
+        app.config["WTF_CSRF_ENABLED"] = True
+    assert failures == []

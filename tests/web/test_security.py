@@ -1,0 +1,163 @@
+"""CSRF, API tokens, lock-out, security headers, error answers and languages."""
+
+from __future__ import annotations
+
+from cardservice.clock import utcnow
+from cardservice.services import users
+from tests.conftest import csrf_token
+
+
+def test_form_post_without_csrf_token_is_refused(client, staff):
+    resp = client.post("/login", data={"username": "admin1", "password": staff["admin"].password})
+    assert resp.status_code == 400
+    assert b"form expired" in resp.data
+    # nobody was signed in
+    assert client.get("/admin/users").status_code == 302
+
+
+def test_form_post_with_a_wrong_csrf_token_is_refused(client, staff, auth):
+    auth.login(staff["admin"])
+    resp = client.post("/admin/users", data={"username": "intruder-eve", "role": "admin",
+                                             "csrf_token": "forged"})
+    assert resp.status_code == 400
+    assert b"intruder-eve" not in client.get("/admin/users").data
+
+
+def test_api_without_token_gets_401_json(client):
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 401
+    body = resp.get_json()
+    assert body["error"] == "unauthorized" and body["message"]
+
+
+def test_api_with_revoked_token_gets_401(client, staff, db):
+    headers = {"Authorization": f"Bearer {staff['clerk'].token}"}
+    assert client.get("/api/v1/me", headers=headers).get_json() == {
+        "username": "clerk1", "role": "clerk"}
+    with db.session() as s:
+        user = users.get_user(s, "clerk1")
+        for token in user.tokens:
+            users.revoke_token(s, token_id=token.id, actor="test", now=utcnow())
+    resp = client.get("/api/v1/me", headers=headers)
+    assert resp.status_code == 401
+    assert resp.get_json()["error"] == "unauthorized"
+
+
+def test_api_with_token_of_disabled_user_gets_401(client, staff, db):
+    with db.session() as s:
+        users.set_disabled(s, username="agent1", disabled=True, actor="admin1", now=utcnow())
+    resp = client.get("/api/v1/me", headers={"Authorization": f"Bearer {staff['agent'].token}"})
+    assert resp.status_code == 401
+
+
+def test_repeated_failed_logins_lock_the_account(client, staff):
+    for _ in range(5):
+        token = csrf_token(client)
+        resp = client.post("/login", data={"username": "clerk1", "password": "wrong password!",
+                                           "csrf_token": token})
+        assert resp.status_code == 401
+        assert b"Wrong username or password" in resp.data
+    token = csrf_token(client)
+    resp = client.post("/login", data={"username": "clerk1", "password": staff["clerk"].password,
+                                       "csrf_token": token})
+    assert resp.status_code == 401
+    assert b"locked" in resp.data
+
+
+def test_unknown_and_wrong_password_answer_alike(client, staff):
+    answers = []
+    for username in ("clerk1", "no-such-user"):
+        token = csrf_token(client)
+        resp = client.post("/login", data={"username": username, "password": "wrong password!",
+                                           "csrf_token": token})
+        answers.append((resp.status_code, b"Wrong username or password" in resp.data))
+    assert answers[0] == answers[1] == (401, True)
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_no_inline_script_in_pages(client, staff, auth):
+    auth.login(staff["admin"])
+    for path in ("/", "/admin/users", "/admin/audit", "/password"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and " onclick=" not in html and "style=" not in html, path
+
+
+def test_session_cookie_flags(app, client, staff, auth):
+    auth.login(staff["admin"])
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_secure_cookie_settings_in_production(tmp_path, db):
+    from cardservice import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, database_url=db.url,
+                                   server={"secure_cookies": True}))
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    app.extensions["cardservice"].db.dispose()
+
+
+def test_not_found_is_a_page_or_json(client):
+    page = client.get("/nowhere")
+    assert page.status_code == 404 and b"does not exist" in page.data
+    api = client.get("/api/v1/nowhere")
+    assert api.status_code == 404 and api.get_json()["error"] == "not_found"
+
+
+def test_server_error_reveals_no_stack_trace(settings):
+    from cardservice import create_app
+
+    app = create_app(settings)
+
+    @app.get("/boom-test")
+    def boom():  # pragma: no cover - the body raises
+        raise RuntimeError("secret internals /etc/passwd")
+
+    @app.get("/api/v1/boom-test")
+    def api_boom():  # pragma: no cover - the body raises
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    resp = client.get("/boom-test")
+    assert resp.status_code == 500
+    assert b"Traceback" not in resp.data and b"secret internals" not in resp.data
+    resp = client.get("/api/v1/boom-test")
+    assert resp.status_code == 500
+    body = resp.get_json()
+    assert set(body) == {"error", "message"} and body["error"] == "server_error"
+    assert "secret" not in body["message"]
+    app.extensions["cardservice"].db.dispose()
+
+
+def test_accept_language_picks_french(client):
+    resp = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    assert 'lang="fr"' in resp.get_data(as_text=True)
+    assert "Connexion du personnel" in resp.get_data(as_text=True)
+
+
+def test_chosen_language_wins_over_accept_language(client):
+    token = csrf_token(client)
+    resp = client.post("/locale", data={"locale": "en", "next": "/login", "csrf_token": token},
+                       headers={"Accept-Language": "fr"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    html = client.get("/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert 'lang="en"' in html and "Staff sign-in" in html
+
+
+def test_open_redirect_refused(client, staff):
+    token = csrf_token(client)
+    resp = client.post("/login", data={"username": "clerk1", "password": staff["clerk"].password,
+                                       "next": "https://evil.example/", "csrf_token": token})
+    assert resp.status_code == 302
+    assert "evil.example" not in resp.headers["Location"]
