@@ -13,18 +13,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
-from cardservice import schema
+from cardservice import pki, schema, vault
 from cardservice.clock import utcnow
 from cardservice.config import ConfigError, Settings, load_settings
 from cardservice.db import Database
 from cardservice.errors import DomainError
 from cardservice.services import audit, users
+from cardservice.services.citykeys import CityKeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,12 +35,19 @@ class Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._db: Database | None = None
+        self._keys: CityKeys | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings()
         return self._settings
+
+    @property
+    def keys(self) -> CityKeys:
+        if self._keys is None:
+            self._keys = CityKeys(self.settings)
+        return self._keys
 
     @property
     def db(self) -> Database:
@@ -73,7 +80,7 @@ def operator() -> str:
 
 
 def handle_errors(fn: F) -> F:
-    """Print domain and configuration errors as one line and exit 2."""
+    """Print domain, key and configuration errors as one line and exit 2."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -83,6 +90,8 @@ def handle_errors(fn: F) -> F:
             raise click.ClickException(f"configuration: {exc}") from None
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
+        except (pki.PKIError, vault.VaultError) as exc:
+            raise click.ClickException(f"keys: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -129,8 +138,13 @@ def init(ctx: Context, admin_name: str | None) -> None:
                 click.echo(password)
 
 
-# Later capabilities (keys, vault) add their own idempotent steps to ``init``.
-INIT_STEPS: list[Callable[[Context], None]] = []
+def _init_keys(ctx: Context) -> None:
+    for line in ctx.keys.init(now=utcnow()) or ["keys are in place"]:
+        click.echo(line)
+
+
+# Idempotent steps of ``init`` after the schema.
+INIT_STEPS: list[Callable[[Context], None]] = [_init_keys]
 
 
 @main.command()
@@ -257,6 +271,114 @@ def audit_verify(ctx: Context) -> None:
     click.echo(f"audit log intact: {report.entries} entries, head {report.head_hash[:16]}…")
 
 
+
+
+# ---- keys ----------------------------------------------------------------------------------
+
+@main.group("keys")
+def keys_group() -> None:
+    """The city root and signing keys in keys/."""
+
+
+@keys_group.command("init")
+@pass_ctx
+@handle_errors
+def keys_init(ctx: Context) -> None:
+    """Create the city root, a signing key and the master key unless they exist."""
+    _init_keys(ctx)
+
+
+@keys_group.command("status")
+@pass_ctx
+@handle_errors
+def keys_status(ctx: Context) -> None:
+    """Show the city fingerprint and every signing certificate's state."""
+    st = ctx.keys.store.status(now=utcnow())
+    click.echo(f"city            {st.city_id} ({st.city_name})")
+    click.echo(f"fingerprint     {st.root_fingerprint}")
+    click.echo(f"root valid      {st.root_not_before:%Y-%m-%d} .. {st.root_not_after:%Y-%m-%d}")
+    click.echo(f"master key      {'present' if ctx.keys.master_key_path.exists() else 'ABSENT'}")
+    for s in st.signing:
+        click.echo(f"signing {s.kid}  {s.state:<11} signs {s.signs_from:%Y-%m-%d}.."
+                   f"{s.signs_until:%Y-%m-%d}  valid until {s.not_after:%Y-%m-%d}")
+
+
+@keys_group.command("rotate")
+@pass_ctx
+@handle_errors
+def keys_rotate(ctx: Context) -> None:
+    """Make a new signing certificate; the old one only verifies from now on."""
+    now = utcnow()
+    new = ctx.keys.store.rotate(now=now)
+    with ctx.session() as s:
+        audit.record(s, actor=operator(), action="keys.rotate", target_type="signing_key",
+                     target_id=new.kid, now=now)
+        s.commit()
+    click.echo(f"new signing certificate {new.kid} signs from now; earlier ones verify only")
+
+
+# ---- purge ---------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List who would be forgotten; change nothing.")
+@click.option("--all", "everything", is_flag=True,
+              help="Destroy the master key: the whole register becomes unreadable.")
+@click.option("--confirm", default=None, help="With --all: the city id, typed to confirm.")
+@pass_ctx
+@handle_errors
+def purge(ctx: Context, dry_run: bool, everything: bool, confirm: str | None) -> None:
+    """Forget residents past the retention period by destroying their data keys."""
+    from cardservice.services import residents
+
+    settings = ctx.settings
+    now = utcnow()
+    if everything:
+        _purge_all(ctx, dry_run=dry_run, confirm=confirm)
+        return
+    with ctx.session() as s:
+        plan = residents.plan_purge(s, now=now,
+                                    days_after_expiry=settings.retention.days_after_expiry)
+        n = len(plan.resident_ids)
+        if dry_run:
+            click.echo(f"dry run: {n} resident(s) whose last card expired before "
+                       f"{plan.cutoff:%Y-%m-%d} would be forgotten")
+            for rid in plan.resident_ids:
+                click.echo(f"  {rid}")
+            return
+        with click.progressbar(plan.resident_ids, label="forgetting", file=sys.stderr,
+                               show_pos=True) as bar:
+            for rid in bar:
+                residents.purge_resident(s, rid, actor=operator(), now=now, reason="retention")
+    click.echo(f"forgot {n} resident(s): their data keys are destroyed; their cards still "
+               "verify")
+
+
+def _purge_all(ctx: Context, *, dry_run: bool, confirm: str | None) -> None:
+    settings = ctx.settings
+    path = ctx.keys.master_key_path
+    if not path.exists():
+        raise click.ClickException("the master key is already gone: nothing left to destroy")
+    if dry_run:
+        click.echo(f"dry run: would destroy {path}; no resident's data could be read again")
+        return
+    click.echo("This destroys the master key. Every resident's personal data becomes "
+               "unreadable, for ever, here and in every backup that lacks keys/. Cards keep "
+               "verifying.", err=True)
+    if confirm is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                f"refusing without confirmation: pass --confirm {settings.city.id}")
+        confirm = click.prompt(f"Type the city id ({settings.city.id}) to confirm", err=True)
+    if confirm.strip() != settings.city.id:
+        raise click.ClickException("confirmation does not match the city id: nothing destroyed")
+    vault.destroy_master_key(path)
+    ctx.keys.forget_vault()
+    now = utcnow()
+    with ctx.session() as s:
+        audit.record(s, actor=operator(), action="register.destroy", target_type="register",
+                     target_id=settings.city.id, now=now)
+        s.commit()
+    click.echo("the master key is destroyed: the register can no longer be read")
 
 
 if __name__ == "__main__":  # pragma: no cover

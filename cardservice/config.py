@@ -61,6 +61,54 @@ class VerifySettings:
     rate_limit: str = "120 per minute"
 
 
+DEFAULT_DOCUMENTS: dict[str, int] = {
+    # category -> points. Categories only: the document is shown and handed back,
+    # no number, copy or country is ever recorded (SPEC §2).
+    "passport": 2,
+    "identity_card": 2,
+    "consular_card": 2,
+    "driving_licence": 2,
+    "birth_certificate": 1,
+    "utility_bill": 1,
+    "tenancy_agreement": 1,
+    "bank_statement": 1,
+    "school_record": 1,
+    "employer_letter": 1,
+    "ngo_attestation": 1,
+    "shelter_attestation": 1,
+}
+DEFAULT_FEE_WAIVERS = ("low_income", "senior", "youth", "no_fixed_address")
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """What a clerk must see to register a resident."""
+
+    documents: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_DOCUMENTS))
+    points_needed: int = 3
+    fee_waivers: tuple[str, ...] = DEFAULT_FEE_WAIVERS
+    photo_max_bytes: int = 8_000_000
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    """How cards are issued and printed."""
+
+    validity_years: int = 5
+    minor_validity_years: int = 2
+    minor_age: int = 16
+    print_gender: bool = True
+    renewal_days_before: int = 60
+    renewal_days_after: int = 183
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long personal data is kept after a resident's last card expired."""
+
+    days_after_expiry: int = 365
+
+
 @dataclass(frozen=True)
 class Settings:
     """The validated configuration of one city instance."""
@@ -77,6 +125,9 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     auth: AuthSettings = AuthSettings()
     verify: VerifySettings = VerifySettings()
+    registration: RegistrationSettings = RegistrationSettings()
+    cards: CardSettings = CardSettings()
+    retention: RetentionSettings = RetentionSettings()
     source: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -177,8 +228,37 @@ def settings_from_mapping(
         require_login=r.bool("verify.require_login", default=False),
         rate_limit=r.str("verify.rate_limit", default="120 per minute"),
     )
+    documents = r.table_of_int("registration.documents", default=DEFAULT_DOCUMENTS)
+    for name in documents:
+        if not re.match(r"^[a-z][a-z0-9_]{1,40}$", name):
+            raise ConfigError(f"registration.documents: {name!r} is not a category name "
+                              "(lower-case letters, digits and _)")
+    registration = RegistrationSettings(
+        documents=documents,
+        points_needed=r.int("registration.points_needed", default=3, minimum=0),
+        fee_waivers=tuple(r.list_of_str("registration.fee_waivers",
+                                        default=list(DEFAULT_FEE_WAIVERS))),
+        photo_max_bytes=r.int("registration.photo_max_bytes", default=8_000_000,
+                              minimum=100_000),
+    )
+    cards = CardSettings(
+        validity_years=r.int("cards.validity_years", default=5, minimum=1),
+        minor_validity_years=r.int("cards.minor_validity_years", default=2, minimum=1),
+        minor_age=r.int("cards.minor_age", default=16, minimum=0),
+        print_gender=r.bool("cards.print_gender", default=True),
+        renewal_days_before=r.int("cards.renewal_days_before", default=60, minimum=0),
+        renewal_days_after=r.int("cards.renewal_days_after", default=183, minimum=0),
+    )
+    if cards.validity_years > 5:
+        raise ConfigError("cards.validity_years is at most 5 (signing keys cover 5 years)")
+    retention = RetentionSettings(
+        days_after_expiry=r.int("retention.days_after_expiry", default=365, minimum=0),
+    )
     return Settings(
         city=city,
+        registration=registration,
+        cards=cards,
+        retention=retention,
         database_url=database_url,
         keys_dir=keys_dir,
         secret_key=secret_key,
@@ -273,6 +353,14 @@ class _Reader:
         if not isinstance(value, bool):
             raise ConfigError(f"{dotted} must be true or false")
         return value
+
+    def table_of_int(self, dotted: str, *, default: Mapping[str, int]) -> dict[str, int]:
+        value = self._get(dotted, default)
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+        ):
+            raise ConfigError(f"{dotted} must be a table of category = points (whole numbers)")
+        return dict(value)
 
     def list_of_str(self, dotted: str, *, default: list[str]) -> list[str]:
         value = self._get(dotted, default)

@@ -8,15 +8,17 @@ record ids, never a resident's name or personal data.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     TypeDecorator,
 )
@@ -119,3 +121,81 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Resident(Base):
+    """A registered resident: ciphertext only, under the resident's own data key.
+
+    ``wrapped_key`` is the resident's data key wrapped by the master key; deleting it
+    (purge) makes every ciphertext of this resident unreadable, in this database and
+    in every backup of it. ``blind_index`` is a keyed hash of the normalised name and
+    birth date, used only to flag likely duplicates.
+    """
+
+    __tablename__ = "residents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    blind_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    last_card_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    cards: Mapped[list[Card]] = relationship(back_populates="resident",
+                                             order_by="Card.issued_at.desc()")
+
+
+class CardStatus(enum.StrEnum):
+    """Where a card stands."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+
+
+class Card(Base):
+    """An issued card. What the QR says is signed; this row holds no personal data in clear.
+
+    ``print_data`` (the QR text and renewal code, for reprints) is sealed with the
+    resident's data key, so it disappears with a purge; ``renewal_code_hash`` is an
+    argon2id hash so a resident can ask for renewal without an account.
+    """
+
+    __tablename__ = "cards"
+
+    serial: Mapped[str] = mapped_column(String(16), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CardStatus.ACTIVE)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    superseded_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kid: Mapped[str] = mapped_column(String(16))
+    renewal_code_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    print_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    resident: Mapped[Resident] = relationship(back_populates="cards")
+
+
+class Counter(Base):
+    """Named counters that only grow (revocation list sequence, trust bundle version)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class VerificationCount(Base):
+    """How many verifications ended in each status, per day: counts only, never who."""
+
+    __tablename__ = "verification_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

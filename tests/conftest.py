@@ -136,9 +136,32 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(scope="session")
+def keys_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A city's keys made once per session (key generation and scrypt are slow on purpose)."""
+    from cardservice.services.citykeys import CityKeys
+
+    base = tmp_path_factory.mktemp("keys-template")
+    settings = make_settings(base, database_url="sqlite://")
+    CityKeys(settings).init(now=utcnow())
+    return base / "keys"
+
+
+def copy_keys(template: Path, target: Path) -> None:
+    """Copy a keys directory, keeping its modes."""
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(template, target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, db: Database) -> Settings:
-    """Settings of a test city on this test's database."""
+def settings(tmp_path: Path, db: Database, keys_template: Path) -> Settings:
+    """Settings of a test city on this test's database, with its keys in place."""
+    copy_keys(keys_template, tmp_path / "keys")
     return make_settings(tmp_path, database_url=db.url)
 
 

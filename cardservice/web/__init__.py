@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cardservice.config import Settings
 from cardservice.db import Database
+from cardservice.services.citykeys import CityKeys
 from cardservice.web import errors, i18n, security
 from cardservice.web.extensions import csrf, limiter
 from cardservice.web.state import AppState
@@ -39,7 +40,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
             x_host=settings.trusted_proxies,
         )
     db = Database(settings.database_url)
-    app.extensions["cardservice"] = AppState(settings=settings, db=db)
+    app.extensions["cardservice"] = AppState(settings=settings, db=db, keys=CityKeys(settings))
 
     csrf.init_app(app)
     limiter.init_app(app)

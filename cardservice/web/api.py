@@ -1,14 +1,58 @@
-"""The JSON API, ``/api/v1``: bearer tokens, JSON errors, described by OpenAPI."""
+"""The JSON API, ``/api/v1``: bearer tokens, JSON errors, described by OpenAPI.
+
+Each view parses input, calls one service and returns JSON; domain errors become
+``{"error", "message"}`` answers in ``web.errors``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import base64
+import binascii
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from cardservice.web.access import PUBLIC, api, current_user
+from cardservice.clock import utcnow
+from cardservice.errors import InvalidInputError
+from cardservice.privacy import refuse_not_collected
+from cardservice.services import cards, residents
+from cardservice.web import state
+from cardservice.web.access import PUBLIC, actor, api
 from cardservice.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInputError("The body must be a JSON object (Content-Type: "
+                                "application/json).")
+    return body
+
+
+def _photo(body: dict[str, Any]) -> bytes | None:
+    raw = body.get("photo")
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInputError("'photo' is a base64-encoded JPEG, PNG or WebP image.",
+                                field="photo")
+    try:
+        return base64.b64decode(raw.split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("'photo' is not valid base64.", field="photo") from None
+
+
+def _resident_json(view: residents.ResidentView) -> dict[str, Any]:
+    return {
+        "id": view.id, **view.data.public_dict(), "has_photo": view.has_photo,
+        "cards": [{"serial": c.serial, "issued_at": cards.iso(c.issued_at),
+                   "expires_at": cards.iso(c.expires_at), "status": c.status,
+                   "revocation_reason": c.revocation_reason} for c in view.cards],
+    }
 
 
 @bp.get("/openapi.json")
@@ -22,7 +66,85 @@ def openapi() -> ResponseReturnValue:
 @api("admin", "clerk", "agent")
 def me() -> ResponseReturnValue:
     """Who this token belongs to."""
-    from flask import g
+    return jsonify(username=g.user.username, role=g.user.role)
 
-    user = g.user or current_user()
-    return jsonify(username=user.username, role=user.role)
+
+@bp.post("/residents")
+@api("clerk")
+def register_resident() -> ResponseReturnValue:
+    """Register a resident: 201 {"id"}; 409 on a likely duplicate unless confirmed."""
+    body = json_body()
+    refuse_not_collected(body)
+    settings = state.settings()
+    now = utcnow()
+    confirm = body.get("confirm_new", False)
+    if not isinstance(confirm, bool):
+        raise InvalidInputError("'confirm_new' must be true or false.", field="confirm_new")
+    data = residents.parse_resident(body, settings=settings, today=now.date())
+    try:
+        rid = residents.register(state.session(), state.keys(), data=data, photo=_photo(body),
+                                 confirm_new=confirm, actor=actor(), now=now, settings=settings)
+    except residents.LikelyDuplicateError as exc:
+        resp = jsonify(error=exc.code, message=exc.message, matches=exc.matches)
+        resp.status_code = 409
+        return resp
+    return jsonify(id=rid), 201
+
+
+@bp.get("/residents/<resident_id>")
+@api("clerk")
+def get_resident(resident_id: str) -> ResponseReturnValue:
+    """A resident's record and cards."""
+    view = residents.get_resident(state.session(), state.keys(), resident_id)
+    return jsonify(_resident_json(view))
+
+
+@bp.patch("/residents/<resident_id>")
+@api("clerk")
+def patch_resident(resident_id: str) -> ResponseReturnValue:
+    """Correct a resident's record; only the fields sent change."""
+    body = json_body()
+    refuse_not_collected(body)
+    view = residents.correct_resident(
+        state.session(), state.keys(), resident_id,
+        changes={k: v for k, v in body.items() if k != "photo"}, photo=_photo(body),
+        actor=actor(), now=utcnow(), settings=state.settings())
+    return jsonify(_resident_json(view))
+
+
+@bp.post("/residents/<resident_id>/cards")
+@api("clerk")
+def issue_card(resident_id: str) -> ResponseReturnValue:
+    """Issue a card; supersedes the resident's earlier cards."""
+    issued = cards.issue_card(state.session(), state.keys(), resident_id, actor=actor(),
+                              now=utcnow(), settings=state.settings())
+    return jsonify(serial=issued.serial, qr=issued.qr, issued_at=cards.iso(issued.issued_at),
+                   expires_at=cards.iso(issued.expires_at),
+                   renewal_code=issued.renewal_code), 201
+
+
+@bp.get("/cards/<serial>")
+@api("clerk")
+def get_card(serial: str) -> ResponseReturnValue:
+    """A card's status."""
+    return jsonify(cards.get_card(state.session(), serial).as_json())
+
+
+@bp.get("/cards/<serial>/pdf")
+@api("clerk")
+def card_pdf(serial: str) -> ResponseReturnValue:
+    """The printable card."""
+    pdf = cards.card_pdf(state.session(), state.keys(), serial, settings=state.settings(),
+                         actor=actor(), now=utcnow())
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
+
+
+@bp.post("/cards/<serial>/revoke")
+@api("clerk")
+def revoke_card(serial: str) -> ResponseReturnValue:
+    """Revoke a card: lost, stolen, damaged or withdrawn."""
+    body = json_body()
+    info = cards.revoke_card(state.session(), serial, reason=str(body.get("reason", "")),
+                             actor=actor(), now=utcnow())
+    return jsonify(info.as_json())

@@ -42,11 +42,16 @@ def _titles() -> dict[int, str]:
     }
 
 
-def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
-    """Build the error answer for the current request."""
+def error_response(
+    status: int, code: str | None = None, message: str | None = None, field: str | None = None,
+) -> Response:
+    """Build the error answer for the current request (JSON names the field when known)."""
     message = message or _titles().get(status, _("Something went wrong."))
     if wants_json():
-        resp = jsonify(error=code or _CODES.get(status, "error"), message=message)
+        body = {"error": code or _CODES.get(status, "error"), "message": message}
+        if field:
+            body["field"] = field
+        resp = jsonify(body)
     else:
         resp = Response(render_template("errors/error.html", status=status, message=message))
     resp.status_code = status
@@ -58,7 +63,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
-        return error_response(exc.http_status, exc.code, exc.message)
+        return error_response(exc.http_status, exc.code, exc.message, exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:

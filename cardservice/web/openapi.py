@@ -11,7 +11,87 @@ def _err(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
 
+RESIDENT_IN = {
+    "type": "object",
+    "description": "Never send immigration status, nationality, place of birth, ID numbers or "
+                   "document copies: such fields are refused with 400 (error 'not_collected').",
+    "properties": {
+        "given_names": {"type": "string", "maxLength": 80},
+        "family_names": {"type": "string", "maxLength": 80},
+        "preferred_name": {"type": "string"},
+        "name_latin": {"type": "string", "description": "Latin transliteration for the card"},
+        "date_of_birth": {"type": "string", "format": "date"},
+        "gender": {"enum": ["F", "M", "X", None]},
+        "address": {"type": "object", "properties": {
+            "line1": {"type": "string"}, "line2": {"type": "string"},
+            "postcode": {"type": "string"}, "care_of": {"type": "string"},
+            "no_fixed_address": {"type": "boolean"}, "confidential": {"type": "boolean"}}},
+        "languages": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "contact": {"$ref": "#/components/schemas/Contact"},
+        "emergency_contact": {"$ref": "#/components/schemas/Contact"},
+        "documents": {"type": "array", "items": {"type": "string"},
+                      "description": "categories of documents seen (city setting)"},
+        "fee_waiver": {"type": ["string", "null"]},
+        "photo": {"type": "string", "contentEncoding": "base64"},
+        "confirm_new": {"type": "boolean"},
+    },
+}
+CARD_STATUS = {"type": "object", "properties": {
+    "serial": {"type": "string"}, "resident_id": {"type": "string"},
+    "issued_at": {"type": "string", "format": "date-time"},
+    "expires_at": {"type": "string", "format": "date-time"},
+    "status": {"enum": ["active", "superseded", "revoked"]},
+    "revoked_at": {"type": ["string", "null"]}, "revocation_reason": {"type": ["string", "null"]},
+    "superseded_by": {"type": ["string", "null"]}}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
 PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/residents": {"post": {
+        "summary": "Register a resident (clerk)",
+        "requestBody": {"required": True, **_json(RESIDENT_IN)},
+        "responses": {
+            "201": {"description": "Registered", **_json({"type": "object", "properties": {
+                "id": {"type": "string"}}})},
+            "400": _err("Bad input, or a field the service never collects"),
+            "401": _err("No valid token"), "403": _err("Not a clerk"),
+            "409": _err("A likely duplicate; send confirm_new: true to register anyway"),
+        }}},
+    "/api/v1/residents/{resident_id}": {
+        "get": {"summary": "A resident's record and cards (clerk)",
+                "responses": {"200": {"description": "The record"}, "404": _err("No such resident")}},
+        "patch": {"summary": "Correct a resident's record (clerk)",
+                  "requestBody": {"required": True, **_json(RESIDENT_IN)},
+                  "responses": {"200": {"description": "The corrected record"},
+                                "400": _err("Bad input"), "404": _err("No such resident")}},
+    },
+    "/api/v1/residents/{resident_id}/cards": {"post": {
+        "summary": "Issue a card; supersedes the resident's earlier cards (clerk)",
+        "responses": {
+            "201": {"description": "Issued", **_json({"type": "object", "properties": {
+                "serial": {"type": "string"}, "qr": {"type": "string"},
+                "issued_at": {"type": "string"}, "expires_at": {"type": "string"},
+                "renewal_code": {"type": "string"}}})},
+            "404": _err("No such resident")}}},
+    "/api/v1/cards/{serial}": {"get": {
+        "summary": "A card's status (clerk)",
+        "responses": {"200": {"description": "Status", **_json(CARD_STATUS)},
+                      "404": _err("No such card")}}},
+    "/api/v1/cards/{serial}/pdf": {"get": {
+        "summary": "The printable card, two ID-1 pages (clerk)",
+        "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}},
+                      "404": _err("No such card, or its holder's record was deleted")}}},
+    "/api/v1/cards/{serial}/revoke": {"post": {
+        "summary": "Revoke a card (clerk)",
+        "requestBody": {"required": True, **_json({"type": "object", "required": ["reason"],
+                        "properties": {"reason": {"enum": ["lost", "stolen", "damaged",
+                                                           "withdrawn"]}}})},
+        "responses": {"200": {"description": "The card's new status", **_json(CARD_STATUS)},
+                      "400": _err("Unknown reason"), "404": _err("No such card"),
+                      "409": _err("Already revoked")}}},
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",
@@ -52,6 +132,9 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "Contact": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "email": {"type": "string"},
+                    "phone": {"type": "string"}}},
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from cardservice.config import Settings
 from cardservice.db import Database
+from cardservice.services.citykeys import CityKeys
 
 
 @dataclass
@@ -17,6 +18,7 @@ class AppState:
 
     settings: Settings
     db: Database
+    keys: CityKeys
 
 
 def state() -> AppState:
@@ -28,6 +30,11 @@ def state() -> AppState:
 def settings() -> Settings:
     """The current application's settings."""
     return state().settings
+
+
+def keys() -> CityKeys:
+    """The city's keys (loaded on first use)."""
+    return state().keys
 
 
 def session() -> Session:

@@ -1,0 +1,311 @@
+"""Issue, read, print, reprint and revoke cards.
+
+Issuing locks the resident first, so two clerks pressing "issue" at once make one
+card after the other, each superseding the earlier ones; the superseded cards join
+the revocation list so that a lost old card reads ``revoked``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cardservice import cardpdf, credential, serials
+from cardservice.config import Settings
+from cardservice.errors import ConflictError, InvalidInputError, NotFoundError
+from cardservice.labels import card_labels
+from cardservice.models import Card, CardStatus, Resident
+from cardservice.services import audit, residents
+from cardservice.services.citykeys import CityKeys
+
+REVOCATION_REASONS = ("lost", "stolen", "damaged", "withdrawn")
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """What issuing returns (SPEC §6): the renewal code is shown here and printed, never kept
+    in clear."""
+
+    serial: str
+    qr: str
+    issued_at: datetime
+    expires_at: datetime
+    renewal_code: str
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """A card's status for clerks: no personal data."""
+
+    serial: str
+    resident_id: str
+    issued_at: datetime
+    expires_at: datetime
+    status: str
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    superseded_by: str | None
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {
+            "serial": self.serial, "resident_id": self.resident_id,
+            "issued_at": iso(self.issued_at), "expires_at": iso(self.expires_at),
+            "status": self.status, "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
+            "revocation_reason": self.revocation_reason, "superseded_by": self.superseded_by,
+        }
+
+
+def iso(value: datetime) -> str:
+    """UTC time as RFC 3339 to the second."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _add_years(day: datetime, years: int) -> datetime:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years of age on ``day``."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def validity_end(settings: Settings, *, born: date, issued_at: datetime) -> datetime:
+    """When a card issued now expires, by the city's age rules."""
+    minor = age_on(born, issued_at.date()) < settings.cards.minor_age
+    years = settings.cards.minor_validity_years if minor else settings.cards.validity_years
+    return _add_years(issued_at, years)
+
+
+def printed_name(data: residents.ResidentData) -> str:
+    """The name the QR carries and the card shows first."""
+    return data.full_name
+
+
+def issue_card(
+    session: Session, keys: CityKeys, resident_id: str, *, actor: str, now: datetime,
+    settings: Settings, supersede_reason: str = "superseded",
+) -> IssuedCard:
+    """Issue a new card to a resident; earlier cards of theirs are superseded."""
+    issued_at = now.replace(microsecond=0)
+    resident = residents.lock_resident(session, resident_id, now=now)
+    data = residents.open_data(keys, resident)
+    expires_at = validity_end(settings, born=data.date_of_birth, issued_at=issued_at)
+    serial = _unused_serial(session)
+    code = serials.new_renewal_code()
+    holder = credential.Holder(
+        name=printed_name(data), date_of_birth=data.date_of_birth,
+        gender=data.gender if settings.cards.print_gender else None)
+    claims = credential.CardClaims(issuer=settings.city.id, serial=serial, issued_at=issued_at,
+                                   expires_at=expires_at, holder=holder)
+    signer = keys.signer(now=issued_at)
+    qr = credential.encode_card(claims, signer_key=signer.key, signer_cert=signer.certificate)
+    # Check the card prints before anything is stored: a name no font covers is refused now.
+    _face(settings, data, serial=serial, issued_at=issued_at, expires_at=expires_at, qr=qr,
+          code=code, photo=None, check_only=True)
+
+    for old in resident.cards:
+        if old.status == CardStatus.ACTIVE:
+            old.status = CardStatus.SUPERSEDED
+            old.revoked_at = now
+            old.revocation_reason = supersede_reason
+            old.superseded_by = serial
+    key = residents.data_key(keys, resident)
+    sealed = keys.vault().encrypt(
+        key, json.dumps({"qr": qr, "renewal_code": code}).encode(), record_id=resident.id,
+        field=f"card:{serial}")
+    card = Card(serial=serial, resident_id=resident.id, issued_at=issued_at,
+                expires_at=expires_at, status=CardStatus.ACTIVE, kid=signer.kid.hex(),
+                renewal_code_hash=_hasher.hash(code), print_data=sealed)
+    session.add(card)
+    session.flush()
+    session.refresh(resident)
+    residents.set_last_card_expiry(session, resident)
+    audit.record(session, actor=actor, action="card.issue", target_type="card",
+                 target_id=serial, now=now, details={"resident": resident.id})
+    session.commit()
+    return IssuedCard(serial=serial, qr=qr, issued_at=issued_at, expires_at=expires_at,
+                      renewal_code=code)
+
+
+def _unused_serial(session: Session) -> str:
+    for _ in range(10):
+        serial = serials.new_serial()
+        if session.get(Card, serial) is None:
+            return serial
+    raise ConflictError("Could not draw an unused serial; try again.")  # pragma: no cover
+
+
+def _get(session: Session, serial: str) -> Card:
+    try:
+        serial = serials.normalise_serial(serial)
+    except serials.SerialFormatError as exc:
+        raise NotFoundError(str(exc)) from None
+    card = session.get(Card, serial)
+    if card is None:
+        raise NotFoundError("No card with this serial.")
+    return card
+
+
+def get_card(session: Session, serial: str) -> CardInfo:
+    """A card's status."""
+    c = _get(session, serial)
+    return CardInfo(c.serial, c.resident_id, c.issued_at, c.expires_at, c.status, c.revoked_at,
+                    c.revocation_reason, c.superseded_by)
+
+
+def revoke_card(
+    session: Session, serial: str, *, reason: str, actor: str, now: datetime,
+) -> CardInfo:
+    """Revoke a card (lost, stolen, damaged, withdrawn); it joins the revocation list."""
+    if reason not in REVOCATION_REASONS:
+        raise InvalidInputError(f"'reason' is one of: {', '.join(REVOCATION_REASONS)}.",
+                                field="reason")
+    card = _get(session, serial)
+    session.execute(update(Card).where(Card.serial == card.serial).values(status=card.status))
+    session.refresh(card)
+    if card.status == CardStatus.REVOKED:
+        raise ConflictError("This card is already revoked.")
+    card.status = CardStatus.REVOKED
+    card.revoked_at = card.revoked_at or now
+    card.revocation_reason = reason if card.revocation_reason is None else card.revocation_reason
+    if card.revocation_reason == "superseded":
+        card.revocation_reason = reason
+    audit.record(session, actor=actor, action="card.revoke", target_type="card",
+                 target_id=card.serial, now=now, details={"reason": reason})
+    session.commit()
+    return get_card(session, card.serial)
+
+
+def revoked_cards(session: Session, *, now: datetime) -> list[Card]:
+    """Revoked or superseded cards that have not expired yet (the revocation list)."""
+    return list(session.scalars(
+        select(Card).where(Card.status != CardStatus.ACTIVE, Card.expires_at > now)
+        .order_by(Card.serial)))
+
+
+def is_revoked(session: Session, serial: str) -> bool:
+    """Whether this city has revoked or superseded the card."""
+    status = session.scalar(select(Card.status).where(Card.serial == serial))
+    return status is not None and status != CardStatus.ACTIVE
+
+
+# ---- printing ------------------------------------------------------------------------------
+
+def _face(
+    settings: Settings, data: residents.ResidentData, *, serial: str, issued_at: datetime,
+    expires_at: datetime, qr: str, code: str, photo: bytes | None, check_only: bool = False,
+) -> cardpdf.CardFace:
+    labels = tuple(card_labels(lang, settings.city.name) for lang in settings.city.languages)
+    name = printed_name(data)
+    latin = data.name_latin or None
+    if cardpdf.missing_glyphs(name):
+        if not latin or cardpdf.missing_glyphs(latin):
+            raise InvalidInputError(
+                "The card's fonts cannot print some characters of this name: "
+                f"{''.join(sorted(cardpdf.missing_glyphs(name)))}. Add a Latin transliteration "
+                "('name_latin') to print instead.", field="name_latin")
+        name, latin = latin, None
+    face = cardpdf.CardFace(
+        city_id=settings.city.id, city_name=settings.city.name,
+        serial=serials.format_serial(serial), issued_at=issued_at.date(),
+        expires_at=expires_at.date(), name=name, date_of_birth=data.date_of_birth,
+        qr_text=qr, renewal_code=code[:4] + "-" + code[4:], labels=labels, name_latin=latin,
+        preferred_name=data.preferred_name or None,
+        gender=data.gender if settings.cards.print_gender else None,
+        languages=data.languages, photo_jpeg=photo,
+    )
+    if check_only:
+        for text in filter(None, (face.preferred_name, face.name_latin, *face.languages)):
+            missing = cardpdf.missing_glyphs(text)
+            if missing:
+                raise InvalidInputError(
+                    f"The card's fonts cannot print: {''.join(sorted(missing))}.",
+                    field="preferred_name")
+    return face
+
+
+def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settings
+              ) -> cardpdf.CardFace:
+    """Everything the printed card shows, decrypted for printing."""
+    card = _get(session, serial)
+    if card.print_data is None:
+        raise NotFoundError("This card can no longer be printed (its holder's record was "
+                            "deleted).")
+    resident = session.get(Resident, card.resident_id)
+    if resident is None or resident.wrapped_key is None:
+        raise NotFoundError("This card's holder record has been deleted.")
+    key = residents.data_key(keys, resident)
+    v = keys.vault()
+    sealed = json.loads(v.decrypt(key, card.print_data, record_id=resident.id,
+                                  field=f"card:{card.serial}"))
+    data = residents.open_data(keys, resident)
+    photo = None
+    if resident.photo is not None:
+        photo = v.decrypt(key, resident.photo, record_id=resident.id, field="photo")
+    return _face(settings, data, serial=card.serial, issued_at=card.issued_at,
+                 expires_at=card.expires_at, qr=sealed["qr"], code=sealed["renewal_code"],
+                 photo=photo)
+
+
+def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Settings, actor: str,
+             now: datetime) -> bytes:
+    """The printable card (2 pages, ID-1 size); recorded as a print in the audit log."""
+    face = card_face(session, keys, serial, settings=settings)
+    pdf = cardpdf.render_card_pdf(face)
+    card = _get(session, serial)
+    card.printed_at = now
+    audit.record(session, actor=actor, action="card.print", target_type="card",
+                 target_id=card.serial, now=now)
+    session.commit()
+    return pdf
+
+
+def cards_sheet_pdf(
+    session: Session, keys: CityKeys, serials_: Sequence[str], *, settings: Settings, actor: str,
+    now: datetime, progress: Callable[[int, int], None] | None = None,
+) -> bytes:
+    """Many cards on A4 sheets with crop marks, fronts then backs for duplex printing."""
+    faces = [card_face(session, keys, s, settings=settings) for s in serials_]
+    pdf = cardpdf.render_sheet_pdf(faces, progress=progress)
+    for s in serials_:
+        card = _get(session, s)
+        card.printed_at = now
+    audit.record(session, actor=actor, action="card.print_batch", target_type="card",
+                 target_id=f"{len(serials_)} cards", now=now,
+                 details={"serials": [serials.normalise_serial(s) for s in serials_][:500]})
+    session.commit()
+    return pdf
+
+
+def cards_issued_between(session: Session, *, start: datetime, end: datetime,
+                         only_unprinted: bool = False) -> list[str]:
+    """Serials of active cards issued in ``[start, end)``, oldest first."""
+    stmt = select(Card.serial).where(Card.issued_at >= start, Card.issued_at < end,
+                                     Card.status == CardStatus.ACTIVE,
+                                     Card.print_data.is_not(None)).order_by(Card.issued_at)
+    if only_unprinted:
+        stmt = stmt.where(Card.printed_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def check_renewal_code(card: Card, code: str) -> bool:
+    """Whether ``code`` is this card's renewal code (constant-time via argon2)."""
+    if card.renewal_code_hash is None:
+        return False
+    try:
+        return _hasher.verify(card.renewal_code_hash, serials.normalise_renewal_code(code))
+    except Exception:  # noqa: BLE001 - any verification failure is simply "no"
+        return False
+
+

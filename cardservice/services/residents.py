@@ -1,0 +1,502 @@
+"""Register residents, read and correct their record, find duplicates, purge.
+
+Personal data is sealed with the resident's own data key (see ``cardservice.vault``);
+the database row holds ciphertext, a blind index for duplicate detection and dates
+needed for retention. Nothing here stores what SPEC §2 forbids: the raw request is
+checked by ``privacy.refuse_not_collected`` before it is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cardservice import photo as photo_mod
+from cardservice.config import Settings
+from cardservice.errors import ConflictError, InvalidInputError, NotFoundError
+from cardservice.models import Resident
+from cardservice.privacy import refuse_not_collected
+from cardservice.services import audit
+from cardservice.services.citykeys import CityKeys
+
+GENDERS = ("F", "M", "X")
+MAX_NAME = 80
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{4,24}$")
+_LANG = re.compile(r"^[^\x00-\x1f<>]{2,32}$")
+
+
+class LikelyDuplicateError(ConflictError):
+    """A resident with the same normalised name and birth date is already registered."""
+
+    code = "likely_duplicate"
+
+    def __init__(self, message: str, *, matches: list[str]) -> None:
+        super().__init__(message)
+        self.matches = matches
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the resident can be reached; any part may be confidential or absent."""
+
+    line1: str = ""
+    line2: str = ""
+    postcode: str = ""
+    care_of: str = ""
+    no_fixed_address: bool = False
+    confidential: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An optional way to reach someone."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentSeen:
+    """A category of document the clerk saw and handed back, and its points."""
+
+    category: str
+    points: int
+
+
+@dataclass(frozen=True)
+class ResidentData:
+    """Everything the city keeps about a resident — all of it sealed at rest."""
+
+    given_names: str
+    family_names: str
+    date_of_birth: date
+    preferred_name: str = ""
+    name_latin: str = ""
+    gender: str | None = None
+    address: Address = Address()
+    languages: tuple[str, ...] = ()
+    contact: Contact = Contact()
+    emergency_contact: Contact = Contact()
+    documents: tuple[DocumentSeen, ...] = ()
+    fee_waiver: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        """The name in the resident's own script, as printed on the card."""
+        return " ".join(p for p in (self.given_names, self.family_names) if p)
+
+    def to_json(self) -> bytes:
+        """Serialise for sealing."""
+        d = asdict(self)
+        d["date_of_birth"] = self.date_of_birth.isoformat()
+        return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ResidentData:
+        """Read back what ``to_json`` wrote."""
+        d = json.loads(raw)
+        return cls(
+            given_names=d["given_names"], family_names=d["family_names"],
+            date_of_birth=date.fromisoformat(d["date_of_birth"]),
+            preferred_name=d.get("preferred_name", ""), name_latin=d.get("name_latin", ""),
+            gender=d.get("gender"), address=Address(**d.get("address", {})),
+            languages=tuple(d.get("languages", ())), contact=Contact(**d.get("contact", {})),
+            emergency_contact=Contact(**d.get("emergency_contact", {})),
+            documents=tuple(DocumentSeen(**x) for x in d.get("documents", ())),
+            fee_waiver=d.get("fee_waiver"),
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        """A JSON-ready view for the API."""
+        d = asdict(self)
+        d["date_of_birth"] = self.date_of_birth.isoformat()
+        d["languages"] = list(self.languages)
+        d["documents"] = [asdict(x) for x in self.documents]
+        return d
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    """A card as the resident's page lists it."""
+
+    serial: str
+    issued_at: datetime
+    expires_at: datetime
+    status: str
+    revocation_reason: str | None
+
+
+@dataclass(frozen=True)
+class ResidentView:
+    """A resident's decrypted record, for clerks."""
+
+    id: str
+    data: ResidentData
+    has_photo: bool
+    created_at: datetime
+    cards: tuple[CardSummary, ...] = field(default_factory=tuple)
+
+
+# ---- parsing -------------------------------------------------------------------------------
+
+_TOP_FIELDS = {"given_names", "family_names", "date_of_birth", "preferred_name", "name_latin",
+               "gender", "address", "languages", "contact", "emergency_contact", "documents",
+               "fee_waiver", "photo", "confirm_new"}
+
+
+def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: str = "") -> str:
+    value = data.get(key, "")
+    name = f"{path}{key}"
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"'{name}' must be text.", field=name)
+    value = unicodedata.normalize("NFC", " ".join(value.split()))
+    if len(value) > max_len:
+        raise InvalidInputError(f"'{name}' is longer than {max_len} characters.", field=name)
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co") for c in value):
+        raise InvalidInputError(f"'{name}' holds characters that cannot be printed.", field=name)
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, path: str = "") -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"'{path}{key}' must be true or false.", field=f"{path}{key}")
+    return value
+
+
+def _contact(raw: Any, name: str) -> Contact:
+    if raw is None:
+        return Contact()
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(f"'{name}' must be an object.", field=name)
+    unknown = set(raw) - {"name", "email", "phone"}
+    if unknown:
+        raise InvalidInputError(f"'{name}.{sorted(unknown)[0]}' is not a known field.",
+                                field=f"{name}.{sorted(unknown)[0]}")
+    c = Contact(name=_text(raw, "name", path=f"{name}."),
+                email=_text(raw, "email", max_len=254, path=f"{name}."),
+                phone=_text(raw, "phone", max_len=24, path=f"{name}."))
+    if c.email and not _EMAIL.match(c.email):
+        raise InvalidInputError(f"'{name}.email' is not an e-mail address.", field=f"{name}.email")
+    if c.phone and not _PHONE.match(c.phone):
+        raise InvalidInputError(f"'{name}.phone' is not a phone number.", field=f"{name}.phone")
+    return c
+
+
+def parse_resident(
+    raw: Mapping[str, Any], *, settings: Settings, today: date,
+    base: ResidentData | None = None,
+) -> ResidentData:
+    """Validate a registration (or, with ``base``, a correction) into ``ResidentData``.
+
+    Refuses never-collected fields first (SPEC §2), then unknown fields, then bad values;
+    every error names the field.
+    """
+    refuse_not_collected(raw)
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("The body must be a JSON object.")
+    unknown = set(raw) - _TOP_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInputError(f"'{name}' is not a field of a resident.", field=name)
+    merged: dict[str, Any] = base.public_dict() if base is not None else {}
+    merged.update({k: v for k, v in raw.items() if k not in ("photo", "confirm_new")})
+
+    given = _text(merged, "given_names")
+    family = _text(merged, "family_names")
+    if not given and not family:
+        raise InvalidInputError("Give at least one name in 'given_names' or 'family_names' (a single name is fine).",
+                                field="given_names")
+    dob_raw = merged.get("date_of_birth")
+    try:
+        dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
+    except ValueError:
+        raise InvalidInputError("'date_of_birth' must be a date, YYYY-MM-DD.",
+                                field="date_of_birth") from None
+    if dob > today or dob < today.replace(year=today.year - 130):
+        raise InvalidInputError("'date_of_birth' is not a possible birth date.",
+                                field="date_of_birth")
+    gender = merged.get("gender") or None
+    if gender is not None and gender not in GENDERS:
+        raise InvalidInputError("'gender' is F, M, X or left empty.", field="gender")
+
+    addr_raw = merged.get("address") or {}
+    if not isinstance(addr_raw, Mapping):
+        raise InvalidInputError("'address' must be an object.", field="address")
+    unknown = set(addr_raw) - set(Address.__dataclass_fields__)
+    if unknown:
+        name = f"address.{sorted(unknown)[0]}"
+        raise InvalidInputError(f"'{name}' is not a known field.", field=name)
+    address = Address(
+        line1=_text(addr_raw, "line1", max_len=120, path="address."),
+        line2=_text(addr_raw, "line2", max_len=120, path="address."),
+        postcode=_text(addr_raw, "postcode", max_len=16, path="address."),
+        care_of=_text(addr_raw, "care_of", max_len=120, path="address."),
+        no_fixed_address=_bool(addr_raw, "no_fixed_address", "address."),
+        confidential=_bool(addr_raw, "confidential", "address."),
+    )
+    if not address.no_fixed_address and not address.line1 and not address.care_of:
+        raise InvalidInputError(
+            "Give an address ('line1'), a care-of address, or tick 'no fixed address'.",
+            field="address.line1")
+
+    langs = merged.get("languages") or []
+    if not isinstance(langs, list) or len(langs) > 2:
+        raise InvalidInputError("'languages' lists at most two languages.", field="languages")
+    languages = []
+    for i, lang in enumerate(langs):
+        if not isinstance(lang, str) or not _LANG.match(lang.strip()):
+            raise InvalidInputError(f"'languages[{i}]' is not a language name.",
+                                    field="languages")
+        languages.append(lang.strip())
+
+    docs_raw = merged.get("documents") or []
+    if not isinstance(docs_raw, list):
+        raise InvalidInputError("'documents' lists the categories of documents seen.",
+                                field="documents")
+    catalogue = settings.registration.documents
+    documents = []
+    seen = set()
+    for i, item in enumerate(docs_raw):
+        category = item.get("category") if isinstance(item, Mapping) else item
+        if not isinstance(category, str) or category not in catalogue:
+            raise InvalidInputError(
+                f"'documents[{i}]' is not a document category of this city "
+                f"({', '.join(sorted(catalogue))}).", field="documents")
+        if category in seen:
+            continue
+        seen.add(category)
+        documents.append(DocumentSeen(category=category, points=catalogue[category]))
+    if base is None or "documents" in raw:
+        points = sum(d.points for d in documents)
+        needed = settings.registration.points_needed
+        if points < needed:
+            raise InvalidInputError(
+                f"The documents seen give {points} point(s); {needed} are needed. "
+                f"Missing: {needed - points} more point(s) from another document category.",
+                field="documents")
+
+    waiver = merged.get("fee_waiver") or None
+    if waiver is not None and waiver not in settings.registration.fee_waivers:
+        raise InvalidInputError(
+            f"'fee_waiver' is one of: {', '.join(settings.registration.fee_waivers)}.",
+            field="fee_waiver")
+
+    return ResidentData(
+        given_names=given, family_names=family, date_of_birth=dob,
+        preferred_name=_text(merged, "preferred_name"),
+        name_latin=_text(merged, "name_latin"),
+        gender=gender, address=address, languages=tuple(languages),
+        contact=_contact(merged.get("contact"), "contact"),
+        emergency_contact=_contact(merged.get("emergency_contact"), "emergency_contact"),
+        documents=tuple(documents), fee_waiver=waiver,
+    )
+
+
+# ---- register, read, correct ---------------------------------------------------------------
+
+def _new_id() -> str:
+    # Random, not sequential: ids in URLs and logs must not reveal how many people registered.
+    return secrets.token_hex(12)
+
+
+def register(
+    session: Session, keys: CityKeys, *, data: ResidentData, photo: bytes | None,
+    confirm_new: bool, actor: str, now: datetime, settings: Settings,
+) -> str:
+    """Register a resident; returns the new id. ``LikelyDuplicateError`` unless confirmed."""
+    v = keys.vault()
+    blind = v.blind_index(data.given_names, data.family_names, data.date_of_birth)
+    if not confirm_new:
+        matches = list(session.scalars(
+            select(Resident.id).where(Resident.blind_index == blind,
+                                      Resident.purged_at.is_(None))))
+        if matches:
+            raise LikelyDuplicateError(
+                "A resident with the same name and date of birth is already registered. "
+                "Check their record; to register a different person, confirm.",
+                matches=matches)
+    processed = None
+    if photo is not None:
+        processed = _process_photo(photo, settings)
+    rid = _new_id()
+    fields = {"record": data.to_json()}
+    if processed is not None:
+        fields["photo"] = processed
+    sealed = v.seal_record(rid, fields)
+    session.add(Resident(
+        id=rid, created_at=now, updated_at=now, wrapped_key=sealed.wrapped_key,
+        record=sealed.fields["record"], photo=sealed.fields.get("photo"), blind_index=blind,
+    ))
+    audit.record(session, actor=actor, action="resident.register", target_type="resident",
+                 target_id=rid, now=now,
+                 details={"confirmed_duplicate": confirm_new, "photo": processed is not None})
+    session.commit()
+    return rid
+
+
+def _process_photo(raw: bytes, settings: Settings) -> bytes:
+    try:
+        return photo_mod.process_photo(raw, max_bytes=settings.registration.photo_max_bytes)
+    except photo_mod.PhotoError as exc:
+        raise InvalidInputError(f"Photo refused: {exc}.", field="photo") from None
+
+
+def _load(session: Session, resident_id: str) -> Resident:
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.purged_at is not None or resident.wrapped_key is None:
+        raise NotFoundError("No such resident (or their record has been deleted).")
+    return resident
+
+
+def data_key(keys: CityKeys, resident: Resident) -> bytes:
+    """Unwrap a resident's data key."""
+    assert resident.wrapped_key is not None
+    return keys.vault().unwrap_data_key(resident.wrapped_key, record_id=resident.id)
+
+
+def open_data(keys: CityKeys, resident: Resident) -> ResidentData:
+    """Decrypt a resident's record."""
+    assert resident.record is not None
+    raw = keys.vault().decrypt(data_key(keys, resident), resident.record,
+                               record_id=resident.id, field="record")
+    return ResidentData.from_json(raw)
+
+
+def get_resident(session: Session, keys: CityKeys, resident_id: str) -> ResidentView:
+    """A resident's decrypted record and cards."""
+    resident = _load(session, resident_id)
+    return ResidentView(
+        id=resident.id, data=open_data(keys, resident), has_photo=resident.photo is not None,
+        created_at=resident.created_at,
+        cards=tuple(CardSummary(c.serial, c.issued_at, c.expires_at, c.status,
+                                c.revocation_reason) for c in resident.cards),
+    )
+
+
+def get_photo(session: Session, keys: CityKeys, resident_id: str) -> bytes | None:
+    """A resident's photo (JPEG), decrypted."""
+    resident = _load(session, resident_id)
+    if resident.photo is None:
+        return None
+    return keys.vault().decrypt(data_key(keys, resident), resident.photo,
+                                record_id=resident.id, field="photo")
+
+
+def correct_resident(
+    session: Session, keys: CityKeys, resident_id: str, *, changes: Mapping[str, Any],
+    photo: bytes | None, actor: str, now: datetime, settings: Settings,
+) -> ResidentView:
+    """Correct a resident's record (PATCH); unchanged fields stay as they were."""
+    refuse_not_collected(changes)
+    resident = _load(session, resident_id)
+    current = open_data(keys, resident)
+    data = parse_resident(changes, settings=settings, today=now.date(), base=current)
+    key = data_key(keys, resident)
+    v = keys.vault()
+    resident.record = v.encrypt(key, data.to_json(), record_id=resident.id, field="record")
+    if photo is not None:
+        resident.photo = v.encrypt(key, _process_photo(photo, settings), record_id=resident.id,
+                                   field="photo")
+    resident.blind_index = v.blind_index(data.given_names, data.family_names, data.date_of_birth)
+    resident.updated_at = now
+    changed = sorted(k for k in changes if k not in ("confirm_new",))
+    audit.record(session, actor=actor, action="resident.correct", target_type="resident",
+                 target_id=resident.id, now=now, details={"fields": changed})
+    session.commit()
+    return get_resident(session, keys, resident_id)
+
+
+def find_by_name(
+    session: Session, keys: CityKeys, *, given_names: str, family_names: str,
+    date_of_birth: date, actor: str, now: datetime,
+) -> list[ResidentView]:
+    """Exact search by name and birth date, through the blind index (no name is searchable)."""
+    blind = keys.vault().blind_index(given_names, family_names, date_of_birth)
+    ids = list(session.scalars(select(Resident.id).where(
+        Resident.blind_index == blind, Resident.purged_at.is_(None))))
+    audit.record(session, actor=actor, action="resident.search", target_type="resident",
+                 target_id="-", now=now, details={"results": len(ids)})
+    session.commit()
+    return [get_resident(session, keys, rid) for rid in ids]
+
+
+def lock_resident(session: Session, resident_id: str, *, now: datetime) -> Resident:
+    """Load a resident for an update that must not race (issuing a card).
+
+    The UPDATE comes first so it takes the row lock (PostgreSQL) or the write lock
+    (SQLite) before anything is read.
+    """
+    result = session.execute(update(Resident).where(
+        Resident.id == resident_id, Resident.purged_at.is_(None)).values(updated_at=now))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFoundError("No such resident (or their record has been deleted).")
+    return _load(session, resident_id)
+
+
+# ---- retention -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PurgePlan:
+    """Residents a purge would forget."""
+
+    resident_ids: tuple[str, ...]
+    cutoff: datetime
+
+
+def plan_purge(session: Session, *, now: datetime, days_after_expiry: int) -> PurgePlan:
+    """Residents whose last card expired more than ``days_after_expiry`` days ago.
+
+    Residents registered that long ago who never got a card are included too.
+    """
+    cutoff = now - timedelta(days=days_after_expiry)
+    stmt = select(Resident.id).where(Resident.purged_at.is_(None)).where(
+        ((Resident.last_card_expires_at.is_not(None)) & (Resident.last_card_expires_at < cutoff))
+        | ((Resident.last_card_expires_at.is_(None)) & (Resident.created_at < cutoff))
+    ).order_by(Resident.id)
+    return PurgePlan(resident_ids=tuple(session.scalars(stmt)), cutoff=cutoff)
+
+
+def purge_resident(session: Session, resident_id: str, *, actor: str, now: datetime,
+                   reason: str) -> None:
+    """Forget a resident by destroying their data key; their cards keep verifying.
+
+    The row stays as a tombstone (id, dates) so cards and the audit log still refer to
+    something; every ciphertext and the wrapped key are deleted, and card print data
+    (sealed with the same key) goes too.
+    """
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFoundError("No such resident.")
+    if resident.purged_at is not None:
+        return
+    resident.wrapped_key = None
+    resident.record = None
+    resident.photo = None
+    resident.blind_index = None
+    resident.purged_at = now
+    for card in resident.cards:
+        card.print_data = None
+        card.renewal_code_hash = None
+    audit.record(session, actor=actor, action="resident.purge", target_type="resident",
+                 target_id=resident_id, now=now, details={"reason": reason})
+    session.commit()
+
+
+def set_last_card_expiry(session: Session, resident: Resident) -> None:
+    """Recompute the date retention counts from (the latest expiry of any card)."""
+    resident.last_card_expires_at = max((c.expires_at for c in resident.cards), default=None)
+
