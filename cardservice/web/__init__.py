@@ -48,13 +48,14 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     security.init_app(app)
     errors.init_app(app)
 
-    from cardservice.web import admin, api, auth, main
+    from cardservice.web import admin, api, auth, main, verify
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
+    verify.init_app(app)
 
     @app.context_processor
     def _city() -> dict[str, object]:

@@ -49,7 +49,32 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+VERIFY_RESULT = {"type": "object", "required": ["valid", "status", "trust_data_age_seconds"],
+                 "properties": {
+    "valid": {"type": "boolean"},
+    "status": {"enum": ["valid", "expired", "not_yet_valid", "revoked", "bad_signature",
+                        "unknown_issuer", "unknown_key", "malformed", "partner_suspended"]},
+    "issuer": {"type": "object", "properties": {"id": {"type": "string"},
+                                                "name": {"type": "string"},
+                                                "own": {"type": "boolean"}}},
+    "card": {"type": "object", "properties": {"serial": {"type": "string"},
+                                              "issued_at": {"type": "string"},
+                                              "expires_at": {"type": "string"}}},
+    "holder": {"type": "object", "description": "only when the signature checked out",
+               "properties": {"name": {"type": "string"},
+                              "date_of_birth": {"type": "string", "format": "date"}}},
+    "trust_data_age_seconds": {"type": ["integer", "null"]}}}
+
 PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/verify": {"post": {
+        "summary": "Verify a card's QR text (public unless verify.require_login)",
+        "security": [{}, {"bearer": []}],
+        "requestBody": {"required": True, **_json({"type": "object", "required": ["qr"],
+                        "properties": {"qr": {"type": "string"}}})},
+        "responses": {"200": {"description": "The verdict, whatever the card", **_json(
+                          VERIFY_RESULT)},
+                      "400": _err("The body is not JSON or has no 'qr'"),
+                      "429": _err("Too many checks from this client; see Retry-After")}}},
     "/api/v1/residents": {"post": {
         "summary": "Register a resident (clerk)",
         "requestBody": {"required": True, **_json(RESIDENT_IN)},

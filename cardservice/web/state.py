@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app, g
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ class AppState:
     settings: Settings
     db: Database
     keys: CityKeys
+    # Per-process caches of services (trust data, counters), created on first use.
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def state() -> AppState:

@@ -33,9 +33,21 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/admin/audit"): ("page", ("admin",)),
     ("GET", "/api/v1/openapi.json"): ("api", ALL),
     ("GET", "/api/v1/me"): ("api", STAFF),
+    ("POST", "/api/v1/residents"): ("api", ("clerk",)),
+    ("GET", "/api/v1/residents/<resident_id>"): ("api", ("clerk",)),
+    ("PATCH", "/api/v1/residents/<resident_id>"): ("api", ("clerk",)),
+    ("POST", "/api/v1/residents/<resident_id>/cards"): ("api", ("clerk",)),
+    ("GET", "/api/v1/cards/<serial>"): ("api", ("clerk",)),
+    ("GET", "/api/v1/cards/<serial>/pdf"): ("api", ("clerk",)),
+    ("POST", "/api/v1/cards/<serial>/revoke"): ("api", ("clerk",)),
+    ("POST", "/api/v1/verify"): ("api", ALL),
+    ("GET", "/verify"): ("page", ALL),
+    ("POST", "/verify"): ("page", ALL),
+    ("GET", "/verify/trust-data.json"): ("page", ALL),
 }
 
-SAMPLE_ARGS = {"username": "nobody-here", "serial": "X", "id": "1", "request_id": "1"}
+SAMPLE_ARGS = {"username": "nobody-here", "serial": "X", "id": "1", "request_id": "1",
+               "resident_id": "0" * 24}
 
 
 def app_routes(app):

@@ -1,0 +1,250 @@
+"""Verify a card's QR against this city's keys and its partners' trust data.
+
+The answer follows SPEC §6. The holder is included only after the signature checked
+out. Nothing about the card or its holder is logged or stored: only a count per
+status and day (``VerificationCounter``), flushed in batches so the hot path does
+not write to the database on every scan.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cardservice import credential, pki
+from cardservice.models import VerificationCount
+from cardservice.services.citykeys import CityKeys
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """A city whose cards this instance can check."""
+
+    id: str
+    name: str
+    own: bool
+    suspended: bool = False
+
+
+@dataclass(frozen=True)
+class PartnerTrust:
+    """What verification needs of one partner city (filled in by partner sync)."""
+
+    info: IssuerInfo
+    roots: tuple[x509.Certificate, ...]
+    signing_certificates: tuple[x509.Certificate, ...]
+    revoked: frozenset[str]
+    synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The SPEC §6 verify answer."""
+
+    status: str
+    issuer: IssuerInfo | None = None
+    serial: str | None = None
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    holder_name: str | None = None
+    holder_date_of_birth: date | None = None
+    holder_gender: str | None = None
+    trust_data_age_seconds: int | None = None
+    message: str = ""
+
+    @property
+    def valid(self) -> bool:
+        """Only ``valid`` is valid."""
+        return self.status == "valid"
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON body of ``POST /api/v1/verify``."""
+        body: dict[str, Any] = {"valid": self.valid, "status": self.status}
+        if self.issuer is not None:
+            body["issuer"] = {"id": self.issuer.id, "name": self.issuer.name,
+                              "own": self.issuer.own}
+        if self.serial is not None and self.issued_at and self.expires_at:
+            body["card"] = {"serial": self.serial, "issued_at": _iso(self.issued_at),
+                            "expires_at": _iso(self.expires_at)}
+        if self.holder_name is not None and self.holder_date_of_birth is not None:
+            body["holder"] = {"name": self.holder_name,
+                              "date_of_birth": self.holder_date_of_birth.isoformat()}
+            if self.holder_gender:
+                body["holder"]["gender"] = self.holder_gender
+        body["trust_data_age_seconds"] = self.trust_data_age_seconds
+        return body
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OwnCertificates:
+    """This city's root and signing certificates, re-read only when keys.json changes."""
+
+    def __init__(self, keys: CityKeys) -> None:
+        self._keys = keys
+        self._stamp: int | None = None
+        self._value: tuple[x509.Certificate, tuple[x509.Certificate, ...]] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+        """(root, signing certificates)."""
+        meta = self._keys.store.directory / self._keys.store.METADATA
+        stamp = os.stat(meta).st_mtime_ns
+        value = self._value
+        if value is not None and stamp == self._stamp:
+            return value
+        with self._lock:
+            value = (self._keys.store.root_certificate(),
+                     tuple(self._keys.store.signing_certificates()))
+            self._value, self._stamp = value, stamp
+            return value
+
+
+class CityTrust(credential.TrustAnchors):
+    """Trust anchors for one verification: this city plus its recognised partners."""
+
+    def __init__(self, *, own_id: str, own_name: str, own: OwnCertificates,
+                 partners: Mapping[str, PartnerTrust]) -> None:
+        self.own_id = own_id
+        self.own_name = own_name
+        self._own = own
+        self.partners = partners
+
+    def issuer(self, issuer: str) -> IssuerInfo | None:
+        """Who ``issuer`` is, if this instance knows it."""
+        if issuer == self.own_id:
+            return IssuerInfo(self.own_id, self.own_name, own=True)
+        p = self.partners.get(issuer)
+        return p.info if p is not None else None
+
+    def roots_for(self, issuer: str) -> Sequence[x509.Certificate]:
+        """Trusted roots of ``issuer``; a suspended partner stops here."""
+        if issuer == self.own_id:
+            return (self._own.get()[0],)
+        p = self.partners.get(issuer)
+        if p is None:
+            return ()
+        if p.info.suspended:
+            raise credential.PartnerSuspendedError(
+                f"{p.info.name}'s cards are not recognised at the moment.")
+        return p.roots
+
+    def signing_certificates_for(self, issuer: str, kid: bytes) -> Sequence[x509.Certificate]:
+        """Signing certificates of ``issuer`` with ``kid``."""
+        certs = self._own.get()[1] if issuer == self.own_id else (
+            self.partners[issuer].signing_certificates if issuer in self.partners else ())
+        return [c for c in certs if pki.key_id(c) == kid]
+
+
+class VerificationCounter:
+    """Counts per (day, status), kept in memory and added to the database in batches.
+
+    Only counts: no serial, name or QR text is ever recorded. A crash can lose the
+    counts of the last batch, never anything a user was told.
+    """
+
+    def __init__(self, *, flush_every: int = 200, flush_seconds: float = 30.0) -> None:
+        self._pending: Counter[tuple[date, str]] = Counter()
+        self._lock = threading.Lock()
+        self._flush_every = flush_every
+        self._flush_seconds = flush_seconds
+        self._last_flush: float | None = None
+
+    def add(self, status: str, *, now: datetime) -> None:
+        """Count one verification."""
+        with self._lock:
+            self._pending[(now.date(), status)] += 1
+
+    def due(self, *, monotonic: float) -> bool:
+        """Whether a flush is due."""
+        with self._lock:
+            if not self._pending:
+                return False
+            if self._last_flush is None:
+                self._last_flush = monotonic
+            return (sum(self._pending.values()) >= self._flush_every
+                    or monotonic - self._last_flush >= self._flush_seconds)
+
+    def flush(self, session: Session, *, monotonic: float | None = None) -> None:
+        """Add pending counts to the database."""
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            self._last_flush = monotonic
+        if not pending:
+            return
+        try:
+            for (day, status), n in sorted(pending.items()):
+                row = session.scalar(select(VerificationCount).where(
+                    VerificationCount.day == day, VerificationCount.status == status
+                ).with_for_update())
+                if row is None:
+                    session.add(VerificationCount(day=day, status=status, count=n))
+                else:
+                    row.count += n
+            session.commit()
+        except Exception:
+            session.rollback()
+            with self._lock:  # keep the counts for the next try
+                self._pending.update(pending)
+            raise
+
+
+def verify_qr(
+    qr: str, *, trust: CityTrust, now: datetime,
+    own_is_revoked: Callable[[str], bool],
+) -> VerificationResult:
+    """Check one card at ``now``: every status of SPEC §6, holder only after the signature."""
+
+    def revoked(issuer: str, serial: str) -> bool:
+        if issuer == trust.own_id:
+            return own_is_revoked(serial)
+        p = trust.partners.get(issuer)
+        return p is not None and serial in p.revoked
+
+    try:
+        card = credential.verify_card(qr, trust=trust, now=now, is_revoked=revoked)
+    except credential.CardVerificationError as exc:
+        return _result(exc.status, exc.claims, trust=trust, now=now, message=exc.message)
+    return _result("valid", card.claims, trust=trust, now=now)
+
+
+def _result(status: str, claims: credential.CardClaims | None, *, trust: CityTrust,
+            now: datetime, message: str = "") -> VerificationResult:
+    if claims is None:
+        return VerificationResult(status=status, message=message)
+    issuer = trust.issuer(claims.issuer)
+    age = _age(trust, claims.issuer, now)
+    return VerificationResult(
+        status=status, issuer=issuer, serial=claims.serial, issued_at=claims.issued_at,
+        expires_at=claims.expires_at, holder_name=claims.holder.name,
+        holder_date_of_birth=claims.holder.date_of_birth, holder_gender=claims.holder.gender,
+        trust_data_age_seconds=age, message=message,
+    )
+
+
+def _age(trust: CityTrust, issuer: str, now: datetime) -> int | None:
+    if issuer == trust.own_id:
+        return 0  # own keys and revocations are read live
+    p = trust.partners.get(issuer)
+    if p is None or p.synced_at is None:
+        return None
+    return max(0, int((now - p.synced_at).total_seconds()))
+
+
+@dataclass
+class TrustCache:
+    """Per-process cache of partner trust, rebuilt when the partners' version changes."""
+
+    version: int = -1
+    partners: Mapping[str, PartnerTrust] = field(default_factory=dict)
