@@ -8,9 +8,11 @@ Rules this module keeps:
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
 - Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
   Text is NFC-normalised; right-to-left text (Arabic, Hebrew) is shaped and put in visual
-  order before drawing. Coverage is checked on the string actually drawn: a character no
-  bundled font has is refused with :class:`UnsupportedCharactersError` naming it, so a
-  missing-glyph box is never printed (the caller then asks for a Latin transliteration).
+  order before drawing. Arabic vowel marks are left out, as on printed documents, and only
+  the obligatory lam-alef ligatures are formed (DejaVu Sans lacks others, e.g. U+FDF2).
+  Coverage is checked on the string actually drawn: a character no bundled font has is
+  refused with :class:`UnsupportedCharactersError` naming it, so a missing-glyph box is
+  never printed (the caller then asks for a Latin transliteration).
 - Names are never truncated: a long name is drawn smaller, then on two lines, then
   condensed; a name that still does not fit is refused with :class:`CardLayoutError`.
 - Labels come translated from the caller (one or two languages, printed "Name / Nom");
@@ -22,13 +24,17 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from arabic_reshaper import ArabicReshaper
+from arabic_reshaper.letters import ISOLATED, LETTERS_ARABIC
+from arabic_reshaper.ligatures import LETTERS_LIGATURES, SENTENCES_LIGATURES, WORDS_LIGATURES
+from bidi import get_base_level, get_display
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -90,6 +96,10 @@ _MARK_OFFSET = 0.5 * mm
 _MARK_LENGTH = 3 * mm
 
 _GENDERS = frozenset({"F", "M", "X"})
+
+# Unicode categories never printed: control, format, surrogate, private use, unassigned.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ, ZWJ
 
 
 class CardPdfError(Exception):
@@ -183,6 +193,9 @@ class CardFace:
                 raise InvalidCardDataError(f"{field} must not be empty")
         if self.photo_jpeg is not None and not self.photo_jpeg.startswith(b"\xff\xd8\xff"):
             raise InvalidCardDataError("photo_jpeg is not a JPEG image")
+        for field in ("issued_at", "expires_at", "date_of_birth"):
+            if not isinstance(getattr(self, field), date):
+                raise InvalidCardDataError(f"{field} must be a date")
         if _as_date(self.expires_at) < _as_date(self.issued_at):
             raise InvalidCardDataError("expires_at is before issued_at")
 
@@ -197,7 +210,13 @@ class _Fonts:
 
 @functools.cache
 def _fonts() -> _Fonts:
-    """Register the bundled fonts with ReportLab once per process."""
+    """Register the bundled fonts with ReportLab once per process.
+
+    Also turns off ReportLab's ASCII85 stream encoding (a process-wide ReportLab setting;
+    this module is the project's only ReportLab user): binary streams are standard PDF,
+    a fifth smaller, and skip a pure-Python encoder that cost ~10% of a card's render time.
+    """
+    rl_config.useA85 = 0
     regular = TTFont(_REGULAR, str(_FONT_DIR / "DejaVuSans.ttf"))
     bold = TTFont(_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
     pdfmetrics.registerFont(regular)
@@ -207,17 +226,13 @@ def _fonts() -> _Fonts:
 
 
 @functools.cache
-def _arabic_reshaper():  # type: ignore[no-untyped-def]
+def _arabic_reshaper() -> ArabicReshaper:
     """An Arabic reshaper that only produces presentation forms the fonts have.
 
     arabic-reshaper's default turns "الله" into U+FDF2, which DejaVu Sans lacks. We keep
     the lam-alef ligatures (obligatory in Arabic writing) when the fonts cover them and
     turn every other ligature off: they are stylistic and would mix with unligated text.
     """
-    from arabic_reshaper import ArabicReshaper
-    from arabic_reshaper.letters import ISOLATED, LETTERS_ARABIC
-    from arabic_reshaper.ligatures import LETTERS_LIGATURES, SENTENCES_LIGATURES, WORDS_LIGATURES
-
     covered = _fonts().covered
     config: dict[str, object] = {"support_ligatures": True, "delete_harakat": True}
     for name, _ in SENTENCES_LIGATURES + WORDS_LIGATURES:
@@ -235,32 +250,45 @@ def _is_rtl_char(ch: str) -> bool:
     return unicodedata.bidirectional(ch) in ("R", "AL")
 
 
-@functools.lru_cache(maxsize=4096)
-def display_text(text: str) -> str:
+def display_text(text: str, *, base_dir: str | None = None) -> str:
     """Return ``text`` as it is drawn: NFC-normalised, RTL runs shaped and in visual order.
 
     Left-to-right text only goes through NFC. Text holding Arabic or Hebrew letters is
     reshaped into presentation forms (Arabic) and reordered with the Unicode bidi
-    algorithm, so ReportLab can draw it left to right glyph by glyph.
+    algorithm, so ReportLab can draw it left to right glyph by glyph. ``base_dir`` (``"L"``
+    or ``"R"``) sets the paragraph direction, e.g. for one line of a wrapped Arabic
+    paragraph that starts with a Latin word; by default it follows the first strong letter.
     """
     text = unicodedata.normalize("NFC", text)
-    if not any(_is_rtl_char(ch) for ch in text):
+    if base_dir != "R" and not any(_is_rtl_char(ch) for ch in text):
         return text
-    from bidi import get_display
-
+    # Not cached: the texts are residents' names, which should not linger in memory.
     shaped = _arabic_reshaper().reshape(text)
-    return str(get_display(shaped))
+    # Combining marks (Hebrew points) come out *before* their letter, which is where
+    # DejaVu Sans draws them from: its zero-width Hebrew marks overlay the next glyph
+    # (checked by rendering pointed Hebrew and looking at it).
+    return str(get_display(shaped, base_dir=base_dir))
 
 
 def missing_glyphs(text: str) -> set[str]:
-    """Return the characters of ``text``, as drawn, that the bundled fonts cannot print.
+    """Return the characters of ``text`` that cannot be printed on a card.
 
-    The check runs on :func:`display_text` of ``text`` (after shaping), because the
-    characters drawn for Arabic are presentation forms, not the letters typed. An empty
-    set means the text prints without a missing-glyph box in both the regular and bold face.
+    Coverage is checked on :func:`display_text` of ``text`` (after shaping), because the
+    characters drawn for Arabic are presentation forms, not the letters typed. Control,
+    format, private-use and unassigned characters of the input are reported too, even where
+    the font maps them: a bidi override would silently reverse a printed name, and an
+    invisible character prints nothing. Zero-width (non-)joiners stay allowed: Persian and
+    other scripts need them. An empty set means the text prints without a missing-glyph box
+    in both the regular and the bold face.
     """
     covered = _fonts().covered
-    return {ch for ch in display_text(text) if ord(ch) not in covered}
+    missing = {ch for ch in display_text(text) if ord(ch) not in covered}
+    missing.update(
+        ch
+        for ch in text
+        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES and ch not in _JOINERS
+    )
+    return missing
 
 
 def _as_date(value: date) -> date:
@@ -377,9 +405,15 @@ def _draw_line(
     width: float,
     min_size: float,
     color: tuple[float, float, float] = _INK,
+    shaped: bool = False,
+    align_right: bool = False,
 ) -> float:
-    """Draw one line of text shrunk to ``width`` (condensed below ``min_size``); return size."""
-    shown = display_text(text)
+    """Draw one line of text shrunk to ``width`` (condensed below ``min_size``); return size.
+
+    ``shaped`` says ``text`` is already in drawn form (see :func:`display_text`);
+    ``align_right`` puts the line's end at ``x + width`` (right-to-left paragraphs).
+    """
+    shown = text if shaped else display_text(text)
     natural = _width(shown, font, size)
     scale = 100.0
     if natural > width:
@@ -389,6 +423,8 @@ def _draw_line(
             # Below the smallest size we condense the letters rather than cut the text.
             scale = 100.0 * width / fitted
     c.setFillColorRGB(*color)
+    if align_right:
+        x += width - min(width, _width(shown, font, size))
     t = c.beginText(x, y)
     t.setFont(font, size)
     if scale < 100.0:
@@ -457,26 +493,40 @@ def _field(
     c: Canvas, x: float, y: float, label: str, value: str, *, width: float, value_size: float = 7
 ) -> None:
     """A small grey label above its value; ``y`` is the value's baseline."""
-    _draw_line(c, x, y + 2.9 * mm, label, font=_REGULAR, size=4.8, width=width, min_size=3.8,
-               color=_LABEL)
+    _draw_line(
+        c, x, y + 2.9 * mm, label, font=_REGULAR, size=4.8, width=width, min_size=3.8, color=_LABEL
+    )
     _draw_line(c, x, y, value, font=_BOLD, size=value_size, width=width, min_size=5)
 
 
 def _draw_photo(c: Canvas, face: CardFace, x: float, y: float, w: float, h: float) -> None:
     if face.photo_jpeg is None:
+        c.saveState()
+        box = c.beginPath()
+        box.rect(x, y, w, h)
+        c.clipPath(box, stroke=0, fill=0)
         c.setFillColorRGB(*_PLACEHOLDER)
         c.rect(x, y, w, h, stroke=0, fill=1)
         # A neutral silhouette so a card printed without a photo is visibly so.
         c.setFillColorRGB(0.70, 0.72, 0.75)
         c.circle(x + w / 2, y + h * 0.62, w * 0.2, stroke=0, fill=1)
         c.ellipse(x + w * 0.14, y - h * 0.12, x + w * 0.86, y + h * 0.42, stroke=0, fill=1)
-        c.setFillColorRGB(*_PLACEHOLDER)
-        c.rect(x, y - h * 0.2, w, h * 0.2, stroke=0, fill=1)
+        c.restoreState()
     else:
-        c.drawImage(
-            ImageReader(io.BytesIO(face.photo_jpeg)), x, y, w, h,
-            preserveAspectRatio=True, anchor="c",
-        )
+        try:
+            c.drawImage(
+                ImageReader(io.BytesIO(face.photo_jpeg)),
+                x,
+                y,
+                w,
+                h,
+                preserveAspectRatio=True,
+                anchor="c",
+            )
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InvalidCardDataError(
+                "photo_jpeg cannot be read; store photos made by process_photo"
+            ) from exc
     c.setStrokeColorRGB(*_LABEL)
     c.setLineWidth(0.3)
     c.rect(x, y, w, h, stroke=1, fill=0)
@@ -489,10 +539,28 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
     c.setFillColorRGB(*_BAND)
     c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
     white = (1.0, 1.0, 1.0)
-    _draw_line(c, margin, _H - 5.6 * mm, p.city, font=_BOLD, size=10, width=_W - 2 * margin,
-               min_size=6, color=white)
-    _draw_line(c, margin, _H - 9.2 * mm, p.title, font=_REGULAR, size=6.2,
-               width=_W - 2 * margin, min_size=4.5, color=white)
+    _draw_line(
+        c,
+        margin,
+        _H - 5.6 * mm,
+        p.city,
+        font=_BOLD,
+        size=10,
+        width=_W - 2 * margin,
+        min_size=6,
+        color=white,
+    )
+    _draw_line(
+        c,
+        margin,
+        _H - 9.2 * mm,
+        p.title,
+        font=_REGULAR,
+        size=6.2,
+        width=_W - 2 * margin,
+        min_size=4.5,
+        color=white,
+    )
 
     photo_w = 21 * mm
     photo_h = photo_w * PHOTO_RATIO[1] / PHOTO_RATIO[0]
@@ -504,35 +572,69 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
     half_w = col_w / 2 - 1.5 * mm
     x1 = x0 + col_w / 2 + 1.5 * mm
 
+    # Field grid, anchored to the bottom; the name block above it may use what is left.
+    row3 = 5.2 * mm
+    row2 = row3 + 7.0 * mm
+    row1 = row2 + 7.0 * mm
+    grid_top = row1 + 2.9 * mm + 4.8 * 0.75 + 0.8 * mm  # top of row 1's label, plus a gap
+
     # Name block, from the top of the photo downwards.
-    y = photo_top - 1.8 * mm
-    _draw_line(c, x0, y, p.lab["name"], font=_REGULAR, size=4.8, width=col_w, min_size=3.8,
-               color=_LABEL)
-    lines, size, scale = _layout_name(p.name, width=col_w, max_one=10, max_two=8.5, min_size=6)
-    y -= size * 1.05
+    label_y = photo_top - 1.8 * mm
+    _draw_line(
+        c,
+        x0,
+        label_y,
+        p.lab["name"],
+        font=_REGULAR,
+        size=4.8,
+        width=col_w,
+        min_size=3.8,
+        color=_LABEL,
+    )
+    extra = [(display_text(p.name_latin), 6.8)] if p.name_latin else []
+    if p.preferred:
+        # Label and value are each put in drawn form and then laid left to right like the
+        # rest of the card; one bidi pass over both would swap them for an RTL label.
+        extra.append((f"{display_text(p.lab['preferred_name'])}: {display_text(p.preferred)}", 6.2))
+    max_one, max_two = 10.0, 8.5
+    while True:
+        lines, size, scale = _layout_name(
+            p.name, width=col_w, max_one=max_one, max_two=max_two, min_size=6
+        )
+        # 1.25 leaves room for Arabic marks and Vietnamese stacked accents between lines.
+        baselines = [label_y - 1.0 * mm - size * 0.78 - i * size * 1.25 for i in range(len(lines))]
+        y = baselines[-1]
+        extra_y = []
+        for _, extra_size in extra:
+            y -= extra_size * 1.25
+            extra_y.append(y)
+        lowest = y - 0.25 * (extra[-1][1] if extra else size)  # descenders
+        if lowest >= grid_top or max_two <= 6:
+            break
+        max_one, max_two = max(6.0, max_one - 0.5), max(6.0, max_two - 0.5)
+    if lowest < grid_top:
+        raise CardLayoutError("the name is too long to print on the card; give a shorter name")
     c.setFillColorRGB(*_INK)
-    for line in lines:
-        t = c.beginText(x0, y)
+    for line, baseline in zip(lines, baselines, strict=True):
+        t = c.beginText(x0, baseline)
         t.setFont(_BOLD, size)
         if scale < 100.0:
             t.setHorizScale(scale)
         t.textOut(line)
         c.drawText(t)
-        y -= size * 1.12
-    if p.name_latin:
-        y -= 0.4 * mm
-        _draw_line(c, x0, y + size * 0.12, p.name_latin, font=_REGULAR, size=6.8, width=col_w,
-                   min_size=5)
-        y -= 6.8 * 1.1
-    if p.preferred:
-        y -= 0.3 * mm
-        _draw_line(c, x0, y + size * 0.12, f"{p.lab['preferred_name']}: {p.preferred}",
-                   font=_REGULAR, size=6.2, width=col_w, min_size=4.5)
+    for (text, extra_size), baseline in zip(extra, extra_y, strict=True):
+        _draw_line(
+            c,
+            x0,
+            baseline,
+            text,
+            font=_REGULAR,
+            size=extra_size,
+            width=col_w,
+            min_size=4.5,
+            shaped=True,
+        )
 
-    # Field grid, anchored to the bottom so a tall name block cannot push it off the card.
-    row3 = 5.2 * mm
-    row2 = row3 + 7.2 * mm
-    row1 = row2 + 7.2 * mm
     _field(c, x0, row1, p.lab["date_of_birth"], _fmt_date(face.date_of_birth), width=half_w)
     if face.gender:
         _field(c, x1, row1, p.lab["gender"], face.gender, width=half_w)
@@ -543,22 +645,38 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         _field(c, x1, row3, p.lab["languages"], p.languages, width=half_w, value_size=6.5)
 
     # City id under the photo: a cue for agents from partner cities.
-    _draw_line(c, margin, 5.2 * mm, face.city_id, font=_BOLD, size=7, width=photo_w,
-               min_size=5, color=_BAND)
+    _draw_line(
+        c,
+        margin,
+        5.2 * mm,
+        face.city_id,
+        font=_BOLD,
+        size=7,
+        width=photo_w,
+        min_size=5,
+        color=_BAND,
+    )
 
 
 def _draw_qr(c: Canvas, qr: QrMatrix, x: float, y: float, box: float) -> None:
-    """Draw the QR symbol with its quiet zone in a ``box``-wide white square at (x, y)."""
+    """Draw the QR symbol with its quiet zone in a ``box``-wide white square at (x, y).
+
+    The dark modules are drawn as one filled path of rectangles, one per horizontal run,
+    in a coordinate system of one unit per module with y growing downwards, so every
+    number written is a small integer: the QR takes ~4 kB of page content and no float
+    formatting (ReportLab's pure-Python number formatting was a third of the render time).
+    """
     c.setFillColorRGB(1, 1, 1)
     c.rect(x, y, box, box, stroke=0, fill=1)
     module = box / qr.size_with_quiet_zone
-    top = y + box - QUIET_ZONE * module
-    left = x + QUIET_ZONE * module
-    path = c.beginPath()
-    for row, col, length in qr.dark_runs():
-        path.rect(left + col * module, top - (row + 1) * module, length * module, module)
+    c.saveState()
     c.setFillColorRGB(0, 0, 0)
-    c.drawPath(path, stroke=0, fill=1)
+    # Origin at the symbol's top-left module corner; one unit per module, y downwards.
+    c.transform(module, 0, 0, -module, x + QUIET_ZONE * module, y + box - QUIET_ZONE * module)
+    ops = [f"{col} {row} {length} 1 re" for row, col, length in qr.dark_runs()]
+    ops.append("f")
+    c.addLiteral("\n".join(ops))
+    c.restoreState()
 
 
 def _draw_back(c: Canvas, p: _Prepared) -> None:
@@ -567,8 +685,17 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     band_h = 7 * mm
     c.setFillColorRGB(*_BAND)
     c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
-    _draw_line(c, margin + 1 * mm, _H - 4.8 * mm, f"{p.city} · {face.city_id}", font=_BOLD,
-               size=7.5, width=_W - 2 * margin - 2 * mm, min_size=5, color=(1, 1, 1))
+    _draw_line(
+        c,
+        margin + 1 * mm,
+        _H - 4.8 * mm,
+        f"{p.city} · {face.city_id}",
+        font=_BOLD,
+        size=7.5,
+        width=_W - 2 * margin - 2 * mm,
+        min_size=5,
+        color=(1, 1, 1),
+    )
 
     box = QR_BOX_MM * mm
     qr_y = (_H - band_h - box) / 2
@@ -595,10 +722,22 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     if needed > top - bottom:
         raise CardLayoutError("the back notice is too long to print on the card")
     y = top
-    for block in blocks:
+    for notice, block in zip(p.notices, blocks, strict=True):
+        rtl = get_base_level(notice) == 1  # an Arabic or Hebrew paragraph is right-aligned
         for line in block:
-            _draw_line(c, x0, y, line, font=_REGULAR, size=size, width=col_w, min_size=size,
-                       color=_LABEL)
+            _draw_line(
+                c,
+                x0,
+                y,
+                display_text(line, base_dir="R" if rtl else "L"),
+                font=_REGULAR,
+                size=size,
+                width=col_w,
+                min_size=size,
+                color=_LABEL,
+                align_right=rtl,
+                shaped=True,
+            )
             y -= leading
         y -= leading * 0.4
 
@@ -662,8 +801,12 @@ def _crop_marks(c: Canvas, slots: Sequence[tuple[float, float]]) -> None:
         right_len = _MARK_LENGTH if x == xs[-1] else inner_h
         below_len = _MARK_LENGTH if y == ys[0] else inner_v
         above_len = _MARK_LENGTH if y == ys[-1] else inner_v
-        for cx, cy, dx, dy in ((x, y, -1, -1), (x + _W, y, 1, -1), (x, y + _H, -1, 1),
-                               (x + _W, y + _H, 1, 1)):
+        for cx, cy, dx, dy in (
+            (x, y, -1, -1),
+            (x + _W, y, 1, -1),
+            (x, y + _H, -1, 1),
+            (x + _W, y + _H, 1, 1),
+        ):
             h_len = left_len if dx < 0 else right_len
             v_len = below_len if dy < 0 else above_len
             path.moveTo(cx + dx * _MARK_OFFSET, cy)
@@ -719,8 +862,3 @@ def render_sheet_pdf(
         c.showPage()
     c.save()
     return buf.getvalue()
-
-
-def _sheet_pages(count: int) -> int:
-    """Number of A4 pages :func:`render_sheet_pdf` produces for ``count`` cards."""
-    return 2 * math.ceil(count / (_SHEET_COLS * _SHEET_ROWS))

@@ -103,20 +103,24 @@ def process_photo(
     img = _open(data)
     try:
         # Decoding at a reduced scale (JPEG only) saves time and memory on big phone photos;
-        # the result stays at least twice the output size so quality is not lost.
-        img.draft("RGB", (MAX_OUTPUT_SIZE[0] * 2, MAX_OUTPUT_SIZE[1] * 2))
+        # the result stays at least twice the output size so quality is not lost. Not with a
+        # crop box: a small crop of a big photo needs the full resolution.
+        if crop is None:
+            img.draft("RGB", (MAX_OUTPUT_SIZE[0] * 2, MAX_OUTPUT_SIZE[1] * 2))
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotAnImageError("the photo file is damaged and cannot be decoded") from exc
 
-    img = ImageOps.exif_transpose(img)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError) as exc:
+        # Refuse rather than guess: ignoring the orientation would print a sideways face.
+        raise NotAnImageError("the photo's orientation data is damaged") from exc
     img = _to_rgb(img)
     if crop is not None:
         left, top, right, bottom = crop
         w, h = img.size
-        img = img.crop(
-            (round(left * w), round(top * h), round(right * w), round(bottom * h))
-        )
+        img = img.crop((round(left * w), round(top * h), round(right * w), round(bottom * h)))
     img = _centre_crop_to_ratio(img)
     if img.width < MIN_PHOTO_SIZE[0] or img.height < MIN_PHOTO_SIZE[1]:
         raise PhotoTooSmallError(
@@ -158,7 +162,9 @@ def _open(data: bytes) -> Image.Image:
         raise PhotoTooLargeError("the photo has too many pixels") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotAnImageError("the file is not a JPEG, PNG or WebP image") from exc
-    if img.format not in ALLOWED_FORMATS:  # formats= already ensures it; keep it explicit
+    # Pillow reports a JPEG holding several pictures (MPO, written by many phone cameras)
+    # as "MPO"; it is a JPEG file and its first picture is the photo.
+    if img.format not in ALLOWED_FORMATS and img.format != "MPO":
         raise NotAnImageError("the file is not a JPEG, PNG or WebP image")
     w, h = img.size
     if w * h > MAX_PIXELS:

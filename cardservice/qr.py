@@ -54,6 +54,8 @@ MAX_PIXELS = 60_000_000
 
 _IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
 
 class QrError(Exception):
     """Base class for the errors of this module."""
@@ -139,7 +141,9 @@ def encode_qr(text: str) -> QrMatrix:
     try:
         qr = segno.make_qr(text, error="q", boost_error=False, mode=mode)
     except segno.DataOverflowError as exc:
-        raise ValueError(f"text of {len(text)} characters does not fit a QR code at level Q") from exc
+        raise ValueError(
+            f"text of {len(text)} characters does not fit a QR code at level Q"
+        ) from exc
     rows = tuple(tuple(bool(m) for m in row) for row in qr.matrix)
     return QrMatrix(
         version=int(qr.version),
@@ -159,10 +163,14 @@ def read_qr(image: Image.Image) -> str:
         raise UnreadableFileError(
             f"image of {image.width}x{image.height} pixels is too large to scan"
         )
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Transparent pixels are often stored as black: put the picture on white paper first.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     if image.mode not in ("L", "RGB"):
         # zxing-cpp takes grey or RGB buffers; a grey copy is also the cheapest to scan.
         image = image.convert("L")
-    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
     for result in results:
         if result.valid and result.text:
             return str(result.text)

@@ -87,7 +87,10 @@ def gps_exif(orientation: int | None = None) -> Image.Exif:
 def test_gps_exif_and_other_metadata_are_stripped():
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = encode(
-        two_tone(), exif=gps_exif(), icc_profile=srgb, comment=b"taken at home",
+        two_tone(),
+        exif=gps_exif(),
+        icc_profile=srgb,
+        comment=b"taken at home",
         xmp=b"<x:xmpmeta>secret</x:xmpmeta>",
     )
     src = Image.open(io.BytesIO(data))
@@ -123,6 +126,17 @@ def test_png_becomes_jpeg_with_white_background():
 def test_webp_is_accepted():
     out = assert_clean_jpeg(process_photo(encode(two_tone((900, 1200)), "WEBP")))
     assert out.size == MAX_OUTPUT_SIZE
+
+
+def test_multi_picture_jpeg_from_a_phone_is_accepted():
+    # MPO: a JPEG with a second picture appended (depth map, preview), as phones write.
+    buf = io.BytesIO()
+    first = Image.new("RGB", (600, 800), (220, 30, 30))
+    first.save(buf, format="MPO", save_all=True, append_images=[two_tone((600, 800))])
+    assert Image.open(io.BytesIO(buf.getvalue())).format == "MPO"
+    out = assert_clean_jpeg(process_photo(buf.getvalue()))
+    px = out.getpixel((500, 400))  # the first picture (all red), not the second
+    assert px[0] > 150 and px[2] < 100
 
 
 def test_wrong_ratio_is_centre_cropped():
@@ -256,7 +270,10 @@ def test_errors_share_a_base_class():
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.floats(0, 0.9), st.floats(0, 0.9), st.floats(0.05, 1), st.floats(0.05, 1),
+    st.floats(0, 0.9),
+    st.floats(0, 0.9),
+    st.floats(0.05, 1),
+    st.floats(0.05, 1),
 )
 def test_any_valid_crop_gives_card_ratio_or_too_small(left, top, w, h):
     right, bottom = min(1.0, left + w), min(1.0, top + h)

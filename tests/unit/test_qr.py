@@ -178,6 +178,14 @@ def test_unreadable_files(data):
         read_qr_from_file(data)
 
 
+def test_transparent_png_is_read_on_white():
+    # Dark modules opaque black, light modules fully transparent (stored as black too).
+    code = encode_qr(QR_TEXT).to_image(scale=4).convert("L")
+    alpha = code.point(lambda v: 255 - v)
+    image = Image.merge("RGBA", (Image.new("L", code.size, 0),) * 3 + (alpha,))
+    assert read_qr_from_file(_encoded(image, "PNG")) == QR_TEXT
+
+
 def test_gif_is_not_accepted_even_when_valid():
     image = encode_qr(QR_TEXT).to_image(scale=4).convert("L")
     with pytest.raises(UnreadableFileError, match="not a PNG, JPEG, WebP"):

@@ -1,0 +1,582 @@
+"""Card PDFs: exact ID-1 pages, a QR that a real decoder reads back, every script printed."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import unicodedata
+from dataclasses import replace
+from datetime import date
+
+import arabic_reshaper
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from PIL import Image
+
+from cardservice.cardpdf import (
+    CARD_HEIGHT_MM,
+    CARD_WIDTH_MM,
+    MIN_QR_WIDTH_MM,
+    CardFace,
+    CardLabels,
+    CardLayoutError,
+    InvalidCardDataError,
+    UnsupportedCharactersError,
+    display_text,
+    missing_glyphs,
+    qr_symbol_width_mm,
+    render_card_pdf,
+    render_sheet_pdf,
+)
+from cardservice.photo import process_photo
+from cardservice.qr import encode_qr, read_qr, read_qr_from_file
+
+MM = 72 / 25.4
+BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+QR_TEXT = "LC1:" + "".join(random.Random(11).choice(BASE45) for _ in range(256))  # 260 chars
+
+EN = CardLabels(
+    title="Local citizenship card",
+    name="Name",
+    preferred_name="Preferred name",
+    date_of_birth="Date of birth",
+    gender="Gender",
+    serial="Serial",
+    issued="Issued",
+    expires="Expires",
+    languages="Languages",
+    renewal_code="Renewal code",
+    back_notice=(
+        "This card shows its holder lives in {city}. It says nothing about immigration status."
+    ),
+)
+FR = CardLabels(
+    title="Carte de citoyenneté locale",
+    name="Nom",
+    preferred_name="Nom d'usage",
+    date_of_birth="Date de naissance",
+    gender="Genre",
+    serial="Numéro",
+    issued="Délivrée le",
+    expires="Expire le",
+    languages="Langues",
+    renewal_code="Code de renouvellement",
+    back_notice=(
+        "Cette carte atteste que son titulaire habite à {city}. "
+        "Elle ne dit rien du statut migratoire."
+    ),
+)
+AR = CardLabels(
+    title="بطاقة المواطنة المحلية",
+    name="الاسم",
+    preferred_name="الاسم المفضل",
+    date_of_birth="تاريخ الميلاد",
+    gender="الجنس",
+    serial="الرقم",
+    issued="تاريخ الإصدار",
+    expires="تاريخ الانتهاء",
+    languages="اللغات",
+    renewal_code="رمز التجديد",
+    back_notice="تثبت هذه البطاقة أن حاملها يقيم في {city}. ولا تقول شيئا عن وضع الهجرة.",
+)
+
+SERIAL = "FRLYS-7K3F-9QX2"
+RENEWAL = "7KQ2-M9XD"
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    image = Image.new("RGB", (900, 1200), (170, 190, 220))
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG")
+    return process_photo(buf.getvalue())
+
+
+def make_face(**changes) -> CardFace:
+    face = CardFace(
+        city_id="FRLYS",
+        city_name="Lyon",
+        serial=SERIAL,
+        issued_at=date(2026, 11, 3),
+        expires_at=date(2031, 11, 2),
+        name="Łukasz Żółć-Grüßmann",
+        date_of_birth=date(1990, 5, 17),
+        gender="M",
+        languages=("Français", "Polski"),
+        qr_text=QR_TEXT,
+        renewal_code=RENEWAL,
+        labels=(FR, EN),
+    )
+    return replace(face, **changes)
+
+
+@pytest.fixture(scope="module")
+def card_pdf(photo) -> bytes:
+    return render_card_pdf(make_face(photo_jpeg=photo))
+
+
+def page_text(pdf: bytes, index: int) -> str:
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return doc[index].get_textpage().get_text_bounded()
+    finally:
+        doc.close()
+
+
+def render_page(pdf: bytes, index: int, dpi: int) -> Image.Image:
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return doc[index].render(scale=dpi / 72).to_pil()
+    finally:
+        doc.close()
+
+
+# --------------------------------------------------------------------------- page geometry
+
+
+def test_two_pages_of_exactly_id1(card_pdf):
+    doc = pdfium.PdfDocument(card_pdf)
+    assert len(doc) == 2
+    for page in doc:
+        width, height = page.get_size()
+        assert abs(width - CARD_WIDTH_MM * MM) < 0.01
+        assert abs(height - CARD_HEIGHT_MM * MM) < 0.01
+        assert page.get_mediabox() == pytest.approx((0, 0, width, height))
+    doc.close()
+
+
+def test_rendered_pixel_size_matches_id1(card_pdf):
+    image = render_page(card_pdf, 0, 300)
+    assert abs(image.width - 85.60 / 25.4 * 300) <= 1
+    assert abs(image.height - 53.98 / 25.4 * 300) <= 1
+
+
+# --------------------------------------------------------------------------- QR read-back
+
+
+@pytest.mark.parametrize("dpi", [150, 300])
+def test_qr_reads_back_from_rendered_back_page(card_pdf, dpi):
+    image = render_page(card_pdf, 1, dpi)
+    assert read_qr(image) == QR_TEXT
+    # And straight from the decoder, checking what it reports about the symbol.
+    (result,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert result.text == QR_TEXT
+    assert result.ec_level == "Q"
+
+
+def test_qr_reads_back_from_the_pdf_file(card_pdf, tmp_path):
+    assert read_qr_from_file(card_pdf) == QR_TEXT
+    path = tmp_path / "card.pdf"
+    path.write_bytes(card_pdf)
+    assert read_qr_from_file(path) == QR_TEXT
+
+
+def test_qr_reads_back_from_a_photo_of_the_back(card_pdf):
+    # A phone picture: 200 dpi, slightly rotated, on a grey table, saved as JPEG.
+    card = render_page(card_pdf, 1, 200).convert("RGB")
+    table = Image.new("RGB", (card.width + 400, card.height + 400), (90, 90, 95))
+    table.paste(card, (200, 200))
+    photo = table.rotate(-9, resample=Image.Resampling.BICUBIC, fillcolor=(90, 90, 95))
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=70)
+    assert read_qr_from_file(buf.getvalue()) == QR_TEXT
+
+
+def test_qr_is_at_least_22_mm_wide(card_pdf):
+    matrix = encode_qr(QR_TEXT)
+    assert matrix.version == 12
+    assert qr_symbol_width_mm(matrix) >= MIN_QR_WIDTH_MM
+    # Measured on the rendered page: the decoder's corner points, at 300 dpi.
+    image = render_page(card_pdf, 1, 300)
+    (result,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    pos = result.position
+    width_px = max(pos.top_right.x, pos.bottom_right.x) - min(pos.top_left.x, pos.bottom_left.x)
+    measured_mm = width_px / 300 * 25.4
+    assert measured_mm >= MIN_QR_WIDTH_MM
+    assert measured_mm == pytest.approx(qr_symbol_width_mm(matrix), abs=0.5)
+
+
+def test_qr_has_its_quiet_zone_free_of_ink(card_pdf):
+    matrix = encode_qr(QR_TEXT)
+    image = render_page(card_pdf, 1, 300).convert("L")
+    (result,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    pos = result.position
+    module_px = (pos.top_right.x - pos.top_left.x) / (matrix.size - 1)
+    left, top = pos.top_left.x - module_px / 2, pos.top_left.y - module_px / 2
+    right = left + matrix.size * module_px
+    bottom = top + matrix.size * module_px
+    margin = 4 * module_px
+    outer = (left - margin + 2, top - margin + 2, right + margin - 2, bottom + margin - 2)
+    for x, y in itertools.product(
+        range(int(outer[0]), int(outer[2])), range(int(outer[1]), int(outer[3]))
+    ):
+        if left - 2 <= x <= right + 2 and top - 2 <= y <= bottom + 2:
+            continue
+        assert image.getpixel((x, y)) > 200, (x, y)
+
+
+# --------------------------------------------------------------------------- text content
+
+
+def test_front_and_back_text(card_pdf):
+    front, back = page_text(card_pdf, 0), page_text(card_pdf, 1)
+    for text in (
+        "Lyon",
+        SERIAL,
+        "Łukasz Żółć-Grüßmann",
+        "1990-05-17",
+        "2026-11-03",
+        "2031-11-02",
+        "Français, Polski",
+        "Nom / Name",
+        "Carte de citoyenneté locale",
+    ):
+        assert text in front, text
+    assert SERIAL in back and "Lyon" in back
+    assert RENEWAL in back
+    assert RENEWAL not in front
+    assert "Elle ne dit rien du statut" in back
+    assert "says nothing about immigration" in back.replace("\r\n", " ")
+
+
+def test_gender_is_optional():
+    pdf = render_card_pdf(make_face(gender=None))
+    front = page_text(pdf, 0)
+    assert "Genre / Gender" not in front
+    assert "Genre / Gender" in page_text(render_card_pdf(make_face(gender="X")), 0)
+
+
+def test_latin_and_preferred_names_are_printed():
+    face = make_face(
+        name="Александра Иванова", name_latin="Aleksandra Ivanova", preferred_name="Sasha"
+    )
+    pdf = render_card_pdf(face)
+    front = page_text(pdf, 0)
+    assert "Александра Иванова" in front
+    assert "Aleksandra Ivanova" in front
+    assert "Nom d'usage / Preferred name: Sasha" in front
+
+
+def test_no_holder_data_in_pdf_metadata():
+    pdf = render_card_pdf(make_face())
+    doc = pdfium.PdfDocument(pdf)
+    meta = " ".join(doc.get_metadata_dict().values())
+    doc.close()
+    assert "Łukasz" not in meta and "Grüßmann" not in meta and SERIAL not in meta
+
+
+def test_same_card_gives_same_bytes():
+    # Invariant mode: no creation time (the module never reads the clock).
+    assert render_card_pdf(make_face()) == render_card_pdf(make_face())
+
+
+def test_photo_is_embedded_as_jpeg(card_pdf):
+    assert b"/DCTDecode" in card_pdf
+    assert b"/DCTDecode" not in render_card_pdf(make_face(photo_jpeg=None))
+
+
+# --------------------------------------------------------------------------- scripts and fonts
+
+NAMES = {
+    "latin-diacritics": "Łukasz Żółć-Grüßmann",
+    "vietnamese": "Nguyễn Thị Minh Khai",
+    "vietnamese-decomposed": unicodedata.normalize("NFD", "Trần Hoàng Phương Thảo"),
+    "cyrillic": "Александра Петровна Иванова",
+    "greek": "Γεώργιος Παπαδόπουλος",
+    "arabic": "محمد عبد الله",
+    "arabic-lam-alef": "عبد الإله الأحمد",
+    "persian-zwnj": "مهدی\u200cزاده",
+    "hebrew": "שרה לוי",
+    "hebrew-pointed": "שָׂרָה לֵוִי",
+    "turkish": "Oğuz Çelik İşçi",
+}
+
+
+@pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
+def test_every_script_prints_without_missing_glyphs(name):
+    assert missing_glyphs(name) == set()
+    pdf = render_card_pdf(make_face(name=name))
+    assert len(pdfium.PdfDocument(pdf)) == 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Łukasz Żółć-Grüßmann",
+        "Nguyễn Thị Minh Khai",
+        "Александра Петровна Иванова",
+        "Γεώργιος Παπαδόπουλος",
+        NAMES["vietnamese-decomposed"],
+    ],
+)
+def test_left_to_right_names_come_back_from_the_pdf_text(name):
+    front = page_text(render_card_pdf(make_face(name=name)), 0)
+    # A long name may be drawn on two lines.
+    assert unicodedata.normalize("NFC", name) in front.replace("\r\n", " ")
+
+
+@pytest.mark.parametrize("name", [NAMES["arabic"], NAMES["arabic-lam-alef"], NAMES["hebrew"]])
+def test_right_to_left_names_are_shaped_and_in_visual_order(name):
+    drawn = display_text(name)
+    # Reading the drawn string from right to left, and undoing the presentation forms,
+    # gives back the name as typed: the words and letters are in visual order.
+    logical = "".join(unicodedata.normalize("NFKC", ch) for ch in reversed(drawn))
+    assert logical == name
+    if any("\u0600" <= ch <= "\u06ff" for ch in name):
+        # Arabic letters are drawn as their joined (presentation) forms.
+        assert any("\ufe70" <= ch <= "\ufeff" for ch in drawn)
+    assert missing_glyphs(name) == set()
+
+
+def test_arabic_letters_take_their_joined_forms():
+    # محمد drawn left to right: final dal, medial meem, medial hah, initial meem.
+    assert display_text("محمد") == "\ufeaa\ufee4\ufea4\ufee3"
+    # Lam + alef with hamza below becomes the obligatory lam-alef ligature (final form here).
+    assert "\ufefa" in display_text("الإله") or "\ufef9" in display_text("الإله")
+
+
+def test_default_reshaper_ligature_would_be_a_missing_glyph():
+    # The reason for our reshaper settings: by default "الله" becomes U+FDF2, which
+    # DejaVu Sans lacks and would print as a box.
+    assert "\ufdf2" in arabic_reshaper.reshape(NAMES["arabic"])
+    assert "\ufdf2" not in display_text(NAMES["arabic"])
+    assert missing_glyphs("\ufdf2") == {"\ufdf2"}
+
+
+def test_arabic_labels_and_mixed_labels_print():
+    face = make_face(
+        name=NAMES["arabic"], name_latin="Muhammad Abd Allah", labels=(AR, FR), city_name="Lyon"
+    )
+    pdf = render_card_pdf(face)
+    assert read_qr(render_page(pdf, 1, 150)) == QR_TEXT
+
+
+def test_cjk_name_is_refused_with_the_characters_named():
+    with pytest.raises(UnsupportedCharactersError) as info:
+        render_card_pdf(make_face(name="王小明"))
+    err = info.value
+    assert err.field == "name"
+    assert err.characters == tuple(sorted("王小明"))
+    assert "王" in str(err) and "U+738B" in str(err) and "transliteration" in str(err)
+    assert missing_glyphs("王小明") == set("王小明")
+    # With the name printed in Latin letters, the card renders.
+    assert render_card_pdf(make_face(name="Wang Xiaoming"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name_latin": "李"}, "name_latin"),
+        ({"city_name": "東京"}, "city_name"),
+        ({"preferred_name": "ㅎ"}, "preferred_name"),
+        ({"languages": ("日本語",)}, "languages"),
+        ({"labels": (replace(EN, name="名前"),)}, "labels.name"),
+        ({"name": "Ana\u202eavoN"}, "name"),  # a bidi override would reverse the print
+        ({"name": "Ana\tNova"}, "name"),
+    ],
+)
+def test_unsupported_characters_in_any_field(changes, field):
+    with pytest.raises(UnsupportedCharactersError) as info:
+        render_card_pdf(make_face(**changes))
+    assert info.value.field == field
+    assert info.value.serial == SERIAL
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def text_boxes(pdf: bytes, index: int) -> list[tuple[str, tuple[float, float, float, float]]]:
+    doc = pdfium.PdfDocument(pdf)
+    page = doc[index]
+    tp = page.get_textpage()
+    boxes = [
+        (tp.get_text_bounded(*tp.get_rect(i)), tp.get_rect(i)) for i in range(tp.count_rects())
+    ]
+    doc.close()
+    return boxes
+
+
+def object_boxes(pdf: bytes, index: int, kind: int) -> list[tuple[float, float, float, float]]:
+    doc = pdfium.PdfDocument(pdf)
+    boxes = [obj.get_bounds() for obj in doc[index].get_objects() if obj.type == kind]
+    doc.close()
+    return boxes
+
+
+def overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+LONG_NAMES = {
+    "two-lines": "Nguyễn Thị Minh Khai Trần Hoàng Phương Thảo Lê Văn",
+    "one-long-word": "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaft",
+    "arabic-long": "محمد بن عبد الرحمن بن عبد العزيز آل سعود الأحمد",
+}
+
+
+def assert_clean_layout(pdf: bytes) -> None:
+    """No two text runs overlap, none touches the photo, its frame or the QR code, and all
+    stay inside the card with a margin."""
+    width, height = CARD_WIDTH_MM * MM, CARD_HEIGHT_MM * MM
+    for index in (0, 1):
+        boxes = text_boxes(pdf, index)
+        # Photo, photo frame, QR code: every drawn object except the top colour band,
+        # which carries the city name.
+        graphics = object_boxes(pdf, index, pdfium.raw.FPDF_PAGEOBJ_IMAGE) + [
+            b for b in object_boxes(pdf, index, pdfium.raw.FPDF_PAGEOBJ_PATH) if b[3] < height - 0.5
+        ]
+        assert graphics
+        for text, box in boxes:
+            assert box[0] >= 2 * MM and box[2] <= width - 2 * MM, text
+            assert box[1] >= 2 * MM and box[3] <= height - 1 * MM, text
+            for graphic in graphics:
+                assert not overlap(box, graphic), text
+        for (t1, b1), (t2, b2) in itertools.combinations(boxes, 2):
+            assert not overlap(b1, b2), (t1, t2)
+
+
+@pytest.mark.parametrize("name", LONG_NAMES.values(), ids=LONG_NAMES.keys())
+def test_long_names_fit_without_overlap(name, photo):
+    face = make_face(
+        name=name,
+        name_latin="Nguyen Thi Minh Khai Tran Hoang Phuong Thao Le",
+        preferred_name="Khai (chị Hai)",
+        photo_jpeg=photo,
+    )
+    assert_clean_layout(render_card_pdf(face))
+
+
+def test_arabic_labels_layout(photo):
+    face = make_face(
+        name=LONG_NAMES["arabic-long"],
+        name_latin="Muhammad bin Abd al-Rahman",
+        preferred_name="Hamoudi",
+        labels=(AR, FR),
+        photo_jpeg=photo,
+    )
+    assert_clean_layout(render_card_pdf(face))
+
+
+def test_damaged_photo_is_refused():
+    with pytest.raises(InvalidCardDataError, match="photo"):
+        render_card_pdf(make_face(photo_jpeg=b"\xff\xd8\xff\xe0" + bytes(200)))
+
+
+def test_absurdly_long_name_is_refused():
+    with pytest.raises(CardLayoutError, match="too long"):
+        render_card_pdf(make_face(name=" ".join(["Maximiliana"] * 30)))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"gender": "female"},
+        {"labels": ()},
+        {"labels": (EN, FR, EN)},
+        {"languages": ("a", "b", "c")},
+        {"photo_jpeg": b"\x89PNG\r\n\x1a\n"},
+        {"serial": " "},
+        {"expires_at": date(2020, 1, 1)},
+        {"date_of_birth": "1990-05-17"},
+    ],
+)
+def test_invalid_card_data(changes):
+    with pytest.raises(InvalidCardDataError):
+        make_face(**changes)
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def test_sheet_of_23_cards(photo):
+    faces = [
+        make_face(
+            serial=f"FRLYS-0000-{i:04d}",
+            renewal_code=f"RC{i:04d}",
+            photo_jpeg=photo if i % 2 else None,
+        )
+        for i in range(23)
+    ]
+    calls: list[tuple[int, int]] = []
+    pdf = render_sheet_pdf(faces, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 23) for i in range(1, 24)]
+    doc = pdfium.PdfDocument(pdf)
+    assert len(doc) == 6  # 10 + 10 + 3 cards, each group a page of fronts and one of backs
+    for page in doc:
+        width, height = page.get_size()
+        assert abs(width - 210 * MM) < 0.5 and abs(height - 297 * MM) < 0.5
+    doc.close()
+
+    fronts, backs = page_text(pdf, 0), page_text(pdf, 1)
+    for i in range(10):
+        assert f"FRLYS-0000-{i:04d}" in fronts
+        assert f"RC{i:04d}" in backs and f"RC{i:04d}" not in fronts
+    assert "FRLYS-0000-0020" in page_text(pdf, 4)
+    assert "FRLYS-0000-0022" in page_text(pdf, 5)
+
+
+def _serial_x(pdf: bytes, index: int, serial: str) -> float:
+    doc = pdfium.PdfDocument(pdf)
+    tp = doc[index].get_textpage()
+    searcher = tp.search(serial)
+    found = searcher.get_next()
+    assert found is not None, serial
+    x = tp.get_charbox(found[0])[0]
+    doc.close()
+    return x
+
+
+def test_sheet_backs_are_mirrored_for_duplex():
+    faces = [make_face(serial=f"FRLYS-0000-{i:04d}") for i in range(4)]
+    pdf = render_sheet_pdf(faces)
+    half = 105 * MM
+    # Card 0 is top left on the fronts, so its back is top right on the backs page.
+    assert _serial_x(pdf, 0, "FRLYS-0000-0000") < half
+    assert _serial_x(pdf, 1, "FRLYS-0000-0000") > half
+    assert _serial_x(pdf, 0, "FRLYS-0000-0001") > half
+    assert _serial_x(pdf, 1, "FRLYS-0000-0001") < half
+
+
+def test_sheet_qr_codes_read_back():
+    faces = [
+        make_face(serial=f"FRLYS-0000-{i:04d}", qr_text=f"LC1:{i:04d}" + QR_TEXT[8:])
+        for i in range(2)
+    ]
+    pdf = render_sheet_pdf(faces)
+    backs = render_page(pdf, 1, 200)
+    results = zxingcpp.read_barcodes(backs, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert sorted(r.text for r in results) == sorted(f.qr_text for f in faces)
+
+
+def test_sheet_has_crop_marks_outside_the_cards():
+    pdf = render_sheet_pdf([make_face()])
+    image = render_page(pdf, 0, 150).convert("L")
+    # The top-left card's corner, in pixels; marks run left of and above it.
+    positions = _first_slot_px(150)
+    x, y = positions
+    left_mark = [image.getpixel((x - d, y)) for d in range(5, 15)]
+    above_mark = [image.getpixel((x, y - d)) for d in range(5, 15)]
+    assert min(left_mark) < 220 and min(above_mark) < 220  # a 0.25 pt hairline
+    # No ink in the gutter away from the marks.
+    assert image.getpixel((x - 10, y - 10)) > 240
+
+
+def _first_slot_px(dpi: int) -> tuple[int, int]:
+    grid_w = 2 * CARD_WIDTH_MM + 8
+    grid_h = 5 * CARD_HEIGHT_MM + 4 * 4
+    left_mm = (210 - grid_w) / 2
+    top_mm = (297 - grid_h) / 2
+    return round(left_mm / 25.4 * dpi), round(top_mm / 25.4 * dpi)
+
+
+def test_empty_sheet_is_refused():
+    with pytest.raises(InvalidCardDataError):
+        render_sheet_pdf([])
+
+
+def test_sheet_refuses_a_bad_card_naming_its_serial():
+    faces = [make_face(), make_face(serial="FRLYS-BAD", name="山田")]
+    with pytest.raises(UnsupportedCharactersError, match="FRLYS-BAD"):
+        render_sheet_pdf(faces)
