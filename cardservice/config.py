@@ -103,6 +103,19 @@ class CardSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """Optional e-mail notices to residents who gave an address (off by default)."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """How long personal data is kept after a resident's last card expired."""
 
@@ -128,6 +141,7 @@ class Settings:
     registration: RegistrationSettings = RegistrationSettings()
     cards: CardSettings = CardSettings()
     retention: RetentionSettings = RetentionSettings()
+    mail: MailSettings = MailSettings()
     source: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -254,8 +268,20 @@ def settings_from_mapping(
     retention = RetentionSettings(
         days_after_expiry=r.int("retention.days_after_expiry", default=365, minimum=0),
     )
+    mail = MailSettings(
+        enabled=r.bool("mail.enabled", default=False),
+        host=r.str("mail.host", default="localhost"),
+        port=r.int("mail.port", default=25, minimum=1),
+        starttls=r.bool("mail.starttls", default=False),
+        username=r.str("mail.username", default=""),
+        password=env.get("CARDSERVICE_SMTP_PASSWORD", ""),
+        sender=r.str("mail.sender", default=""),
+    )
+    if mail.enabled and "@" not in mail.sender:
+        raise ConfigError("mail.sender must be an e-mail address when mail.enabled is true")
     return Settings(
         city=city,
+        mail=mail,
         registration=registration,
         cards=cards,
         retention=retention,

@@ -199,3 +199,27 @@ class VerificationCount(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(String(24), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RenewalRequest(Base):
+    """A resident's request about their card, made without an account.
+
+    ``id`` is a 128-bit random capability: whoever holds the status link may read the
+    status, nobody can guess one. Requested changes (address, gender marker, preferred
+    name) are sealed with the resident's data key, like the rest of their record.
+    """
+
+    __tablename__ = "renewal_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    serial: Mapped[str] = mapped_column(ForeignKey("cards.serial"), index=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    new_serial: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)

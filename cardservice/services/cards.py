@@ -94,9 +94,20 @@ def printed_name(data: residents.ResidentData) -> str:
 
 def issue_card(
     session: Session, keys: CityKeys, resident_id: str, *, actor: str, now: datetime,
-    settings: Settings, supersede_reason: str = "superseded",
+    settings: Settings,
 ) -> IssuedCard:
     """Issue a new card to a resident; earlier cards of theirs are superseded."""
+    issued = issue_card_in_transaction(session, keys, resident_id, actor=actor, now=now,
+                                       settings=settings)
+    session.commit()
+    return issued
+
+
+def issue_card_in_transaction(
+    session: Session, keys: CityKeys, resident_id: str, *, actor: str, now: datetime,
+    settings: Settings, supersede_reason: str = "superseded",
+) -> IssuedCard:
+    """``issue_card`` without the commit, for services that issue as part of a larger change."""
     issued_at = now.replace(microsecond=0)
     resident = residents.lock_resident(session, resident_id, now=now)
     data = residents.open_data(keys, resident)
@@ -126,14 +137,13 @@ def issue_card(
         field=f"card:{serial}")
     card = Card(serial=serial, resident_id=resident.id, issued_at=issued_at,
                 expires_at=expires_at, status=CardStatus.ACTIVE, kid=signer.kid.hex(),
-                renewal_code_hash=_hasher.hash(code), print_data=sealed)
+                renewal_code_hash=hash_renewal_code(code), print_data=sealed)
     session.add(card)
     session.flush()
     session.refresh(resident)
     residents.set_last_card_expiry(session, resident)
     audit.record(session, actor=actor, action="card.issue", target_type="card",
                  target_id=serial, now=now, details={"resident": resident.id})
-    session.commit()
     return IssuedCard(serial=serial, qr=qr, issued_at=issued_at, expires_at=expires_at,
                       renewal_code=code)
 
@@ -297,6 +307,11 @@ def cards_issued_between(session: Session, *, start: datetime, end: datetime,
     if only_unprinted:
         stmt = stmt.where(Card.printed_at.is_(None))
     return list(session.scalars(stmt))
+
+
+def hash_renewal_code(code: str) -> str:
+    """The argon2id hash kept instead of the renewal code."""
+    return _hasher.hash(code)
 
 
 def check_renewal_code(card: Card, code: str) -> bool:

@@ -48,14 +48,17 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     security.init_app(app)
     errors.init_app(app)
 
-    from cardservice.web import admin, api, auth, main, verify
+    from cardservice.web import admin, api, auth, clerk, main, queue, resident, verify
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(clerk.bp)
+    app.register_blueprint(queue.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
     verify.init_app(app)
+    resident.init_app(app)
 
     @app.context_processor
     def _city() -> dict[str, object]:
