@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -379,6 +380,243 @@ def _purge_all(ctx: Context, *, dry_run: bool, confirm: str | None) -> None:
                      target_id=settings.city.id, now=now)
         s.commit()
     click.echo("the master key is destroyed: the register can no longer be read")
+
+
+# ---- partners and trust --------------------------------------------------------------------
+
+@main.group("partners")
+def partners_group() -> None:
+    """Partner cities whose cards verify here."""
+
+
+def _print_partner(view: Any) -> None:
+    click.echo(f"{view.city_id}  {view.name}  [{view.status}]  bundle v{view.bundle_version}  "
+               f"last sync {view.last_sync_at:%Y-%m-%d %H:%M} {view.last_sync_result}"
+               if view.last_sync_at else f"{view.city_id}  {view.name}  [{view.status}]")
+    click.echo(f"      {view.fingerprint}  {view.base_url}")
+
+
+@partners_group.command("add")
+@click.argument("url")
+@click.option("--fingerprint", required=True, help="As the partner's officials gave it.")
+@pass_ctx
+@handle_errors
+def partners_add(ctx: Context, url: str, fingerprint: str) -> None:
+    """Fetch a partner's bundle from URL and pin it if the fingerprint matches."""
+    from cardservice.services import partners
+
+    with ctx.session() as s:
+        view = partners.add_partner(s, url=url, fingerprint=fingerprint,
+                                    own_city_id=ctx.settings.city.id, actor=operator(),
+                                    now=utcnow())
+    click.echo("recognised:")
+    _print_partner(view)
+
+
+@partners_group.command("import")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--fingerprint", default=None, help="Needed for a new partner.")
+@pass_ctx
+@handle_errors
+def partners_import(ctx: Context, bundle: Path, revocations: Path | None,
+                    fingerprint: str | None) -> None:
+    """Offline exchange: add a partner, or update one, from its bundle file."""
+    from cardservice import trust
+    from cardservice.services import partners
+
+    data = bundle.read_bytes()
+    rev = revocations.read_bytes() if revocations else None
+    try:
+        city = trust.decode_bundle_unverified(data).city_id
+    except trust.TrustError as exc:
+        raise click.ClickException(f"{bundle} is not a trust bundle: {exc}") from None
+    with ctx.session() as s:
+        held = {p.city_id for p in partners.list_partners(s)}
+        if city in held:
+            view = partners.apply_documents(s, city, bundle=data, revocations=rev,
+                                            actor=operator(), now=utcnow())
+        else:
+            if not fingerprint:
+                raise click.ClickException("a new partner needs --fingerprint")
+            view = partners.add_partner_from_documents(
+                s, bundle=data, revocations=rev, fingerprint=fingerprint,
+                own_city_id=ctx.settings.city.id, actor=operator(), now=utcnow())
+    _print_partner(view)
+
+
+@partners_group.command("list")
+@pass_ctx
+@handle_errors
+def partners_list(ctx: Context) -> None:
+    """Partners, fingerprints, last sync."""
+    from cardservice.services import partners
+
+    with ctx.session() as s:
+        views = partners.list_partners(s)
+    if not views:
+        click.echo("no partner city")
+    for v in views:
+        _print_partner(v)
+
+
+@partners_group.command("sync")
+@click.argument("cities", nargs=-1)
+@pass_ctx
+@handle_errors
+def partners_sync(ctx: Context, cities: tuple[str, ...]) -> None:
+    """Fetch every partner's (or the named partners') bundle and revocation list; for cron."""
+    from cardservice.services import partners
+
+    failed = 0
+    with ctx.session() as s:
+        targets = cities or tuple(p.city_id for p in partners.list_partners(s))
+        for city in targets:
+            try:
+                v = partners.sync_partner(s, city, actor=operator(), now=utcnow())
+                click.echo(f"{city}: ok (bundle v{v.bundle_version}, revocations "
+                           f"#{v.revocations_sequence})")
+            except DomainError as exc:
+                failed += 1
+                click.echo(f"{city}: REFUSED or unreachable: {exc.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _partner_status(ctx: Context, city: str, *, suspended: bool) -> None:
+    from cardservice.services import partners
+
+    with ctx.session() as s:
+        view = partners.set_status(s, city, suspended=suspended, actor=operator(), now=utcnow())
+    _print_partner(view)
+
+
+@partners_group.command("suspend")
+@click.argument("city")
+@pass_ctx
+@handle_errors
+def partners_suspend(ctx: Context, city: str) -> None:
+    """Suspend recognition of a partner's cards."""
+    _partner_status(ctx, city, suspended=True)
+
+
+@partners_group.command("resume")
+@click.argument("city")
+@pass_ctx
+@handle_errors
+def partners_resume(ctx: Context, city: str) -> None:
+    """Resume recognition of a partner's cards."""
+    _partner_status(ctx, city, suspended=False)
+
+
+@partners_group.command("remove")
+@click.argument("city")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def partners_remove(ctx: Context, city: str, yes: bool) -> None:
+    """Forget a partner's keys (its cards then read unknown_issuer)."""
+    from cardservice.services import partners
+
+    if not yes and not click.confirm(f"Remove partner {city}?", err=True):
+        raise click.ClickException("nothing removed")
+    with ctx.session() as s:
+        partners.remove_partner(s, city, actor=operator(), now=utcnow())
+    click.echo(f"{city} removed")
+
+
+@partners_group.command("request")
+@click.argument("url")
+@pass_ctx
+@handle_errors
+def partners_request(ctx: Context, url: str) -> None:
+    """Send our signed recognition request to another city."""
+    from cardservice.services import partners, publication
+
+    with ctx.session() as s:
+        doc = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=utcnow())
+    partners.send_recognition_request(partner_url=url, bundle=doc.data)
+    click.echo("sent; read our fingerprint to their officials: "
+               + pki.fingerprint(ctx.keys.store.root_certificate()))
+
+
+@main.group("trust")
+def trust_group() -> None:
+    """This city's published trust documents."""
+
+
+@trust_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def trust_export(ctx: Context, directory: Path) -> None:
+    """Write our signed bundle and revocation list for an offline exchange."""
+    from cardservice.services import publication
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = utcnow()
+    with ctx.session() as s:
+        bundle = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
+        rev = publication.current_revocations(s, ctx.keys, settings=ctx.settings, now=now)
+    city = ctx.settings.city.id
+    (directory / f"{city}-trust-bundle.cose").write_bytes(bundle.data)
+    (directory / f"{city}-revocations.cose").write_bytes(rev.data)
+    click.echo(f"wrote {city}-trust-bundle.cose (v{bundle.version}) and "
+               f"{city}-revocations.cose (#{rev.version}) to {directory}")
+    click.echo("fingerprint: " + pki.fingerprint(ctx.keys.store.root_certificate()))
+
+
+@trust_group.command("fingerprint")
+@pass_ctx
+@handle_errors
+def trust_fingerprint(ctx: Context) -> None:
+    """Print this city's fingerprint (SHA-256 of the root certificate)."""
+    click.echo(pki.fingerprint(ctx.keys.store.root_certificate()))
+
+
+# ---- verify (offline) ----------------------------------------------------------------------
+
+@main.command("verify")
+@click.argument("card")
+@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §6 JSON result.")
+@pass_ctx
+@handle_errors
+def verify_cmd(ctx: Context, card: str, as_json: bool) -> None:
+    """Verify a card offline from the local trust store: QR text, or an image/PDF file."""
+    import json as _json
+
+    from cardservice import qr as qr_mod
+    from cardservice.services import cards, partners, verification
+
+    text = card
+    if not card.startswith("LC") and Path(card).exists():
+        try:
+            text = qr_mod.read_qr_from_file(Path(card))
+        except qr_mod.QrError as exc:
+            raise click.ClickException(f"{card}: {exc}") from None
+    now = utcnow()
+    with ctx.session() as s:
+        trust_view = verification.CityTrust(
+            own_id=ctx.settings.city.id, own_name=ctx.settings.city.name,
+            own=verification.OwnCertificates(ctx.keys),
+            partners=partners.cached_partner_trust(s, {}))
+        result = verification.verify_qr(text, trust=trust_view, now=now,
+                                        own_is_revoked=lambda serial: cards.is_revoked(s, serial))
+    if as_json:
+        click.echo(_json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        mark = "VALID" if result.valid else "NOT VALID"
+        click.echo(f"{mark}: {result.status}")
+        if result.holder_name:
+            click.echo(f"  name           {result.holder_name}")
+            click.echo(f"  date of birth  {result.holder_date_of_birth}")
+        if result.issuer:
+            click.echo(f"  issued by      {result.issuer.name} ({result.issuer.id})")
+        if result.expires_at:
+            click.echo(f"  expires        {result.expires_at:%Y-%m-%d}")
+        if result.trust_data_age_seconds is not None:
+            click.echo(f"  trust data age {result.trust_data_age_seconds} s")
+    sys.exit(0 if result.valid else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -223,3 +223,52 @@ class RenewalRequest(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     new_serial: Mapped[str | None] = mapped_column(String(16), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class PublishedDocument(Base):
+    """This city's signed trust bundles and revocation lists, as published (newest wins)."""
+
+    __tablename__ = "published_documents"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    digest: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Partner(Base):
+    """A partner city whose cards this city recognises, pinned by its root fingerprint.
+
+    ``state`` holds the partner's raw signed documents (``trust.TrustedState``); they are
+    re-verified against ``fingerprint`` whenever they are loaded.
+    """
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_id: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    fingerprint: Mapped[str] = mapped_column(String(80))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_result: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class RecognitionRequest(Base):
+    """A signed request from another city to be recognised, waiting for an admin."""
+
+    __tablename__ = "recognition_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_id: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending")

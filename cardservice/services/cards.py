@@ -7,7 +7,9 @@ the revocation list so that a lost old card reads ``revoked``.
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -324,3 +326,31 @@ def check_renewal_code(card: Card, code: str) -> bool:
         return False
 
 
+# pdfium is not thread-safe: one rendering at a time per process.
+_PDFIUM_LOCK = threading.Lock()
+PREVIEW_DPI = 200
+
+
+def card_preview_png(
+    session: Session, keys: CityKeys, serial: str, *, page: int, settings: Settings,
+    dpi: int = PREVIEW_DPI,
+) -> bytes:
+    """One side of the printable card as a PNG (page 0 the front, 1 the back).
+
+    The clerk's print preview: it renders exactly the PDF that ``card_pdf`` prints, but is
+    not recorded as a print.
+    """
+    import pypdfium2  # imported here: only the preview needs it
+
+    if page not in (0, 1):
+        raise NotFoundError("A card has two sides: 0 (front) and 1 (back).")
+    pdf = cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
+    with _PDFIUM_LOCK:
+        doc = pypdfium2.PdfDocument(pdf)
+        try:
+            image = doc[page].render(scale=dpi / 72).to_pil()
+        finally:
+            doc.close()
+    buf = io.BytesIO()
+    image.save(buf, "PNG", optimize=False)
+    return buf.getvalue()

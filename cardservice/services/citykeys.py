@@ -85,6 +85,14 @@ class CityKeys:
         with self._lock:
             self._vault = None
 
+    def root_key(self) -> pki.Ed25519PrivateKey:
+        """The city root's private key, to sign trust bundles and revocation lists only."""
+        try:
+            return pki.load_private_key(self.settings.keys_dir / "root.key.pem",
+                                        passphrase=self._passphrase())
+        except pki.KeyPassphraseError:
+            raise KeysUnavailableError("The key passphrase is wrong.") from None
+
     def signer(self, *, now: datetime) -> pki.Signer:
         """The key and certificate that sign cards now."""
         self._passphrase()

@@ -1,15 +1,385 @@
-"""Partner cities: recognition, trust data sync (issue 7). For now: none recognised."""
+"""Partner cities: pin by fingerprint, sync trust data, suspend, remove, recognition requests.
+
+Rules:
+1. Nothing from a partner is trusted unless it chains to the root whose fingerprint an
+   admin entered, as given by the partner's officials through another channel.
+2. Sync accepts a bundle or revocation list only through ``trust.TrustedState``: signed
+   by the pinned root (or a rotation signed by old and new root), not older than what
+   is held, not expired. A refused document leaves the stored state exactly as it was;
+   only the sync result is recorded.
+3. Fetching is plain HTTP(S) with a timeout and a size cap; TLS is not what makes a
+   document trusted (rule 1 is).
+"""
 
 from __future__ import annotations
 
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cardservice.services.verification import PartnerTrust
+from cardservice import pki, trust
+from cardservice.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from cardservice.models import Counter, Partner, RecognitionRequest
+from cardservice.services import audit
+from cardservice.services.verification import IssuerInfo, PartnerTrust
+
+WELL_KNOWN = "/.well-known/citycard"
+FETCH_TIMEOUT = 15
+VERSION_COUNTER = "partners"
+
+
+class PartnerFetchError(DomainError):
+    """The partner's server could not be reached or answered badly."""
+
+    code = "partner_unreachable"
+    http_status = 502
+
+
+class PartnerTrustError(DomainError):
+    """The partner's documents were refused; ``reason`` is the trust rule that refused them."""
+
+    code = "partner_refused"
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """A partner as the admin page lists it."""
+
+    id: int
+    city_id: str
+    name: str
+    base_url: str
+    fingerprint: str
+    status: str
+    bundle_version: int
+    bundle_expires_at: datetime
+    revocations_sequence: int | None
+    added_at: datetime
+    last_sync_at: datetime | None
+    last_sync_ok_at: datetime | None
+    last_sync_result: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        def t(v: datetime | None) -> str | None:
+            return v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else None
+        return {"id": self.id, "city_id": self.city_id, "name": self.name,
+                "base_url": self.base_url, "fingerprint": self.fingerprint,
+                "status": self.status, "bundle_version": self.bundle_version,
+                "bundle_expires_at": t(self.bundle_expires_at),
+                "revocations_sequence": self.revocations_sequence,
+                "added_at": t(self.added_at), "last_sync_at": t(self.last_sync_at),
+                "last_sync_ok_at": t(self.last_sync_ok_at),
+                "last_sync_result": self.last_sync_result}
+
+
+def fetch(url: str, *, max_bytes: int) -> bytes:
+    """GET a partner document (http or https only), at most ``max_bytes``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInputError("A partner address is an http(s) URL.", field="url")
+    req = urllib.request.Request(url, headers={"Accept": "application/cose",  # noqa: S310
+                                               "User-Agent": "cardservice"})
+    try:
+        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
+            data: bytes = resp.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        raise PartnerFetchError(f"{url} answered HTTP {exc.code}.") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise PartnerFetchError(f"{url} could not be reached ({type(exc).__name__}).") from None
+    if len(data) > max_bytes:
+        raise PartnerFetchError(f"{url} sent more than {max_bytes} bytes.")
+    return data
+
+
+def _base(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise InvalidInputError("The partner's address is its base URL, e.g. "
+                                "https://cards.lyon.example", field="url")
+    return url
+
+
+def _fingerprint(text: str) -> str:
+    try:
+        return pki.normalise_fingerprint(text)
+    except pki.FingerprintFormatError:
+        raise InvalidInputError("A fingerprint is 64 hexadecimal digits (16 groups of 4).",
+                                field="fingerprint") from None
+
+
+def _refused(exc: trust.TrustError) -> PartnerTrustError:
+    messages = {
+        trust.FingerprintMismatchError: "The fingerprint does not match this city's root key. "
+                                        "Nothing was stored. Check the fingerprint with the "
+                                        "partner's officials by another channel.",
+        trust.RollbackError: "The partner sent older trust data than we hold (refused: no "
+                             "rollback).",
+        trust.ExpiredTrustDataError: "The partner's trust data has expired.",
+        trust.RootRotationError: "A new root key was not signed by the root we trust.",
+    }
+    for cls, msg in messages.items():
+        if isinstance(exc, cls):
+            return PartnerTrustError(f"{msg} ({exc})")
+    return PartnerTrustError(f"The partner's trust data was refused: {exc}")
+
+
+def _bump(session: Session) -> None:
+    result = session.execute(update(Counter).where(Counter.name == VERSION_COUNTER)
+                             .values(value=Counter.value + 1))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(Counter(name=VERSION_COUNTER, value=1))
+
+
+def _view(p: Partner, state: trust.TrustedState | None = None) -> PartnerView:
+    st = state or trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
+    rl = st.revocations
+    return PartnerView(p.id, p.city_id, p.name, p.base_url, st.fingerprint, p.status,
+                       st.version, st.expires_at, rl.sequence if rl else None, p.added_at,
+                       p.last_sync_at, p.last_sync_ok_at, p.last_sync_result)
+
+
+def add_partner_from_documents(
+    session: Session, *, bundle: bytes, revocations: bytes | None, fingerprint: str,
+    own_city_id: str, actor: str, now: datetime, url: str | None = None,
+) -> PartnerView:
+    """Pin a partner from its signed bundle (fetched or imported from a file)."""
+    fp = _fingerprint(fingerprint)
+    try:
+        state = trust.TrustedState.from_pinned_bundle(bundle, fingerprint=fp, now=now)
+        if revocations is not None:
+            state = state.update_revocations(revocations, now=now)
+    except trust.TrustError as exc:
+        raise _refused(exc) from None
+    if state.city_id == own_city_id:
+        raise ConflictError("This is our own city.")
+    if session.scalar(select(Partner.id).where(Partner.city_id == state.city_id)) is not None:
+        raise ConflictError(f"{state.city_id} is already a partner.")
+    partner = Partner(city_id=state.city_id, name=state.bundle.city_name,
+                      base_url=url or state.bundle.base_url, fingerprint=state.fingerprint,
+                      state=state.to_bytes(), status="active", added_at=now,
+                      last_sync_at=now, last_sync_ok_at=now, last_sync_result="ok")
+    session.add(partner)
+    session.flush()
+    _bump(session)
+    audit.record(session, actor=actor, action="partner.add", target_type="partner",
+                 target_id=partner.city_id, now=now,
+                 details={"fingerprint": state.fingerprint, "version": state.version})
+    session.commit()
+    return _view(partner, state)
+
+
+def add_partner(session: Session, *, url: str, fingerprint: str, own_city_id: str, actor: str,
+                now: datetime) -> PartnerView:
+    """Fetch a partner's bundle and revocation list from its base URL and pin it."""
+    base = _base(url)
+    _fingerprint(fingerprint)  # a malformed fingerprint is refused before any network call
+    bundle = fetch(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
+    try:
+        revocations_url = trust.decode_bundle_unverified(bundle).revocations_url
+    except trust.TrustError as exc:
+        raise _refused(exc) from None
+    revocations = fetch(revocations_url, max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
+    return add_partner_from_documents(session, bundle=bundle, revocations=revocations,
+                                      fingerprint=fingerprint, own_city_id=own_city_id,
+                                      actor=actor, now=now, url=base)
+
+
+def _get(session: Session, partner_id: int | str) -> Partner:
+    p = session.get(Partner, int(partner_id)) if str(partner_id).isdigit() else \
+        session.scalar(select(Partner).where(Partner.city_id == str(partner_id).upper()))
+    if p is None:
+        raise NotFoundError("No such partner city.")
+    return p
+
+
+def apply_documents(session: Session, partner_id: int | str, *, bundle: bytes | None,
+                    revocations: bytes | None, actor: str, now: datetime) -> PartnerView:
+    """Offer new documents for a partner; store them only if every check passes."""
+    p = _get(session, partner_id)
+    held = trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
+    try:
+        state = held
+        if bundle is not None:
+            state = state.update_bundle(bundle, now=now)
+        if revocations is not None:
+            state = state.update_revocations(revocations, now=now)
+    except trust.TrustError as exc:
+        refused = _refused(exc)
+        p.last_sync_at = now
+        p.last_sync_result = refused.message[:500]
+        audit.record(session, actor=actor, action="partner.sync_refused", target_type="partner",
+                     target_id=p.city_id, now=now, details={"error": exc.code})
+        session.commit()
+        raise refused from None
+    p.state = state.to_bytes()
+    p.fingerprint = state.fingerprint  # follows a verified root rotation
+    p.name = state.bundle.city_name
+    p.last_sync_at = p.last_sync_ok_at = now
+    p.last_sync_result = "ok"
+    _bump(session)
+    audit.record(session, actor=actor, action="partner.sync", target_type="partner",
+                 target_id=p.city_id, now=now,
+                 details={"version": state.version,
+                          "revocations": state.revocations.sequence if state.revocations
+                          else None})
+    session.commit()
+    return _view(p, state)
+
+
+def sync_partner(session: Session, partner_id: int | str, *, actor: str, now: datetime
+                 ) -> PartnerView:
+    """Fetch and check a partner's bundle, then its revocation list."""
+    p = _get(session, partner_id)
+    try:
+        bundle = fetch(f"{p.base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
+        revocations = fetch(f"{p.base_url}{WELL_KNOWN}/revocations",
+                            max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
+    except PartnerFetchError as exc:
+        p.last_sync_at = now
+        p.last_sync_result = exc.message[:500]
+        session.commit()
+        raise
+    return apply_documents(session, p.id, bundle=bundle, revocations=revocations, actor=actor,
+                           now=now)
+
+
+def set_status(session: Session, partner_id: int | str, *, suspended: bool, actor: str,
+               now: datetime) -> PartnerView:
+    """Suspend (cards read ``partner_suspended``) or resume recognition."""
+    p = _get(session, partner_id)
+    p.status = "suspended" if suspended else "active"
+    _bump(session)
+    audit.record(session, actor=actor, action="partner.suspend" if suspended
+                 else "partner.resume", target_type="partner", target_id=p.city_id, now=now)
+    session.commit()
+    return _view(p)
+
+
+def remove_partner(session: Session, partner_id: int | str, *, actor: str, now: datetime) -> None:
+    """Stop recognising a partner and forget its trust data (its cards: ``unknown_issuer``)."""
+    p = _get(session, partner_id)
+    city = p.city_id
+    session.delete(p)
+    _bump(session)
+    audit.record(session, actor=actor, action="partner.remove", target_type="partner",
+                 target_id=city, now=now)
+    session.commit()
+
+
+def list_partners(session: Session) -> list[PartnerView]:
+    """Every partner, by city id."""
+    return [_view(p) for p in session.scalars(select(Partner).order_by(Partner.city_id))]
+
+
+def get_partner(session: Session, partner_id: int | str) -> PartnerView:
+    """One partner."""
+    return _view(_get(session, partner_id))
+
+
+# ---- verification data, cached per process -------------------------------------------------
+
+_cache_lock = threading.Lock()
 
 
 def cached_partner_trust(session: Session, cache: dict[str, Any]) -> Mapping[str, PartnerTrust]:
-    """Partners' verification data, rebuilt only when it changed."""
-    return {}
+    """Partners' verification data, rebuilt only when the partners' version changed."""
+    version = session.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
+    hit = cache.get("partners")
+    if hit is not None and hit[0] == version:
+        partners: Mapping[str, PartnerTrust] = hit[1]
+        return partners
+    with _cache_lock:
+        built: dict[str, PartnerTrust] = {}
+        for p in session.scalars(select(Partner)):
+            state = trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
+            certs = tuple(k.certificate for k in state.bundle.signing_keys)
+            revoked = frozenset(r.serial for r in state.revocations.revoked) \
+                if state.revocations else frozenset()
+            built[p.city_id] = PartnerTrust(
+                info=IssuerInfo(p.city_id, p.name, own=False, suspended=p.status != "active"),
+                roots=state.roots, signing_certificates=certs, revoked=revoked,
+                synced_at=p.last_sync_ok_at, state=state)
+        cache["partners"] = (version, built)
+        return built
+
+
+# ---- recognition requests ------------------------------------------------------------------
+
+def receive_recognition_request(session: Session, *, data: bytes, now: datetime
+                                ) -> RecognitionRequest:
+    """Store another city's signed request (its own current bundle) for an admin to judge.
+
+    Only the form is checked here (a bundle signed by the root inside it): trust comes
+    when an admin accepts it with the fingerprint given by another channel.
+    """
+    try:
+        bundle = trust.decode_bundle_unverified(data)
+        # Self-consistency: it must verify against its own root, else it is noise.
+        trust.TrustedState.from_pinned_bundle(data, fingerprint=bundle.fingerprint, now=now)
+    except trust.TrustError as exc:
+        raise PartnerTrustError(f"This is not a valid signed trust bundle: {exc}") from None
+    pending = session.scalars(select(RecognitionRequest).where(
+        RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.status == "pending"))
+    for old in pending:
+        old.status = "replaced"
+    req = RecognitionRequest(city_id=bundle.city_id, name=bundle.city_name,
+                             base_url=bundle.base_url, received_at=now, data=data,
+                             status="pending")
+    session.add(req)
+    session.commit()
+    return req
+
+
+def pending_recognition_requests(session: Session) -> list[RecognitionRequest]:
+    """Requests waiting for an admin."""
+    return list(session.scalars(select(RecognitionRequest).where(
+        RecognitionRequest.status == "pending").order_by(RecognitionRequest.received_at)))
+
+
+def decide_recognition_request(session: Session, request_id: int, *, accept: bool,
+                               fingerprint: str, own_city_id: str, actor: str, now: datetime
+                               ) -> PartnerView | None:
+    """Accept (after the same fingerprint check as any partner) or reject a request."""
+    req = session.get(RecognitionRequest, request_id)
+    if req is None or req.status != "pending":
+        raise NotFoundError("No such pending request.")
+    if not accept:
+        req.status = "rejected"
+        audit.record(session, actor=actor, action="recognition.reject", target_type="partner",
+                     target_id=req.city_id, now=now)
+        session.commit()
+        return None
+    view = add_partner_from_documents(session, bundle=req.data, revocations=None,
+                                      fingerprint=fingerprint, own_city_id=own_city_id,
+                                      actor=actor, now=now, url=req.base_url)
+    req = session.get(RecognitionRequest, request_id)
+    assert req is not None
+    req.status = "accepted"
+    session.commit()
+    return view
+
+
+def send_recognition_request(*, partner_url: str, bundle: bytes) -> None:
+    """POST our signed bundle to a partner as a recognition request."""
+    base = _base(partner_url)
+    req = urllib.request.Request(  # noqa: S310 - scheme checked by _base
+        f"{base}{WELL_KNOWN}/recognition-requests", data=bundle, method="POST",
+        headers={"Content-Type": "application/cose", "User-Agent": "cardservice"})
+    try:
+        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
+            resp.read(4096)
+    except urllib.error.HTTPError as exc:
+        raise PartnerFetchError(f"{base} answered HTTP {exc.code}.") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise PartnerFetchError(f"{base} could not be reached ({type(exc).__name__}).") from None

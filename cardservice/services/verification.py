@@ -44,6 +44,7 @@ class PartnerTrust:
     signing_certificates: tuple[x509.Certificate, ...]
     revoked: frozenset[str]
     synced_at: datetime | None
+    state: Any = None  # the partner's trust.TrustedState, for the age of its data
 
 
 @dataclass(frozen=True)
@@ -237,9 +238,12 @@ def _age(trust: CityTrust, issuer: str, now: datetime) -> int | None:
     if issuer == trust.own_id:
         return 0  # own keys and revocations are read live
     p = trust.partners.get(issuer)
-    if p is None or p.synced_at is None:
+    if p is None:
         return None
-    return max(0, int((now - p.synced_at).total_seconds()))
+    if p.state is not None:
+        age: int = p.state.trust_data_age_seconds(now)
+        return age
+    return None if p.synced_at is None else max(0, int((now - p.synced_at).total_seconds()))
 
 
 @dataclass

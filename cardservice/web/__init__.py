@@ -31,6 +31,8 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
+        # Explicit, because Flask-Limiter otherwise inherits the last app's setting.
+        RATELIMIT_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
@@ -48,7 +50,18 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     security.init_app(app)
     errors.init_app(app)
 
-    from cardservice.web import admin, api, auth, clerk, main, queue, resident, verify
+    from cardservice.web import (
+        admin,
+        api,
+        auth,
+        clerk,
+        main,
+        partners,
+        queue,
+        resident,
+        verify,
+        wellknown,
+    )
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -59,6 +72,8 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
     verify.init_app(app)
     resident.init_app(app)
+    partners.init_app(app)
+    wellknown.init_app(app)
 
     @app.context_processor
     def _city() -> dict[str, object]:

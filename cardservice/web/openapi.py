@@ -65,7 +65,65 @@ VERIFY_RESULT = {"type": "object", "required": ["valid", "status", "trust_data_a
                               "date_of_birth": {"type": "string", "format": "date"}}},
     "trust_data_age_seconds": {"type": ["integer", "null"]}}}
 
+PARTNER = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "city_id": {"type": "string"}, "name": {"type": "string"},
+    "base_url": {"type": "string"}, "fingerprint": {"type": "string"},
+    "status": {"enum": ["active", "suspended"]}, "bundle_version": {"type": "integer"},
+    "bundle_expires_at": {"type": "string"}, "revocations_sequence": {"type": ["integer", "null"]},
+    "last_sync_at": {"type": ["string", "null"]}, "last_sync_result": {"type": ["string", "null"]}}}
+RENEWAL_STATUS = {"type": "object", "properties": {
+    "id": {"type": "string"}, "status": {"enum": ["pending", "approved", "rejected"]},
+    "kind": {"enum": ["renew", "lost", "stolen", "damaged", "change"]},
+    "created_at": {"type": "string"}, "decided_at": {"type": ["string", "null"]},
+    "reject_reason": {"type": ["string", "null"]}}}
+
 PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/renewals": {"post": {
+        "summary": "A resident asks for renewal or replacement (no account)",
+        "security": [{}],
+        "requestBody": {"required": True, **_json({"type": "object",
+                        "required": ["serial", "date_of_birth", "renewal_code"], "properties": {
+                            "serial": {"type": "string"},
+                            "date_of_birth": {"type": "string", "format": "date"},
+                            "renewal_code": {"type": "string"},
+                            "kind": {"enum": ["renew", "lost", "stolen", "damaged", "change"],
+                                     "default": "renew"},
+                            "changes": {"type": "object", "description":
+                                        "for kind=change: address, gender, preferred_name"}}})},
+        "responses": {"202": {"description": "Filed", **_json({"type": "object", "properties": {
+                          "id": {"type": "string"}, "status": {"const": "pending"}}})},
+                      "403": _err("Serial, date of birth and code do not match (which part is "
+                                  "never said)"),
+                      "409": _err("Outside the renewal window, or a request is already pending"),
+                      "429": _err("Too many attempts for this card or from this client")}}},
+    "/api/v1/renewals/{request_id}": {"get": {
+        "summary": "A request's status (the id is an unguessable capability)",
+        "security": [{}],
+        "responses": {"200": {"description": "Status", **_json(RENEWAL_STATUS)},
+                      "404": _err("No such request")}}},
+    "/api/v1/partners": {
+        "post": {"summary": "Recognise a partner city by URL and fingerprint (admin)",
+                 "requestBody": {"required": True, **_json({"type": "object",
+                                 "required": ["url", "fingerprint"], "properties": {
+                                     "url": {"type": "string"},
+                                     "fingerprint": {"type": "string"}}})},
+                 "responses": {"201": {"description": "Pinned", **_json(PARTNER)},
+                               "400": _err("Malformed URL or fingerprint"),
+                               "409": _err("Already a partner"),
+                               "422": _err("Refused: fingerprint mismatch, expired or invalid "
+                                           "documents; nothing stored"),
+                               "502": _err("The partner could not be reached")}},
+        "get": {"summary": "Partner cities and their last sync (admin)",
+                "responses": {"200": {"description": "Partners", **_json({
+                    "type": "object", "properties": {"partners": {"type": "array",
+                                                                  "items": PARTNER}}})}}}},
+    "/api/v1/partners/{partner_id}/sync": {"post": {
+        "summary": "Fetch and check a partner's bundle and revocation list now (admin)",
+        "responses": {"200": {"description": "Accepted", **_json(PARTNER)},
+                      "404": _err("No such partner"),
+                      "422": _err("Refused (rollback, expired, bad signature); stored trust "
+                                  "unchanged"),
+                      "502": _err("The partner could not be reached")}}},
     "/api/v1/verify": {"post": {
         "summary": "Verify a card's QR text (public unless verify.require_login)",
         "security": [{}, {"bearer": []}],

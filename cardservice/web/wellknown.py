@@ -1,0 +1,78 @@
+"""What partner cities fetch: the signed trust bundle and revocation list (SPEC §5, §6)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from cardservice import trust
+from cardservice.clock import utcnow
+from cardservice.errors import InvalidInputError
+from cardservice.services import partners, publication
+from cardservice.web import state
+from cardservice.web.access import PUBLIC, api
+from cardservice.web.extensions import csrf, limiter
+
+bp = Blueprint("wellknown", __name__, url_prefix="/.well-known/citycard")
+COSE = "application/cose"
+
+
+def _cose(data: bytes, max_age: int) -> Response:
+    resp = Response(data, mimetype=COSE)
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+    return resp
+
+
+@bp.get("/trust-bundle")
+@api(PUBLIC)
+def trust_bundle() -> ResponseReturnValue:
+    """The signed trust bundle (COSE)."""
+    doc = publication.current_bundle(state.session(), state.keys(), settings=state.settings(),
+                                     now=utcnow())
+    return _cose(doc.data, 300)
+
+
+@bp.get("/trust-bundle.json")
+@api(PUBLIC)
+def trust_bundle_json() -> ResponseReturnValue:
+    """The same bundle, readable (certificates in PEM)."""
+    doc = publication.current_bundle(state.session(), state.keys(), settings=state.settings(),
+                                     now=utcnow())
+    body = trust.bundle_to_json(trust.decode_bundle_unverified(doc.data))
+    resp = Response(_dumps(body), mimetype="application/json")
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/revocations")
+@api(PUBLIC)
+def revocations() -> ResponseReturnValue:
+    """The signed revocation list (COSE)."""
+    doc = publication.current_revocations(state.session(), state.keys(),
+                                          settings=state.settings(), now=utcnow())
+    return _cose(doc.data, 60)
+
+
+@bp.post("/recognition-requests")
+@api(PUBLIC)
+@limiter.limit("10 per hour")
+def recognition_request() -> ResponseReturnValue:
+    """Another city asks to be recognised by sending its signed bundle; an admin decides."""
+    data = request.get_data(cache=False)
+    if not data or len(data) > trust.MAX_BUNDLE_BYTES:
+        raise InvalidInputError("Send your signed trust bundle as application/cose.")
+    req = partners.receive_recognition_request(state.session(), data=data, now=utcnow())
+    return {"status": "received", "city_id": req.city_id,
+            "message": "An administrator will check your fingerprint before accepting."}, 202
+
+
+def _dumps(body: object) -> str:
+    import json
+
+    return json.dumps(body, ensure_ascii=False, indent=2)
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    """Register (no cookies here, so no CSRF)."""
+    app.register_blueprint(bp)
+    csrf.exempt(bp)
