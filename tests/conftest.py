@@ -168,7 +168,8 @@ def settings(tmp_path: Path, db: Database, keys_template: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
     """The application, with CSRF on (tests post real tokens)."""
-    application = create_app(settings, overrides={"TESTING": True})
+    # Rate limits are off here; tests/web/test_ratelimit.py turns them on.
+    application = create_app(settings, overrides={"TESTING": True, "RATELIMIT_ENABLED": False})
     yield application
     application.extensions["cardservice"].db.dispose()
 
