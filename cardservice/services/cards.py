@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from argon2 import PasswordHasher
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import cardpdf, credential, serials
@@ -206,9 +206,15 @@ def revoked_cards(session: Session, *, now: datetime) -> list[Card]:
         .order_by(Card.serial)))
 
 
-def is_revoked(session: Session, serial: str) -> bool:
-    """Whether this city has revoked or superseded the card."""
-    status = session.scalar(select(Card.status).where(Card.serial == serial))
+_STATUS_OF = select(Card.status).where(Card.serial == bindparam("serial"))
+
+
+def is_revoked(conn: Session | Connection, serial: str) -> bool:
+    """Whether this city has revoked or superseded the card.
+
+    Takes a plain connection too: the verify hot path asks this without an ORM session.
+    """
+    status = conn.execute(_STATUS_OF, {"serial": serial}).scalar()
     return status is not None and status != CardStatus.ACTIVE
 
 

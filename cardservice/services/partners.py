@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -290,13 +290,30 @@ def get_partner(session: Session, partner_id: int | str) -> PartnerView:
 # ---- verification data, cached per process -------------------------------------------------
 
 _cache_lock = threading.Lock()
+# How long a process trusts its cached partner data before asking the database whether it
+# changed: a sync, suspension or removal reaches every app process within this time.
+RECHECK_SECONDS = 1.0
 
 
-def cached_partner_trust(session: Session, cache: dict[str, Any]) -> Mapping[str, PartnerTrust]:
-    """Partners' verification data, rebuilt only when the partners' version changed."""
-    version = session.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
+def cached_partner_trust(
+    session: Session | Callable[[], Session], cache: dict[str, Any], *,
+    monotonic: float | None = None,
+) -> Mapping[str, PartnerTrust]:
+    """Partners' verification data, rebuilt only when the partners' version changed.
+
+    ``session`` may be a factory, so the verify hot path opens no session at all while the
+    cache is fresh.
+    """
     hit = cache.get("partners")
+    if hit is not None and monotonic is not None and monotonic - hit[2] < RECHECK_SECONDS:
+        fresh: Mapping[str, PartnerTrust] = hit[1]
+        return fresh
+    if callable(session):
+        session = session()
+    version = session.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
+    checked = monotonic if monotonic is not None else 0.0
     if hit is not None and hit[0] == version:
+        cache["partners"] = (version, hit[1], checked)
         partners: Mapping[str, PartnerTrust] = hit[1]
         return partners
     with _cache_lock:
@@ -310,7 +327,7 @@ def cached_partner_trust(session: Session, cache: dict[str, Any]) -> Mapping[str
                 info=IssuerInfo(p.city_id, p.name, own=False, suspended=p.status != "active"),
                 roots=state.roots, signing_certificates=certs, revoked=revoked,
                 synced_at=p.last_sync_ok_at, state=state)
-        cache["partners"] = (version, built)
+        cache["partners"] = (version, built, checked)
         return built
 
 

@@ -1,7 +1,454 @@
-"""Clerks at the service desk: register residents, issue, print, reprint and revoke cards."""
+"""Clerks at the service desk: register residents, issue, print, reprint and revoke cards.
+
+Each view parses the form, asks a service and renders. What a resident must never be
+asked (SPEC §2) has no field here, and a request that carries such a field anyway is
+refused with 400 before anything is read. Pages that show personal data are never
+cached (``web.security`` sends ``no-store``; the photo, previews and PDFs say so too).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from cardservice import serials
+from cardservice.clock import utcnow
+from cardservice.errors import DomainError, InvalidInputError, NotCollectedError, NotFoundError
+from cardservice.models import CardStatus
+from cardservice.privacy import refuse_not_collected
+from cardservice.services import cards, residents
+from cardservice.web import state
+from cardservice.web.access import actor, page
+from cardservice.web.clerk_forms import (
+    DOCUMENT_LABELS,
+    FEE_WAIVER_LABELS,
+    GENDER_LABELS,
+    REVOCATION_LABELS,
+    NameSearchForm,
+    PrintSelectionForm,
+    PrintSheetForm,
+    ResidentForm,
+    RevokeForm,
+    SerialSearchForm,
+    label_of,
+)
+from cardservice.web.forms import ConfirmForm
+from cardservice.web.main import add_home_link
 
 bp = Blueprint("clerk", __name__, url_prefix="/clerk")
+
+SEARCH_PAGE = 20
+PRINT_LIST_PAGE = 50
+# A batch is rendered inside one web request; bigger runs are split (or done offline).
+MAX_BATCH = 200
+# A conservative rate for the estimate shown before printing (decrypt + QR + layout).
+SHEET_CARDS_PER_SECOND = 15
+_ISSUED_KEY = "clerk_issued_card"
+
+STATUS_LABELS: dict[str, Any] = {
+    CardStatus.ACTIVE: _l("Active"),
+    CardStatus.SUPERSEDED: _l("Replaced by a newer card"),
+    CardStatus.REVOKED: _l("Revoked"),
+}
+REASON_LABELS: dict[str, Any] = {**REVOCATION_LABELS, "superseded": _l("Replaced")}
+
+add_home_link(("clerk",), "clerk.desk", _l("Service desk"),
+              _l("Find a resident or a card; issue, print and revoke cards."))
+add_home_link(("clerk",), "clerk.register_page", _l("Register a resident"),
+              _l("Record a new resident and the categories of documents they showed."))
+add_home_link(("clerk",), "clerk.print_page", _l("Print cards"),
+              _l("Print the cards issued on a day on A4 sheets with crop marks."))
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CardRow:
+    """A card as the clerk's pages list it (worked out here, not in the template)."""
+
+    serial: str
+    shown: str
+    status: str
+    status_label: str
+    reason_label: str | None
+    issued_at: datetime
+    expires_at: datetime
+    active: bool
+    expired: bool
+
+
+def _card_row(serial: str, status: str, reason: str | None, issued_at: datetime,
+              expires_at: datetime, now: datetime) -> CardRow:
+    return CardRow(
+        serial=serial, shown=serials.format_serial(serial), status=status,
+        status_label=label_of(STATUS_LABELS, status),
+        reason_label=label_of(REASON_LABELS, reason) if reason else None,
+        issued_at=issued_at, expires_at=expires_at, active=status == CardStatus.ACTIVE,
+        expired=expires_at <= now)
+
+
+def _rows(view: residents.ResidentView, now: datetime) -> list[CardRow]:
+    rows = [_card_row(c.serial, c.status, c.revocation_reason, c.issued_at, c.expires_at, now)
+            for c in view.cards]
+    return sorted(rows, key=lambda r: r.issued_at, reverse=True)
+
+
+def _refuse_not_collected() -> None:
+    """SPEC §2: a posted field the service never collects is a 400 naming it, before parsing."""
+    refuse_not_collected({**request.form.to_dict(), **request.files.to_dict()})
+
+
+def _canonical(serial: str) -> str:
+    try:
+        return serials.normalise_serial(serial)
+    except serials.SerialFormatError:
+        raise NotFoundError("No card with this serial.") from None
+
+
+def _no_store(body: bytes, mimetype: str, **headers: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Cache-Control": "no-store", **headers})
+
+
+def _page_of(items: list[Any], number: int, size: int) -> tuple[list[Any], int, bool]:
+    pages = max(1, math.ceil(len(items) / size))
+    number = min(max(1, number), pages)
+    return items[(number - 1) * size:number * size], number, number < pages
+
+
+def _display_labels() -> dict[str, Any]:
+    return {"document_label": lambda c: label_of(DOCUMENT_LABELS, c),
+            "waiver_label": lambda w: label_of(FEE_WAIVER_LABELS, w),
+            "gender_label": lambda g: label_of(GENDER_LABELS, g or "")}
+
+
+# ---- the desk: search ----------------------------------------------------------------------
+
+@bp.route("/", methods=["GET", "POST"])
+@page("clerk")
+def desk() -> ResponseReturnValue:
+    """Find a card by its number, or a resident by exact names and date of birth."""
+    serial_form = SerialSearchForm(request.args if "serial" in request.args else None)
+    name_form = NameSearchForm()
+    card: CardRow | None = None
+    card_holder: str | None = None
+    results: list[residents.ResidentView] | None = None
+    page_no, has_next, total = 1, False, 0
+    status = 200
+    now = utcnow()
+    if "serial" in request.args:
+        if serial_form.validate():
+            try:
+                info = cards.get_card(state.session(),
+                                      serials.normalise_serial(serial_form.serial.data or ""))
+            except serials.SerialFormatError as exc:
+                serial_form.serial.errors = [_(str(exc))]
+                status = 400
+            except NotFoundError:
+                serial_form.serial.errors = [_("No card has this number. Check it with the "
+                                               "card holder and try again.")]
+                status = 404
+            else:
+                card = _card_row(info.serial, info.status, info.revocation_reason,
+                                 info.issued_at, info.expires_at, now)
+                card_holder = info.resident_id
+        else:
+            status = 400
+    elif name_form.validate_on_submit():
+        assert name_form.date_of_birth.data is not None
+        found = residents.find_by_name(
+            state.session(), state.keys(), given_names=name_form.given_names.data or "",
+            family_names=name_form.family_names.data or "",
+            date_of_birth=name_form.date_of_birth.data, actor=actor(), now=now)
+        total = len(found)
+        results, page_no, has_next = _page_of(found, name_form.page.data or 1, SEARCH_PAGE)
+    elif name_form.is_submitted():
+        status = 400
+    return render_template(
+        "clerk/desk.html", serial_form=serial_form, name_form=name_form, card=card,
+        card_holder=card_holder, results=results, total=total, page_no=page_no,
+        has_next=has_next, active_serial=_active_serial), status
+
+
+def _active_serial(view: residents.ResidentView) -> str | None:
+    """The resident's card in force, formatted (for the result list)."""
+    for c in view.cards:
+        if c.status == CardStatus.ACTIVE:
+            return serials.format_serial(c.serial)
+    return None
+
+
+# ---- registering and correcting ------------------------------------------------------------
+
+@bp.route("/residents/new", methods=["GET", "POST"])
+@page("clerk")
+def register_page() -> ResponseReturnValue:
+    """The registration form; a likely duplicate asks for confirmation first."""
+    settings = state.settings()
+    form = ResidentForm().setup(settings)
+    matches: list[str] = []
+    status = 200
+    if form.is_submitted():
+        _refuse_not_collected()
+        status = 400
+        if form.validate():
+            now = utcnow()
+            photo: bytes | None = None
+            try:
+                photo = form.photo_bytes()
+                data = residents.parse_resident(form.to_mapping(), settings=settings,
+                                                today=now.date())
+                rid = residents.register(
+                    state.session(), state.keys(), data=data, photo=photo,
+                    confirm_new=bool(form.confirm_new.data), actor=actor(), now=now,
+                    settings=settings)
+            except residents.LikelyDuplicateError as exc:
+                matches = exc.matches
+                status = 409
+            except NotCollectedError:
+                raise
+            except InvalidInputError as exc:
+                form.attach_error(exc)
+                if exc.field == "photo":
+                    photo = None
+            else:
+                flash(_("Registered. Check the record, then issue the card."), "success")
+                return redirect(url_for("clerk.resident_page", resident_id=rid))
+            form.keep_photo(photo)
+    return render_template("clerk/register.html", form=form, matches=matches, resident=None,
+                           **_form_context(settings)), status
+
+
+@bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
+@page("clerk")
+def edit_page(resident_id: str) -> ResponseReturnValue:
+    """Correct a resident's record: the registration form, prefilled."""
+    settings = state.settings()
+    view = residents.get_resident(state.session(), state.keys(), resident_id)
+    form = ResidentForm().setup(settings)
+    status = 200
+    if not form.is_submitted():
+        form.fill(view.data)
+    else:
+        _refuse_not_collected()
+        status = 400
+        if form.validate():
+            photo: bytes | None = None
+            try:
+                photo = form.photo_bytes()
+                residents.correct_resident(
+                    state.session(), state.keys(), resident_id, changes=form.to_mapping(),
+                    photo=photo, actor=actor(), now=utcnow(), settings=settings)
+            except NotCollectedError:
+                raise
+            except InvalidInputError as exc:
+                form.attach_error(exc)
+                if exc.field == "photo":
+                    photo = None
+            else:
+                flash(_("The record is corrected."), "success")
+                return redirect(url_for("clerk.resident_page", resident_id=resident_id))
+            form.keep_photo(photo)
+    return render_template("clerk/register.html", form=form, matches=[], resident=view,
+                           **_form_context(settings)), status
+
+
+def _form_context(settings: Any) -> dict[str, Any]:
+    reg = settings.registration
+    return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender}
+
+
+# ---- a resident's record -------------------------------------------------------------------
+
+@bp.get("/residents/<resident_id>")
+@page("clerk")
+def resident_page(resident_id: str) -> ResponseReturnValue:
+    """The resident's record, photo and cards, with the card actions."""
+    view = residents.get_resident(state.session(), state.keys(), resident_id)
+    rows = _rows(view, utcnow())
+    return render_template(
+        "clerk/resident.html", r=view, d=view.data, cards=rows,
+        active=[c for c in rows if c.active], issue_form=ConfirmForm(),
+        revoke_form=RevokeForm().setup(), print_gender=state.settings().cards.print_gender,
+        **_display_labels())
+
+
+@bp.get("/residents/<resident_id>/photo")
+@page("clerk")
+def resident_photo(resident_id: str) -> ResponseReturnValue:
+    """The resident's photo (decrypted for this response only, never cached)."""
+    jpeg = residents.get_photo(state.session(), state.keys(), resident_id)
+    if jpeg is None:
+        raise NotFoundError("This resident has no photo.")
+    return _no_store(jpeg, "image/jpeg")
+
+
+# ---- cards ---------------------------------------------------------------------------------
+
+@bp.post("/residents/<resident_id>/cards")
+@page("clerk")
+def issue(resident_id: str) -> ResponseReturnValue:
+    """Issue a card (superseding any earlier one, confirmed on the page)."""
+    back = url_for("clerk.resident_page", resident_id=resident_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(back)
+    try:
+        issued = cards.issue_card(state.session(), state.keys(), resident_id, actor=actor(),
+                                  now=utcnow(), settings=state.settings())
+    except NotFoundError:
+        raise
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+        return redirect(back)
+    # The renewal code is shown once, on the next page; only its hash is kept.
+    browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
+    flash(_("Card %(serial)s issued.", serial=serials.format_serial(issued.serial)), "success")
+    return redirect(url_for("clerk.issued_page", serial=issued.serial))
+
+
+@bp.get("/cards/<serial>/issued")
+@page("clerk")
+def issued_page(serial: str) -> ResponseReturnValue:
+    """The new card's number and, this once, its renewal code; print from here."""
+    info = cards.get_card(state.session(), _canonical(serial))
+    stash = browser_session.pop(_ISSUED_KEY, None)
+    code = None
+    if isinstance(stash, dict) and stash.get("serial") == info.serial:
+        raw = str(stash.get("code", ""))
+        code = f"{raw[:4]}-{raw[4:]}"
+    row = _card_row(info.serial, info.status, info.revocation_reason, info.issued_at,
+                    info.expires_at, utcnow())
+    return render_template("clerk/issued.html", card=row, resident_id=info.resident_id,
+                           code=code)
+
+
+@bp.get("/cards/<serial>.pdf")
+@page("clerk")
+def card_pdf(serial: str) -> ResponseReturnValue:
+    """The printable card, 2 pages (recorded as a print)."""
+    serial = _canonical(serial)
+    pdf = cards.card_pdf(state.session(), state.keys(), serial, settings=state.settings(),
+                         actor=actor(), now=utcnow())
+    return _no_store(pdf, "application/pdf",
+                     **{"Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
+
+
+@bp.get("/cards/<serial>/preview")
+@page("clerk")
+def preview_page(serial: str) -> ResponseReturnValue:
+    """Front and back as they will print."""
+    info = cards.get_card(state.session(), _canonical(serial))
+    row = _card_row(info.serial, info.status, info.revocation_reason, info.issued_at,
+                    info.expires_at, utcnow())
+    return render_template("clerk/preview.html", card=row, resident_id=info.resident_id)
+
+
+@bp.get("/cards/<serial>/preview.png")
+@page("clerk")
+def preview_png(serial: str) -> ResponseReturnValue:
+    """One side of the card as an image: ``?side=front`` (default) or ``?side=back``."""
+    side = {"front": 0, "back": 1}.get(request.args.get("side", "front"))
+    if side is None:
+        raise NotFoundError("A card has a front and a back.")
+    png = cards.card_preview_png(state.session(), state.keys(), _canonical(serial), page=side,
+                                 settings=state.settings())
+    return _no_store(png, "image/png")
+
+
+@bp.post("/cards/<serial>/revoke")
+@page("clerk")
+def revoke(serial: str) -> ResponseReturnValue:
+    """Revoke a card for a reason (after the confirmation step on the resident's page)."""
+    info = cards.get_card(state.session(), _canonical(serial))
+    back = url_for("clerk.resident_page", resident_id=info.resident_id)
+    form = RevokeForm().setup()
+    if not form.validate_on_submit():
+        flash(" ".join(str(e) for e in form.reason.errors)
+              or _("The form expired. Please try again."), "error")
+        return redirect(back)
+    try:
+        cards.revoke_card(state.session(), info.serial, reason=form.reason.data or "",
+                          actor=actor(), now=utcnow())
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+    else:
+        flash(_("Card %(serial)s is revoked (%(reason)s). Checks of it now show it as revoked.",
+                serial=serials.format_serial(info.serial),
+                reason=label_of(REVOCATION_LABELS, form.reason.data or "").lower()), "success")
+    return redirect(back)
+
+
+# ---- batch printing ------------------------------------------------------------------------
+
+def _period(start: date, end: date) -> tuple[datetime, datetime]:
+    # Whole days in UTC, the end day included.
+    return (datetime.combine(start, time.min, tzinfo=UTC),
+            datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+
+
+@bp.route("/print", methods=["GET", "POST"])
+@page("clerk")
+def print_page() -> ResponseReturnValue:
+    """Choose the cards issued in a period; then print them on A4 sheets (one PDF)."""
+    if request.method == "POST":
+        return _print_sheet()
+    today = utcnow().date()
+    form = PrintSelectionForm(request.args if request.args else None, start=today, end=today,
+                              only_unprinted=True)
+    selected: list[str] | None = None
+    listing: list[str] = []
+    page_no, has_next = 1, False
+    status = 200
+    if "start" in request.args:
+        if not form.validate():
+            status = 400
+        elif form.end.data < form.start.data:  # type: ignore[operator]
+            form.end.errors = [_("The last day comes before the first.")]
+            status = 400
+        else:
+            assert form.start.data is not None and form.end.data is not None
+            start, end = _period(form.start.data, form.end.data)
+            selected = cards.cards_issued_between(state.session(), start=start, end=end,
+                                                  only_unprinted=bool(form.only_unprinted.data))
+            listing, page_no, has_next = _page_of(selected, form.page.data or 1,
+                                                  PRINT_LIST_PAGE)
+    batch = min(len(selected or []), MAX_BATCH)
+    sheet = PrintSheetForm(formdata=None, start=form.start.data, end=form.end.data,
+                           only_unprinted="1" if form.only_unprinted.data else "")
+    page_args = {"start": form.start._value(), "end": form.end._value(),
+                 **({"only_unprinted": "y"} if form.only_unprinted.data else {})}
+    return render_template(
+        "clerk/print.html", form=form, sheet=sheet, selected=selected,
+        listing=[serials.format_serial(s) for s in listing], page_no=page_no,
+        list_start=(page_no - 1) * PRINT_LIST_PAGE + 1, page_args=page_args,
+        has_next=has_next, batch=batch, max_batch=MAX_BATCH,
+        seconds=max(5, math.ceil(batch / SHEET_CARDS_PER_SECOND))), status
+
+
+def _print_sheet() -> ResponseReturnValue:
+    form = PrintSheetForm()
+    if not form.validate_on_submit() or form.start.data is None or form.end.data is None:
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("clerk.print_page"))
+    only = form.only_unprinted.data == "1"
+    again = url_for("clerk.print_page", start=form.start.data.isoformat(),
+                    end=form.end.data.isoformat(), **({"only_unprinted": "y"} if only else {}))
+    start, end = _period(form.start.data, form.end.data)
+    selected = cards.cards_issued_between(state.session(), start=start, end=end,
+                                          only_unprinted=only)[:MAX_BATCH]
+    if not selected:
+        flash(_("No cards to print for these days."), "error")
+        return redirect(again)
+    pdf = cards.cards_sheet_pdf(state.session(), state.keys(), selected,
+                                settings=state.settings(), actor=actor(), now=utcnow())
+    name = f"cards-{form.start.data.isoformat()}-{form.end.data.isoformat()}.pdf"
+    return _no_store(pdf, "application/pdf",
+                     **{"Content-Disposition": f'attachment; filename="{name}"'})

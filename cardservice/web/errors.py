@@ -6,6 +6,8 @@ A stack trace never reaches the client; it goes to the server log.
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -58,6 +60,20 @@ def error_response(
     return resp
 
 
+def _retry_after(exc: HTTPException) -> int:
+    """Seconds until the breached limit's window resets (at least 1)."""
+    from flask_limiter.errors import RateLimitExceeded
+
+    from cardservice.web.extensions import limiter
+
+    current = limiter.current_limit
+    if current is not None:
+        return max(1, math.ceil(current.reset_at - time.time()))
+    if isinstance(exc, RateLimitExceeded):
+        return max(1, int(exc.limit.limit.get_expiry()))
+    return 60
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
@@ -75,10 +91,8 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         resp = error_response(status, None, _titles().get(status))
-        if status == 429 and exc.response is not None:
-            retry = exc.response.headers.get("Retry-After")
-            if retry:
-                resp.headers["Retry-After"] = retry
+        if status == 429:
+            resp.headers["Retry-After"] = str(_retry_after(exc))
         if status == 405 and exc.response is None:
             allow = getattr(exc, "valid_methods", None)
             if allow:

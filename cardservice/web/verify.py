@@ -67,7 +67,8 @@ def _trust() -> verification.CityTrust:
 
     return verification.CityTrust(
         own_id=settings.city.id, own_name=settings.city.name, own=own,
-        partners=partner_service.cached_partner_trust(state.session(), ext.extras))
+        partners=partner_service.cached_partner_trust(state.session, ext.extras,
+                                                      monotonic=time.monotonic()))
 
 
 def _counter() -> verification.VerificationCounter:
@@ -77,15 +78,19 @@ def _counter() -> verification.VerificationCounter:
 def run_verification(qr_text: str) -> verification.VerificationResult:
     """Verify and count (by status only)."""
     now = utcnow()
-    session = state.session()
-    result = verification.verify_qr(
-        qr_text.strip(), trust=_trust(), now=now,
-        own_is_revoked=lambda serial: cards.is_revoked(session, serial))
+    engine = state.state().db.engine
+
+    def own_is_revoked(serial: str) -> bool:
+        with engine.connect() as conn:  # no ORM session on the hot path
+            return cards.is_revoked(conn, serial)
+
+    result = verification.verify_qr(qr_text.strip(), trust=_trust(), now=now,
+                                    own_is_revoked=own_is_revoked)
     counter = _counter()
     counter.add(result.status, now=now)
     mono = time.monotonic()
     if counter.due(monotonic=mono):
-        counter.flush(session, monotonic=mono)
+        counter.flush(state.session(), monotonic=mono)
     return result
 
 
