@@ -63,6 +63,9 @@ def _load_secrets() -> dict[str, str]:
 def main() -> int:
     """Initialise the demo city if needed, then serve it."""
     INSTANCE.mkdir(exist_ok=True)
+    # git does not keep directory modes: a fresh clone's keys/ is 0755, the app wants 0700.
+    (ROOT / "keys").mkdir(exist_ok=True)
+    (ROOT / "keys").chmod(0o700)
     if not CONFIG.exists():
         CONFIG.write_text(DEMO_TOML, encoding="utf-8")
     env = dict(os.environ)
