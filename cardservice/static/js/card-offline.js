@@ -33,18 +33,19 @@ const CITY_ID = /^[A-Z]{2}[A-Z0-9]{3}$/;
 const SERIAL = /^[!-~]{1,32}$/;
 // Same as credential._NAME_FORBIDDEN: controls, surrogates, line/paragraph separators
 // and bidi embedding/override/isolate controls (they could make a name display as
-// another). Lone surrogates cannot come out of UTF-8 decoding, so they are not listed.
-// U+FFFD is refused too: it is what the decoder gives for bytes that are not UTF-8,
-// which the server's decoder refuses as malformed.
+// another). Lone surrogates cannot come out of the (fatal) decoders, so they are not
+// listed. U+FFFD is refused too: it is what cborg's text decoding gives for bytes that
+// are not UTF-8, which the server's CBOR decoder refuses as malformed.
 const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
 // Python's str.strip() white space, near enough for names: any Unicode white space.
 const EDGE_SPACE = /^\s|\s$/u;
 
-// Fixed for LC1: (credential.NAME_CODE_PAGES): id byte -> WHATWG encoding label.
-const NAME_CODE_PAGES = {
+// Fixed for LC1: (credential.NAME_ENCODINGS, docs/card-format.md §4): id byte -> WHATWG
+// encoding label. Ids are never reused.
+const NAME_ENCODINGS = {
   1: "windows-1252", 2: "windows-1250", 3: "windows-1251", 4: "windows-1253",
   5: "windows-1254", 6: "windows-1255", 7: "windows-1256", 8: "windows-1257",
-  9: "windows-1258", 10: "windows-874", 11: "iso-8859-16",
+  9: "windows-1258", 10: "windows-874", 11: "iso-8859-16", 12: "utf-16be",
 };
 
 // tag 18, array(4), bstr(13) holding map(2) {1: -8 (EdDSA), 4: bstr(8) <kid>}
@@ -152,10 +153,17 @@ function isInt(v) {
 
 function decodeName(name) {
   if (name instanceof Uint8Array) {
-    // Compact form: a code-page id byte, then the name in that single-byte code page.
-    const label = name.length ? NAME_CODE_PAGES[name[0]] : undefined;
-    if (!label) throw new MalformedError("unknown name code page");
-    name = new TextDecoder(label).decode(name.subarray(1)).normalize("NFC");
+    // Compact form: an encoding id byte, then the name in that encoding, then NFC.
+    // fatal: bytes the encoding does not define (or an odd UTF-16 length, or a lone
+    // surrogate) are an error, as they are for Python's codecs on the server.
+    const label = name.length ? NAME_ENCODINGS[name[0]] : undefined;
+    if (!label) throw new MalformedError("unknown name encoding");
+    try {
+      name = new TextDecoder(label, { fatal: true, ignoreBOM: true }).decode(name.subarray(1));
+    } catch {
+      throw new MalformedError("holder name bytes are not in their encoding");
+    }
+    name = name.normalize("NFC");
   } else if (typeof name !== "string") {
     throw new MalformedError("holder name of the wrong type");
   }

@@ -34,7 +34,10 @@ function showPreview(src, text) {
   }
   preview.src = src;
   preview.hidden = false;
-  if (caption && text) caption.textContent = text;
+  if (caption && text) {
+    caption.textContent = text;
+    caption.hidden = false;
+  }
 }
 
 if (fileInput) {

@@ -49,13 +49,6 @@ export async function readQrFromImageData(imageData) {
   return hit ? hit.text : null;
 }
 
-/** Whether `file` is a PDF (by type, name or its first bytes). */
-export async function isPdf(file) {
-  if (file.type === "application/pdf" || /\.pdf$/i.test(file.name || "")) return true;
-  const head = new Uint8Array(await file.slice(0, 1024).arrayBuffer());
-  return new TextDecoder("latin1").decode(head).trimStart().startsWith("%PDF-");
-}
-
 function pixels(source, width, height, maxSide, canvas) {
   const scale = Math.min(1, maxSide / Math.max(width, height));
   canvas.width = Math.max(1, Math.round(width * scale));

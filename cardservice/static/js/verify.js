@@ -249,6 +249,7 @@ function start(root) {
     }
   }
 
+  // By type, name or first bytes: a PDF is read by the server (the no-script path).
   async function isPdf(file) {
     if (file.type === "application/pdf" || /\.pdf$/i.test(file.name || "")) return true;
     const head = new Uint8Array(await file.slice(0, 1024).arrayBuffer());
