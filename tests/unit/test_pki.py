@@ -1,0 +1,438 @@
+"""Tests for cardservice.pki: roots, signing certificates, fingerprints, key files, KeyStore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cardservice import pki
+
+from .conftest import CITY_EPOCH, make_city, seeded_key
+
+DAY = dt.timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def test_root_is_a_self_signed_ed25519_ca(lisboa):
+    root = lisboa.root
+    assert root.issuer == root.subject
+    assert pki.city_id_of(root) == "PTLIS"
+    assert pki.city_name_of(root) == "Lisboa"
+    bc = root.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    ku = root.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.key_cert_sign and ku.value.crl_sign
+    assert not ku.value.digital_signature
+    root.verify_directly_issued_by(root)
+    assert root.not_valid_before_utc == CITY_EPOCH
+    assert root.not_valid_after_utc == CITY_EPOCH + 25 * 365 * DAY
+
+
+def test_signing_certificate_is_issued_by_the_root(lisboa):
+    cert = lisboa.signing
+    assert cert.issuer == lisboa.root.subject
+    assert pki.city_id_of(cert) == "PTLIS"
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and not ku.key_cert_sign
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    ski = lisboa.root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    pki.check_chain(cert=cert, root=lisboa.root)
+
+
+def test_certificates_are_reproducible_from_fixed_keys(lisboa):
+    again = make_city("PTLIS", "Lisboa")
+    assert again.root == lisboa.root
+    assert again.signing == lisboa.signing
+
+
+def test_times_are_truncated_to_whole_seconds():
+    _key, root = pki.generate_root(
+        city_id="PTLIS", city_name="Lisboa", now=CITY_EPOCH + dt.timedelta(microseconds=700)
+    )
+    assert root.not_valid_before_utc == CITY_EPOCH
+
+
+@pytest.mark.parametrize("city_id", ["ptlis", "PT LIS", "PTLI", "PTLISB", "", "PT-LI"])
+def test_city_id_must_be_a_locode(city_id):
+    with pytest.raises(pki.CertificateContentError):
+        pki.generate_root(city_id=city_id, city_name="X", now=CITY_EPOCH)
+
+
+def test_naive_time_is_refused():
+    with pytest.raises(ValueError):
+        pki.generate_root(city_id="PTLIS", city_name="Lisboa", now=dt.datetime(2026, 1, 1))
+
+
+def test_signing_certificate_cannot_outlive_its_root(lisboa):
+    with pytest.raises(pki.CertificateValidityError):
+        pki.issue_signing_certificate(
+            root_key=lisboa.root_key,
+            root_cert=lisboa.root,
+            now=CITY_EPOCH,
+            not_after=lisboa.root.not_valid_after_utc + DAY,
+        )
+
+
+def test_signing_certificate_needs_the_roots_own_key(lisboa, lyon):
+    with pytest.raises(pki.CertificateContentError):
+        pki.issue_signing_certificate(
+            root_key=lyon.root_key,
+            root_cert=lisboa.root,
+            now=CITY_EPOCH,
+            not_after=CITY_EPOCH + DAY,
+        )
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def test_fingerprint_is_sixteen_groups_of_four_hex_digits(lisboa):
+    fp = pki.fingerprint(lisboa.root)
+    assert re.fullmatch(r"[0-9A-F]{4}( [0-9A-F]{4}){15}", fp)
+    der = lisboa.root.public_bytes(serialization.Encoding.DER)
+    import hashlib
+
+    assert fp.replace(" ", "") == hashlib.sha256(der).hexdigest().upper()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda fp: fp,
+        lambda fp: fp.lower(),
+        lambda fp: fp.replace(" ", ""),
+        lambda fp: fp.replace(" ", ":"),
+        lambda fp: fp.replace(" ", "-").lower(),
+        lambda fp: "  " + fp.replace(" ", "\n") + "\t",
+        lambda fp: ":".join(fp.replace(" ", "")[i : i + 2] for i in range(0, 64, 2)),
+    ],
+)
+def test_normalise_fingerprint_accepts_any_spacing_case_and_separators(lisboa, spelling):
+    fp = pki.fingerprint(lisboa.root)
+    assert pki.normalise_fingerprint(spelling(fp)) == fp
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "ABCD", "G" * 64, "A" * 63, "A" * 65, "AB CD " * 15, "ÄBCD" * 16, "0x" + "A" * 62],
+)
+def test_normalise_fingerprint_refuses_wrong_length_or_non_hex(text):
+    with pytest.raises(pki.FingerprintFormatError):
+        pki.normalise_fingerprint(text)
+
+
+def test_key_id_is_eight_bytes_of_sha256_over_the_certificate(lisboa):
+    import hashlib
+
+    der = lisboa.signing.public_bytes(serialization.Encoding.DER)
+    assert pki.key_id(lisboa.signing) == hashlib.sha256(der).digest()[:8]
+
+
+# --------------------------------------------------------------------------- chain
+
+
+def test_chain_accepts_the_issuing_root(lisboa):
+    pki.check_chain(cert=lisboa.signing, root=lisboa.root)
+
+
+def test_chain_refuses_a_certificate_from_another_root(lisboa, lyon):
+    with pytest.raises(pki.UntrustedCertificateError):
+        pki.check_chain(cert=lyon.signing, root=lisboa.root)
+
+
+def test_chain_refuses_a_lookalike_root_with_the_same_name(lisboa):
+    # Same subject (CN=Lisboa, PTLIS), different key: names alone prove nothing.
+    impostor = make_city("PTLIS", "Lisboa", seed="impostor")
+    assert impostor.root.subject == lisboa.root.subject
+    with pytest.raises(pki.UntrustedCertificateError):
+        pki.check_chain(cert=impostor.signing, root=lisboa.root)
+
+
+def test_chain_refuses_a_root_that_is_not_a_ca(lisboa):
+    # A signing certificate used as a "root" for a certificate it signed.
+    key = seeded_key("leaf")
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")])
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(lisboa.signing.subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(CITY_EPOCH)
+        .not_valid_after(CITY_EPOCH + DAY)
+        .sign(lisboa.signing_key, None)
+    )
+    with pytest.raises(pki.UntrustedCertificateError):
+        pki.check_chain(cert=leaf, root=lisboa.signing)
+
+
+def test_chain_refuses_a_ca_as_signing_certificate(lisboa):
+    with pytest.raises(pki.UntrustedCertificateError):
+        pki.check_chain(cert=lisboa.root, root=lisboa.root)
+
+
+# --------------------------------------------------------------------------- key files
+
+
+def test_private_key_file_is_encrypted_pkcs8_with_mode_0600(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    key = Ed25519PrivateKey.generate()
+    pki.save_private_key(path, key, passphrase=passphrase)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert text.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert "BEGIN PRIVATE KEY" not in text
+    loaded = pki.load_private_key(path, passphrase=passphrase)
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    assert loaded.public_key().public_bytes(*raw) == key.public_key().public_bytes(*raw)
+    assert [p.name for p in tmp_path.iterdir()] == ["k.pem"]  # no temp file left
+
+
+def test_key_file_mode_ignores_a_permissive_umask(tmp_path, passphrase):
+    old = os.umask(0)
+    try:
+        key = Ed25519PrivateKey.generate()
+        pki.save_private_key(tmp_path / "k.pem", key, passphrase=passphrase)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "k.pem").stat().st_mode) == 0o600
+
+
+def test_saving_refuses_to_overwrite_a_key(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    pki.save_private_key(path, Ed25519PrivateKey.generate(), passphrase=passphrase)
+    before = path.read_bytes()
+    with pytest.raises(pki.KeyFileError):
+        pki.save_private_key(path, Ed25519PrivateKey.generate(), passphrase=passphrase)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["k.pem"]
+
+
+def test_wrong_passphrase_is_a_passphrase_error(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    pki.save_private_key(path, Ed25519PrivateKey.generate(), passphrase=passphrase)
+    with pytest.raises(pki.KeyPassphraseError):
+        pki.load_private_key(path, passphrase=b"wrong")
+
+
+@pytest.mark.parametrize("bad", [b"", None])
+def test_empty_or_missing_passphrase_is_refused(tmp_path, bad):
+    with pytest.raises(pki.KeyPassphraseError):
+        pki.save_private_key(tmp_path / "k.pem", Ed25519PrivateKey.generate(), passphrase=bad)
+    assert not (tmp_path / "k.pem").exists()
+
+
+def test_missing_key_file_is_a_key_file_error(tmp_path, passphrase):
+    with pytest.raises(pki.KeyFileError):
+        pki.load_private_key(tmp_path / "absent.pem", passphrase=passphrase)
+
+
+def test_corrupt_key_file_is_a_key_file_error(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    pki.save_private_key(path, Ed25519PrivateKey.generate(), passphrase=passphrase)
+    lines = path.read_text().splitlines()
+    lines[1] = "A" * len(lines[1])
+    path.write_text("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    with pytest.raises((pki.KeyFileError, pki.KeyPassphraseError)):
+        pki.load_private_key(path, passphrase=passphrase)
+    path.write_text("not a key at all\n")
+    with pytest.raises(pki.KeyFileError):
+        pki.load_private_key(path, passphrase=passphrase)
+
+
+def test_unencrypted_key_file_is_refused(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(pem)
+    os.chmod(path, 0o600)
+    with pytest.raises(pki.KeyFileError, match="unencrypted"):
+        pki.load_private_key(path, passphrase=passphrase)
+
+
+def test_key_file_readable_by_others_is_refused(tmp_path, passphrase):
+    path = tmp_path / "k.pem"
+    pki.save_private_key(path, Ed25519PrivateKey.generate(), passphrase=passphrase)
+    os.chmod(path, 0o644)
+    with pytest.raises(pki.KeyFileError, match="chmod 600"):
+        pki.load_private_key(path, passphrase=passphrase)
+
+
+def test_certificate_files_round_trip(tmp_path, lisboa):
+    path = tmp_path / "c.pem"
+    pki.save_certificate(path, lisboa.root)
+    assert pki.load_certificate(path) == lisboa.root
+    with pytest.raises(pki.KeyFileError):
+        pki.load_certificate(tmp_path / "absent.pem")
+    (tmp_path / "bad.pem").write_text("garbage")
+    with pytest.raises(pki.KeyFileError):
+        pki.load_certificate(tmp_path / "bad.pem")
+
+
+# --------------------------------------------------------------------------- key store
+
+
+@pytest.fixture
+def store(tmp_path, passphrase):
+    return pki.KeyStore(tmp_path / "keys", passphrase=passphrase)
+
+
+def _init(store, now=CITY_EPOCH):
+    return store.init(city_id="PTLIS", city_name="Lisboa", now=now)
+
+
+def test_keystore_init_creates_root_signing_key_and_metadata(store):
+    assert not store.is_initialised()
+    assert _init(store) is True
+    d = store.directory
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert stat.S_IMODE((d / "root.key.pem").stat().st_mode) == 0o600
+    assert (d / "root.crt.pem").exists()
+    [cert] = store.signing_certificates()
+    kid = pki.key_id(cert).hex()
+    assert stat.S_IMODE((d / "signing" / f"{kid}.key.pem").stat().st_mode) == 0o600
+    meta = json.loads((d / "keys.json").read_text())
+    assert meta["city_id"] == "PTLIS" and meta["signing"][0]["kid"] == kid
+    pki.check_chain(cert=cert, root=store.root_certificate())
+
+
+def test_keystore_init_is_idempotent(store):
+    assert _init(store) is True
+    files = {p: p.read_bytes() for p in store.directory.rglob("*") if p.is_file()}
+    assert _init(store, now=CITY_EPOCH + 30 * DAY) is False
+    after = {p: p.read_bytes() for p in store.directory.rglob("*") if p.is_file()}
+    assert after == files
+
+
+def test_keystore_refuses_another_citys_directory(store):
+    _init(store)
+    with pytest.raises(pki.KeyStoreError):
+        store.init(city_id="FRLYS", city_name="Lyon", now=CITY_EPOCH)
+
+
+def test_keystore_status_before_init_says_so(store):
+    with pytest.raises(pki.KeyStoreNotInitialisedError):
+        store.status(now=CITY_EPOCH)
+
+
+def test_signing_certificate_outlives_every_card_it_signs(store):
+    _init(store)
+    [row] = store.status(now=CITY_EPOCH).signing
+    assert row.signs_from == CITY_EPOCH
+    assert row.signs_until == CITY_EPOCH + 365 * DAY
+    assert row.not_after == row.signs_until + (5 * 366 + 1) * DAY
+    assert row.state == "active" and row.active
+
+
+def test_keystore_status(store):
+    _init(store)
+    status = store.status(now=CITY_EPOCH + DAY)
+    assert status.city_id == "PTLIS" and status.city_name == "Lisboa"
+    assert status.root_fingerprint == pki.fingerprint(store.root_certificate())
+    assert status.root_not_before == CITY_EPOCH
+    assert status.active is not None and status.active.kid == status.signing[0].kid
+
+
+def test_rotate_makes_the_new_certificate_active_and_keeps_the_old_for_verification(store):
+    _init(store)
+    old = store.active_signer(now=CITY_EPOCH + DAY)
+    rotated_at = CITY_EPOCH + 100 * DAY
+    new_row = store.rotate(now=rotated_at)
+    assert new_row.active and new_row.kid != old.kid.hex()
+
+    new = store.active_signer(now=rotated_at)
+    assert new.kid.hex() == new_row.kid
+    assert store.active_signer(now=rotated_at + DAY).kid == new.kid
+
+    certs = store.signing_certificates()
+    assert [pki.key_id(c) for c in certs] == [old.kid, new.kid]
+    rows = {r.kid: r for r in store.status(now=rotated_at + DAY).signing}
+    assert rows[old.kid.hex()].state == "verify-only"
+    assert rows[old.kid.hex()].signs_until == rotated_at
+    assert rows[new.kid.hex()].state == "active"
+    # Before the rotation instant the old key was the signer.
+    assert store.active_signer(now=rotated_at - dt.timedelta(seconds=1)).kid == old.kid
+    # Once past its not_after, the old certificate shows as expired.
+    later = rows[old.kid.hex()].not_after
+    assert {r.kid: r.state for r in store.status(now=later).signing}[old.kid.hex()] == "expired"
+
+
+def test_no_active_signer_after_the_signing_period(store):
+    _init(store)
+    with pytest.raises(pki.NoActiveSigningKeyError):
+        store.active_signer(now=CITY_EPOCH + 366 * DAY)
+    with pytest.raises(pki.NoActiveSigningKeyError):
+        store.active_signer(now=CITY_EPOCH - DAY)
+
+
+def test_active_signer_key_matches_its_certificate(store):
+    _init(store)
+    signer = store.active_signer(now=CITY_EPOCH)
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    cert_key = signer.certificate.public_key().public_bytes(*raw)
+    assert signer.key.public_key().public_bytes(*raw) == cert_key
+    assert "PRIVATE" not in repr(signer) and signer.kid.hex() in repr(signer)
+
+
+def test_a_second_process_sees_the_rotation(store, passphrase):
+    _init(store)
+    server = pki.KeyStore(store.directory, passphrase=passphrase)
+    before = server.active_signer(now=CITY_EPOCH + DAY)
+    store.rotate(now=CITY_EPOCH + 2 * DAY)
+    after = server.active_signer(now=CITY_EPOCH + 2 * DAY)
+    assert after.kid != before.kid
+
+
+def test_read_only_keystore_needs_no_passphrase(store):
+    _init(store)
+    reader = pki.KeyStore(store.directory, passphrase=None)
+    assert reader.status(now=CITY_EPOCH).city_id == "PTLIS"
+    assert len(reader.signing_certificates()) == 1
+    with pytest.raises(pki.KeyPassphraseError):
+        reader.active_signer(now=CITY_EPOCH)
+    with pytest.raises(pki.KeyPassphraseError):
+        reader.rotate(now=CITY_EPOCH)
+
+
+def test_keystore_with_the_wrong_passphrase_cannot_sign(store):
+    _init(store)
+    wrong = pki.KeyStore(store.directory, passphrase=b"not it")
+    with pytest.raises(pki.KeyPassphraseError):
+        wrong.active_signer(now=CITY_EPOCH)
+
+
+def test_keystore_refuses_an_empty_passphrase(tmp_path):
+    with pytest.raises(pki.KeyPassphraseError):
+        pki.KeyStore(tmp_path, passphrase=b"")
+
+
+def test_no_plaintext_private_key_is_ever_written(store):
+    _init(store)
+    store.rotate(now=CITY_EPOCH + DAY)
+    store.rotate(now=CITY_EPOCH + 2 * DAY)
+    key_files = list(store.directory.rglob("*.key.pem"))
+    assert len(key_files) == 4  # root + three signing keys
+    for path in store.directory.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"BEGIN PRIVATE KEY" not in data, path
+            assert b"BEGIN OPENSSH PRIVATE KEY" not in data, path
+    for path in key_files:
+        assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
