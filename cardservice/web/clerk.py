@@ -439,8 +439,9 @@ def _print_sheet() -> ResponseReturnValue:
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("clerk.print_page"))
     only = form.only_unprinted.data == "1"
-    again = url_for("clerk.print_page", start=form.start.data.isoformat(),
-                    end=form.end.data.isoformat(), **({"only_unprinted": "y"} if only else {}))
+    args = {"start": form.start.data.isoformat(), "end": form.end.data.isoformat(),
+            **({"only_unprinted": "y"} if only else {})}
+    again = url_for("clerk.print_page", **args)
     start, end = _period(form.start.data, form.end.data)
     selected = cards.cards_issued_between(state.session(), start=start, end=end,
                                           only_unprinted=only)[:MAX_BATCH]

@@ -28,6 +28,7 @@ from cardservice.config import Settings
 from cardservice.errors import DomainError, InvalidInputError
 from cardservice.services.cards import REVOCATION_REASONS
 from cardservice.services.residents import ResidentData
+from cardservice.vault import normalise_name
 
 # Labels for the document categories and fee waivers a city is likely to configure; a
 # category a city adds itself is shown by its name, with underscores as spaces.
@@ -271,7 +272,9 @@ class NameSearchForm(FlaskForm):
 
     def validate_given_names(self, field: StringField) -> None:
         """At least one of the two names."""
-        if not _text(field.data) and not _text(self.family_names.data):
+        # The search pools and folds the names (see vault.normalise_name): a name of
+        # punctuation only is no name.
+        if not normalise_name(f"{field.data or ''} {self.family_names.data or ''}"):
             raise ValidationError(_("Give at least one name (a single name is fine)."))
 
 
