@@ -588,7 +588,8 @@ class KeyStore:
         signing/<kid>.key.pem     encrypted PKCS#8, 0600
         signing/<kid>.crt.pem     signing certificate issued by the root
         keys.json                 non-secret metadata: city, signing periods
-        roots/                    reserved for previous roots (root rotation, later)
+        roots/<id>.key.pem        previous roots after a root rotation (encrypted, 0600)
+        roots/<id>.crt.pem
 
     ``passphrase`` may be ``None`` for read-only use (status, certificates); anything
     that needs a private key then raises :class:`KeyPassphraseError`.
@@ -680,8 +681,81 @@ class KeyStore:
 
     def root_certificate(self) -> x509.Certificate:
         """The city root certificate."""
-        self._read_meta()
-        return load_certificate(self._root_cert_path)
+        meta = self._read_meta()
+        cert = load_certificate(self._root_cert_path)
+        if meta.get("root_fingerprint") not in (None, fingerprint(cert)):
+            raise KeyStoreError(
+                f"{self._root_cert_path} does not match keys.json (an interrupted root "
+                "rotation?); the previous root is kept in roots/")
+        return cert
+
+    def previous_root(self) -> x509.Certificate | None:
+        """The root this one replaced in the last root rotation, if any.
+
+        Trust bundles name it and are signed by it too, so partners that pinned it can
+        follow the rotation, and cards signed under it keep verifying.
+        """
+        meta = self._read_meta()
+        prev = meta.get("previous_root")
+        return None if prev is None else load_certificate(self._old_root_path(prev, "crt"))
+
+    def previous_root_key(self) -> Ed25519PrivateKey:
+        """The previous root's private key (to co-sign trust bundles after a rotation)."""
+        meta = self._read_meta()
+        prev = meta.get("previous_root")
+        if prev is None:
+            raise KeyStoreError("there has been no root rotation")
+        return self._private_key(self._old_root_path(prev, "key"))
+
+    def roots(self) -> list[x509.Certificate]:
+        """Every root this city has had, newest first (own cards verify under any of them)."""
+        meta = self._read_meta()
+        current = load_certificate(self._root_cert_path)
+        return [current, *(load_certificate(self._old_root_path(r, "crt"))
+                           for r in reversed(meta.get("old_roots", [])))]
+
+    def _old_root_path(self, root_id: str, kind: str) -> Path:
+        return self.directory / "roots" / f"{root_id}.{kind}.pem"
+
+    def rotate_root(self, *, now: dt.datetime) -> str:
+        """Replace the city root; returns the new fingerprint.
+
+        The old root moves to ``roots/`` and stays the *previous root*: it co-signs the
+        trust bundle so partners that pinned it follow the change, and the signing
+        certificates it issued stop signing now but keep verifying until they expire.
+        A new signing certificate issued by the new root signs from ``now``.
+        """
+        start = _require_aware(now, "now")
+        passphrase = _require_passphrase(self._passphrase)
+        with self._locked():
+            meta = self._read_meta()
+            old_key = self._private_key(self._root_key_path)
+            old_cert = load_certificate(self._root_cert_path)
+            old_id = hashlib.sha256(
+                old_cert.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
+            (self.directory / "roots").mkdir(mode=0o700, exist_ok=True)
+            if not self._old_root_path(old_id, "key").exists():
+                save_private_key(self._old_root_path(old_id, "key"), old_key,
+                                 passphrase=passphrase)
+                save_certificate(self._old_root_path(old_id, "crt"), old_cert)
+            new_key, new_cert = generate_root(city_id=meta["city_id"],
+                                              city_name=meta["city_name"], now=start)
+            for entry in meta["signing"]:
+                if _from_iso(entry["signs_until"]) > start:
+                    entry["signs_until"] = _iso(start)
+            # The old root is safe in roots/ before root.*.pem is replaced. A crash before
+            # keys.json is written leaves root.crt.pem not matching its root_fingerprint,
+            # which root_certificate() refuses loudly instead of signing with a stray root.
+            save_private_key(self._root_key_path, new_key, passphrase=passphrase,
+                             overwrite=True)
+            save_certificate(self._root_cert_path, new_cert, overwrite=True)
+            self._keys[str(self._root_key_path)] = new_key
+            meta["old_roots"] = [*meta.get("old_roots", []), old_id]
+            meta["previous_root"] = old_id
+            meta["root_fingerprint"] = fingerprint(new_cert)
+            self._add_signing_certificate(meta, new_key, new_cert, now=start)
+            self._write_meta(meta)
+        return fingerprint(new_cert)
 
     def signing_certificates(self) -> list[x509.Certificate]:
         """Every signing certificate, oldest first, for trust bundles and verification."""

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cardservice import photo as photo_mod
+from cardservice import vault
 from cardservice.config import Settings
 from cardservice.errors import ConflictError, InvalidInputError, NotFoundError
 from cardservice.models import Resident
@@ -319,7 +320,7 @@ def register(
 ) -> str:
     """Register a resident; returns the new id. ``LikelyDuplicateError`` unless confirmed."""
     v = keys.vault()
-    blind = v.blind_index(data.given_names, data.family_names, data.date_of_birth)
+    blind = _blind_index(v, data.given_names, data.family_names, data.date_of_birth)
     if not confirm_new:
         matches = list(session.scalars(
             select(Resident.id).where(Resident.blind_index == blind,
@@ -346,6 +347,14 @@ def register(
                  details={"confirmed_duplicate": confirm_new, "photo": processed is not None})
     session.commit()
     return rid
+
+
+def _blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
+    try:
+        return v.blind_index(given, family, born)
+    except vault.VaultError:
+        raise InvalidInputError("A name needs at least one letter.", field="given_names") \
+            from None
 
 
 def _process_photo(raw: bytes, settings: Settings) -> bytes:
@@ -411,7 +420,8 @@ def correct_resident(
     if photo is not None:
         resident.photo = v.encrypt(key, _process_photo(photo, settings), record_id=resident.id,
                                    field="photo")
-    resident.blind_index = v.blind_index(data.given_names, data.family_names, data.date_of_birth)
+    resident.blind_index = _blind_index(v, data.given_names, data.family_names,
+                                        data.date_of_birth)
     resident.updated_at = now
     changed = sorted(k for k in changes if k not in ("confirm_new",))
     audit.record(session, actor=actor, action="resident.correct", target_type="resident",
@@ -425,7 +435,7 @@ def find_by_name(
     date_of_birth: date, actor: str, now: datetime,
 ) -> list[ResidentView]:
     """Exact search by name and birth date, through the blind index (no name is searchable)."""
-    blind = keys.vault().blind_index(given_names, family_names, date_of_birth)
+    blind = _blind_index(keys.vault(), given_names, family_names, date_of_birth)
     ids = list(session.scalars(select(Resident.id).where(
         Resident.blind_index == blind, Resident.purged_at.is_(None))))
     audit.record(session, actor=actor, action="resident.search", target_type="resident",

@@ -436,3 +436,54 @@ def test_no_plaintext_private_key_is_ever_written(store):
     for path in key_files:
         assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# ---- root rotation (issue 7) ---------------------------------------------------------------
+
+def test_rotate_root_keeps_previous_root_and_old_signing_certs(tmp_path):
+    import datetime as _dt
+
+    from cardservice import pki as _pki
+
+    now = _dt.datetime(2026, 11, 28, 12, 0, tzinfo=_dt.UTC)
+    store = _pki.KeyStore(tmp_path / "keys", passphrase=b"rotate me please")
+    store.init(city_id="PTLIS", city_name="Lisboa", now=now)
+    old_root = store.root_certificate()
+    old_signer = store.active_signer(now=now)
+    assert store.previous_root() is None
+    later = now + _dt.timedelta(days=30)
+    new_fp = store.rotate_root(now=later)
+    new_root = store.root_certificate()
+    assert new_fp == _pki.fingerprint(new_root) != _pki.fingerprint(old_root)
+    assert store.previous_root() == old_root
+    assert _pki.fingerprint(store.previous_root_key().public_key() and old_root) == \
+        _pki.fingerprint(old_root)
+    assert store.roots() == [new_root, old_root]
+    signer = store.active_signer(now=later)
+    _pki.check_chain(cert=signer.certificate, root=new_root)
+    _pki.check_chain(cert=old_signer.certificate, root=old_root)
+    assert old_signer.certificate in store.signing_certificates()
+    states = {s.kid: s.state for s in store.status(now=later).signing}
+    assert states[old_signer.kid.hex()] == "verify-only"
+    assert states[signer.kid.hex()] == "active"
+    # files: old root kept encrypted, mode 0600
+    old_files = sorted((tmp_path / "keys" / "roots").iterdir())
+    assert len(old_files) == 2
+    for f in old_files:
+        assert f.stat().st_mode & 0o077 == 0 or f.suffix == ".pem" and "crt" in f.name
+
+
+def test_root_file_not_matching_metadata_is_refused(tmp_path):
+    import datetime as _dt
+
+    import pytest as _pytest
+
+    from cardservice import pki as _pki
+
+    now = _dt.datetime(2026, 11, 28, tzinfo=_dt.UTC)
+    store = _pki.KeyStore(tmp_path / "keys", passphrase=b"rotate me please")
+    store.init(city_id="PTLIS", city_name="Lisboa", now=now)
+    _key, stray = _pki.generate_root(city_id="PTLIS", city_name="Lisboa", now=now)
+    _pki.save_certificate(tmp_path / "keys" / "root.crt.pem", stray, overwrite=True)
+    with _pytest.raises(_pki.KeyStoreError, match="interrupted root rotation"):
+        store.root_certificate()

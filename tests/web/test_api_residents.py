@@ -169,3 +169,8 @@ def test_pdf(client, clerk):
 def test_agent_cannot_register(client, staff):
     resp = register(client, {"Authorization": f"Bearer {staff['agent'].token}"})
     assert resp.status_code == 403
+
+
+def test_name_of_punctuation_only_is_refused(client, clerk):
+    resp = register(client, clerk, {**ANA, "given_names": "-- ..", "family_names": "'"})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "given_names"
