@@ -315,7 +315,33 @@ def keys_rotate(ctx: Context) -> None:
         audit.record(s, actor=operator(), action="keys.rotate", target_type="signing_key",
                      target_id=new.kid, now=now)
         s.commit()
+        from cardservice.services import publication
+
+        publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
     click.echo(f"new signing certificate {new.kid} signs from now; earlier ones verify only")
+
+
+@keys_group.command("rotate-root")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def keys_rotate_root(ctx: Context, yes: bool) -> None:
+    """Replace the city root; the next trust bundle is signed by the old and the new root."""
+    from cardservice.services import publication
+
+    if not yes and not click.confirm(
+            "Rotate the city root? Partners follow automatically at their next sync; "
+            "read the new fingerprint to them as well.", err=True):
+        raise click.ClickException("nothing changed")
+    now = utcnow()
+    fp = ctx.keys.store.rotate_root(now=now)
+    with ctx.session() as s:
+        audit.record(s, actor=operator(), action="keys.rotate_root", target_type="root",
+                     target_id=fp.replace(" ", "")[:16], now=now)
+        s.commit()
+        doc = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
+    click.echo(f"new city root; fingerprint {fp}")
+    click.echo(f"published trust bundle v{doc.version}, signed by the old and the new root")
 
 
 # ---- purge ---------------------------------------------------------------------------------

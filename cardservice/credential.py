@@ -5,8 +5,10 @@ Format (SPEC §3; details and test vectors in ``docs/card-format.md``)::
     "LC1:" + Base45( zlib(COSE) if strictly shorter else COSE )
     COSE = COSE_Sign1 (tag 18) [ protected {1: -8 (EdDSA), 4: kid}, unprotected {},
                                  payload (CWT claims), signature (Ed25519, 64 bytes) ]
-    claims = {1 iss: city id, 4 exp: int, 6 iat: int, 7 cti: serial (ASCII bytes),
-              -70001 holder: [name, date of birth (days since 1970-01-01), gender?]}
+    claims = {1 iss: city id, 4 exp: int, 6 iat: int,
+              7 cti: serial as a 7-byte big-endian integer (11 Crockford Base32 digits),
+              -70001 holder: [name, date of birth (days since 1970-01-01),
+                              gender? (1 F, 2 M, 3 X)]}
 
 Rules this module enforces:
 
@@ -23,6 +25,9 @@ Rules this module enforces:
   once the signature and the signing key are known good.
 - The format is strict so that a card has one encoding: shortest-form CBOR, exactly
   these headers and claims, an empty unprotected header. Anything else is malformed.
+- A card serial is 11 characters of Crockford Base32 (``cardservice.serials``); the
+  card holds its 55-bit value in 7 bytes. Whether its check character is right is
+  the issuer's business, not the credential's: any 11 characters of the alphabet go.
 - Time is passed in as ``now``; nothing here reads the clock.
 
 Library choice: cards are *signed* with ``cwt``'s COSE API (maintained; kid passed in
@@ -59,12 +64,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cwt import COSE, COSEKey
 
 from cardservice import pki
+from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
     "GENDERS",
     "HOLDER_CLAIM_KEY",
     "NAME_ENCODINGS",
     "PREFIX",
+    "SERIAL_LENGTH",
     "STATUSES",
     "BadSignatureError",
     "CardClaims",
@@ -93,7 +100,10 @@ PREFIX = "LC1:"
 #: CWT claim key of the holder claim: private-use range (< -65536, RFC 8392 §9.1).
 HOLDER_CLAIM_KEY = -70001
 #: Gender markers a card may carry (as on ICAO travel documents); absent when None.
+#: On the wire each is its position here plus one (1 F, 2 M, 3 X): one CBOR byte.
 GENDERS = ("F", "M", "X")
+#: Characters in a card serial (Crockford Base32, ``cardservice.serials``).
+SERIAL_LENGTH = 11
 #: Every ``status`` a verification can end in (SPEC §6).
 STATUSES = (
     "valid",
@@ -129,6 +139,8 @@ NAME_ENCODINGS: dict[int, tuple[str, str]] = {
 }
 
 MAX_NAME_LENGTH = 100
+#: The longest serial a revocation list may name (``cardservice.trust``); card serials
+#: themselves are exactly :data:`SERIAL_LENGTH` characters.
 MAX_SERIAL_LENGTH = 32
 _MAX_QR_CHARS = 4096
 _MAX_COSE_BYTES = 4096  # also the cap on zlib output: no decompression bomb
@@ -150,7 +162,13 @@ _COSE_MIN_LENGTH = 8 + 8 + 1 + 1 + 66  # head, kid, {}, empty payload, signature
 _NAME_FORBIDDEN = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
-_SERIAL_PATTERN = re.compile(f"[!-~]{{1,{MAX_SERIAL_LENGTH}}}")
+_SERIAL_PATTERN = re.compile(f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}")
+_SERIAL_BYTES = 7  # 11 digits of 5 bits: 55 bits, the top bit of 7 bytes is always 0
+_SERIAL_DIGITS = {ch: i for i, ch in enumerate(SERIAL_ALPHABET)}
+# Two serial digits per 10 bits: decoding the 55-bit value takes six look-ups, not an
+# eleven-step loop (about 1 µs against 3 µs, on every verification).
+_SERIAL_PAIRS = tuple(a + b for a in SERIAL_ALPHABET for b in SERIAL_ALPHABET)
+_GENDER_CODES = {g: i + 1 for i, g in enumerate(GENDERS)}
 
 
 # --------------------------------------------------------------------------- errors
@@ -308,7 +326,7 @@ class CardClaims:
             raise InvalidClaimsError("issuer must be a city id (UN/LOCODE without the space)")
         if not isinstance(self.serial, str) or not _SERIAL_PATTERN.fullmatch(self.serial):
             raise InvalidClaimsError(
-                f"serial must be 1 to {MAX_SERIAL_LENGTH} printable ASCII characters"
+                f"serial must be {SERIAL_LENGTH} characters of {SERIAL_ALPHABET}"
             )
         object.__setattr__(self, "issued_at", _utc_whole_seconds(self.issued_at, "issued_at"))
         object.__setattr__(self, "expires_at", _utc_whole_seconds(self.expires_at, "expires_at"))
@@ -441,6 +459,31 @@ def _b45decode(text: str) -> bytes:
     return bytes(out)
 
 
+def _serial_to_cti(serial: str) -> bytes:
+    """The 7-byte big-endian value of an 11-digit Crockford Base32 serial."""
+    value = 0
+    for ch in serial:
+        value = value * 32 + _SERIAL_DIGITS[ch]
+    return value.to_bytes(_SERIAL_BYTES, "big")
+
+
+def _cti_to_serial(cti: bytes) -> str:
+    """The serial a 7-byte cti holds, left-padded with '0'; ``ValueError`` if none."""
+    value = int.from_bytes(cti, "big")
+    # Exactly 7 bytes and below 32**11: each serial has one cti and each cti one serial.
+    if len(cti) != _SERIAL_BYTES or value >> 55:
+        raise ValueError("cti is not a serial's 7-byte value")
+    pairs = _SERIAL_PAIRS
+    return (
+        SERIAL_ALPHABET[value >> 50]
+        + pairs[(value >> 40) & 1023]
+        + pairs[(value >> 30) & 1023]
+        + pairs[(value >> 20) & 1023]
+        + pairs[(value >> 10) & 1023]
+        + pairs[value & 1023]
+    )
+
+
 def _claims_map(claims: CardClaims) -> dict[int, Any]:
     holder = claims.holder
     entry: list[Any] = [
@@ -448,12 +491,12 @@ def _claims_map(claims: CardClaims) -> dict[int, Any]:
         (holder.date_of_birth - _EPOCH_DAY).days,
     ]
     if holder.gender is not None:
-        entry.append(holder.gender)
+        entry.append(_GENDER_CODES[holder.gender])
     return {
         _ISS: claims.issuer,
         _EXP: int(claims.expires_at.timestamp()),
         _IAT: int(claims.issued_at.timestamp()),
-        _CTI: claims.serial.encode("ascii"),
+        _CTI: _serial_to_cti(claims.serial),
         HOLDER_CLAIM_KEY: entry,
     }
 
@@ -727,13 +770,11 @@ def _parse(qr: Any) -> _ParsedCard:
         and 2 <= len(entry) <= 3
         and _is_int(entry[1])
         and _MIN_DAY <= entry[1] <= _MAX_DAY
-        and (len(entry) == 2 or entry[2] in GENDERS)
+        and (len(entry) == 2 or (_is_int(entry[2]) and 1 <= entry[2] <= len(GENDERS)))
         and pki.CITY_ID_PATTERN.fullmatch(iss)
     ):
         raise ValueError("claims of the wrong type or range")
-    serial = cti.decode("ascii")
-    if not _SERIAL_PATTERN.fullmatch(serial):
-        raise ValueError("serial of the wrong form")
+    serial = _cti_to_serial(cti)
     name = entry[0]
     if type(name) is bytes:
         name = _decode_compact_name(name)
@@ -747,7 +788,7 @@ def _parse(qr: Any) -> _ParsedCard:
     holder.__dict__.update(
         name=name,
         date_of_birth=_EPOCH_DAY + dt.timedelta(days=entry[1]),
-        gender=entry[2] if len(entry) == 3 else None,
+        gender=GENDERS[entry[2] - 1] if len(entry) == 3 else None,
     )
     claims = object.__new__(CardClaims)
     claims.__dict__.update(

@@ -12,12 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cardservice import trust
+from cardservice import pki, trust
 from cardservice.config import Settings
 from cardservice.models import Counter, PublishedDocument
 from cardservice.services import cards
@@ -39,6 +40,14 @@ class Published:
     issued_at: datetime
     expires_at: datetime
     data: bytes
+
+
+def _chains(cert: x509.Certificate, root: x509.Certificate) -> bool:
+    try:
+        pki.check_chain(cert=cert, root=root)
+    except pki.PKIError:
+        return False
+    return True
 
 
 def _latest(session: Session, kind: str) -> PublishedDocument | None:
@@ -69,8 +78,11 @@ def current_bundle(session: Session, keys: CityKeys, *, settings: Settings, now:
     """The city's trust bundle, re-signed when its content changed or it ages."""
     store = keys.store
     root = store.root_certificate()
-    signing = store.signing_certificates()
-    previous = store.previous_root() if hasattr(store, "previous_root") else None
+    previous = store.previous_root()
+    # Partners can tie a signing certificate only to the root or the previous root; older
+    # ones (two rotations ago) are left out of the bundle.
+    signing = [c for c in store.signing_certificates()
+               if _chains(c, root) or (previous is not None and _chains(c, previous))]
     base = settings.city.base_url
     content = b"".join([root.public_bytes(_DER), *(c.public_bytes(_DER) for c in signing),
                         previous.public_bytes(_DER) if previous else b"",
@@ -99,8 +111,11 @@ def current_revocations(session: Session, keys: CityKeys, *, settings: Settings,
     revoked = [trust.RevokedCard(serial=c.serial, expires_at=c.expires_at,
                                  reason=c.revocation_reason or "withdrawn")
                for c in cards.revoked_cards(session, now=now)]
-    digest = hashlib.sha256("\n".join(f"{r.serial}:{r.reason}" for r in revoked).encode()
-                            ).hexdigest()
+    root = keys.store.root_certificate()
+    # The root is part of the digest: after a root rotation the list is re-signed by the
+    # new root, the only one partners accept revocation lists from.
+    digest = hashlib.sha256(root.public_bytes(_DER) + "\n".join(
+        f"{r.serial}:{r.reason}" for r in revoked).encode()).hexdigest()
     doc = _latest(session, REVOCATIONS)
     if _fresh(doc, digest, now, REVOCATIONS_VALIDITY):
         assert doc is not None
@@ -109,8 +124,7 @@ def current_revocations(session: Session, keys: CityKeys, *, settings: Settings,
     rl = trust.make_revocation_list(city_id=settings.city.id, sequence=sequence,
                                     revoked=revoked, now=now,
                                     next_update=now + REVOCATIONS_VALIDITY)
-    data = trust.sign_revocations(rl, root_key=keys.root_key(),
-                                  root=keys.store.root_certificate())
+    data = trust.sign_revocations(rl, root_key=keys.root_key(), root=root)
     return _store(session, REVOCATIONS, sequence, rl.issued_at, rl.next_update, digest, data)
 
 

@@ -90,23 +90,26 @@ def _iso(value: datetime) -> str:
 
 
 class OwnCertificates:
-    """This city's root and signing certificates, re-read only when keys.json changes."""
+    """This city's roots (current first) and signing certificates, re-read only when
+    keys.json changes (a rotation by another process)."""
 
     def __init__(self, keys: CityKeys) -> None:
         self._keys = keys
         self._stamp: int | None = None
-        self._value: tuple[x509.Certificate, tuple[x509.Certificate, ...]] | None = None
+        self._value: tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]] | None \
+            = None
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
-        """(root, signing certificates)."""
+    def get(self) -> tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]]:
+        """(roots, newest first; signing certificates)."""
         meta = self._keys.store.directory / self._keys.store.METADATA
         stamp = os.stat(meta).st_mtime_ns
         value = self._value
         if value is not None and stamp == self._stamp:
             return value
         with self._lock:
-            value = (self._keys.store.root_certificate(),
+            self._keys.store.root_certificate()  # refuses an inconsistent keys directory
+            value = (tuple(self._keys.store.roots()),
                      tuple(self._keys.store.signing_certificates()))
             self._value, self._stamp = value, stamp
             return value
@@ -132,7 +135,7 @@ class CityTrust(credential.TrustAnchors):
     def roots_for(self, issuer: str) -> Sequence[x509.Certificate]:
         """Trusted roots of ``issuer``; a suspended partner stops here."""
         if issuer == self.own_id:
-            return (self._own.get()[0],)
+            return self._own.get()[0]
         p = self.partners.get(issuer)
         if p is None:
             return ()
@@ -140,6 +143,11 @@ class CityTrust(credential.TrustAnchors):
             raise credential.PartnerSuspendedError(
                 f"{p.info.name}'s cards are not recognised at the moment.")
         return p.roots
+
+    def own_certificates(self) -> tuple[tuple[x509.Certificate, ...],
+                                        tuple[x509.Certificate, ...]]:
+        """This city's (roots, signing certificates)."""
+        return self._own.get()
 
     def signing_certificates_for(self, issuer: str, kid: bytes) -> Sequence[x509.Certificate]:
         """Signing certificates of ``issuer`` with ``kid``."""

@@ -80,9 +80,15 @@ def _back() -> ResponseReturnValue:
     return redirect(url_for("partners.index"))
 
 
+def forget_cached_trust() -> None:
+    """Make this process see a partner change at once (others within a second)."""
+    state.state().extras.pop("partners", None)
+
+
 def _run(fn, success: str) -> ResponseReturnValue:  # noqa: ANN001
     try:
         fn()
+        forget_cached_trust()
     except DomainError as exc:
         state.session().rollback()
         flash(_(exc.message), "error")
@@ -214,6 +220,7 @@ def api_add() -> ResponseReturnValue:
                                 fingerprint=str(body.get("fingerprint", "")),
                                 own_city_id=state.settings().city.id, actor=actor(),
                                 now=utcnow())
+    forget_cached_trust()
     return view.as_json(), 201
 
 
@@ -228,8 +235,9 @@ def api_list() -> ResponseReturnValue:
 @api("admin")
 def api_sync(partner_id: str) -> ResponseReturnValue:
     """Fetch and check the partner's bundle and revocation list now."""
-    return partners.sync_partner(state.session(), partner_id, actor=actor(),
-                                 now=utcnow()).as_json()
+    view = partners.sync_partner(state.session(), partner_id, actor=actor(), now=utcnow())
+    forget_cached_trust()
+    return view.as_json()
 
 
 def init_app(app: Flask) -> None:

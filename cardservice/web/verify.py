@@ -148,27 +148,34 @@ def trust_data() -> ResponseReturnValue:
     """
     now = utcnow()
     trust = _trust()
-    root, signing = trust._own.get()  # noqa: SLF001 - same module family
+    roots, signing = trust.own_certificates()
     own_revoked = [c.serial for c in cards.revoked_cards(state.session(), now=now)]
-    issuers = [_issuer_json(trust.own_id, trust.own_name, True, False, root, signing,
+    issuers = [_issuer_json(trust.own_id, trust.own_name, True, False, roots, signing,
                             own_revoked, 0)]
     for p in trust.partners.values():
-        age = int((now - p.synced_at).total_seconds()) if p.synced_at else None
-        for r in p.roots[:1]:
-            issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, r,
-                                        p.signing_certificates, sorted(p.revoked), age))
+        age = p.state.trust_data_age_seconds(now) if p.state is not None else None
+        issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
+                                    p.signing_certificates, sorted(p.revoked), age))
     resp = jsonify(generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), issuers=issuers)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
 
-def _issuer_json(cid: str, name: str, own: bool, suspended: bool, root: Any, signing: Any,
-                 revoked: list[str], age: int | None) -> dict[str, Any]:
-    keys = []
-    for cert in signing:
+def _chains_to_any(cert: Any, roots: Any) -> bool:
+    for root in roots:
         try:
             pki.check_chain(cert=cert, root=root)
         except pki.PKIError:
+            continue
+        return True
+    return False
+
+
+def _issuer_json(cid: str, name: str, own: bool, suspended: bool, roots: Any, signing: Any,
+                 revoked: list[str], age: int | None) -> dict[str, Any]:
+    keys = []
+    for cert in signing:
+        if not _chains_to_any(cert, roots):
             continue
         raw = cert.public_key().public_bytes_raw()
         keys.append({
@@ -178,7 +185,7 @@ def _issuer_json(cid: str, name: str, own: bool, suspended: bool, root: Any, sig
             "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
     return {"id": cid, "name": name, "own": own, "suspended": suspended,
-            "fingerprint": pki.fingerprint(root), "keys": keys, "revoked": revoked,
+            "fingerprint": pki.fingerprint(roots[0]), "keys": keys, "revoked": revoked,
             "trust_data_age_seconds": age}
 
 

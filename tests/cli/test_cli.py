@@ -182,3 +182,53 @@ def test_unusable_keys_dir_refuses_to_start(tmp_path):
     result = run_cli(["users", "list"], env_for(cfg))
     assert result.returncode == 2
     assert "keys.dir" in result.stderr and "chmod 700" in result.stderr
+
+
+def test_keys_status_rotate_and_rotate_root(city):
+    runner, env = city
+    status = runner.invoke(main, ["keys", "status"], env=env)
+    assert status.exit_code == 0 and "fingerprint" in status.output
+    assert status.output.count("active") == 1
+    fp_before = runner.invoke(main, ["trust", "fingerprint"], env=env).output.strip()
+    rotated = runner.invoke(main, ["keys", "rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    status = runner.invoke(main, ["keys", "status"], env=env).output
+    assert "verify-only" in status and status.count(" active ") == 1
+    rr = runner.invoke(main, ["keys", "rotate-root", "--yes"], env=env)
+    assert rr.exit_code == 0, rr.output
+    assert "signed by the old and the new root" in rr.output
+    fp_after = runner.invoke(main, ["trust", "fingerprint"], env=env).output.strip()
+    assert fp_after != fp_before and len(fp_after.split()) == 16
+    audit_ok = runner.invoke(main, ["audit", "verify"], env=env)
+    assert audit_ok.exit_code == 0
+
+
+def test_offline_verify_command(city, tmp_path):
+    runner, env = city
+    bad = runner.invoke(main, ["verify", "LC1:NOTACARD"], env=env)
+    assert bad.exit_code == 1 and "malformed" in bad.output
+    missing = runner.invoke(main, ["verify", str(tmp_path / "nothing.png")], env=env)
+    assert missing.exit_code == 1 and "malformed" in missing.output
+
+
+def test_offline_verify_reads_a_card_pdf(city, tmp_path):
+    from cardservice import create_app
+    from cardservice.config import load_settings
+    from tests.web.test_api_residents import ANA
+
+    runner, env = city
+    runner.invoke(main, ["users", "add", "ana", "--role", "clerk"], env=env)
+    token = runner.invoke(main, ["users", "token", "ana"], env=env).stdout.strip().splitlines()[-1]
+    app = create_app(load_settings(env["CARDSERVICE_CONFIG"], environ=env))
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    rid = client.post("/api/v1/residents", json=ANA, headers=h).get_json()["id"]
+    card = client.post(f"/api/v1/residents/{rid}/cards", headers=h).get_json()
+    pdf = tmp_path / "card.pdf"
+    pdf.write_bytes(client.get(f"/api/v1/cards/{card['serial']}/pdf", headers=h).data)
+    app.extensions["cardservice"].db.dispose()
+    ok = runner.invoke(main, ["verify", str(pdf)], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "VALID: valid" in ok.output and "Ana Maria" in ok.output
+    as_json = runner.invoke(main, ["verify", "--json", card["qr"]], env=env)
+    assert '"status": "valid"' in as_json.output
