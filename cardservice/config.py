@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_ENV = "CARDSERVICE_CONFIG"
-SECRET_KEY_ENV = "CARDSERVICE_SECRET_KEY"
+SECRET_KEY_ENV = "CARDSERVICE_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 PASSPHRASE_ENV = "CARDSERVICE_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 DATABASE_URL_ENV = "CARDSERVICE_DATABASE_URL"
 
@@ -189,12 +189,12 @@ def settings_from_mapping(
     env = os.environ if environ is None else environ
     r = _Reader(data)
 
-    city_id = r.str("city.id")
+    city_id = r.text("city.id")
     if not _CITY_ID.match(city_id):
         raise ConfigError(
             f"city.id {city_id!r} is not a UN/LOCODE without the space (e.g. PTLIS, FRLYS)"
         )
-    base_url = r.str("city.base_url").rstrip("/")
+    base_url = r.text("city.base_url").rstrip("/")
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ConfigError(f"city.base_url {base_url!r} must be an http(s) URL")
     languages = tuple(r.list_of_str("city.languages", default=["en"]))
@@ -206,10 +206,10 @@ def settings_from_mapping(
                 f"city.languages: {lang!r} has no translation yet "
                 f"(available: {', '.join(SUPPORTED_LOCALES)})"
             )
-    city = CitySettings(id=city_id, name=r.str("city.name"), base_url=base_url,
+    city = CitySettings(id=city_id, name=r.text("city.name"), base_url=base_url,
                         languages=languages)
 
-    database_url = env.get(DATABASE_URL_ENV) or r.str("database.url", default="")
+    database_url = env.get(DATABASE_URL_ENV) or r.text("database.url", default="")
     if not database_url:
         raise ConfigError(f"database.url is missing (or set {DATABASE_URL_ENV})")
     database_url = _resolve_sqlite(database_url, base_dir)
@@ -224,23 +224,23 @@ def settings_from_mapping(
             f"server secret key is too short: use at least {_MIN_SECRET_LEN} random characters"
         )
 
-    keys_dir = _resolve(r.str("keys.dir"), base_dir)
+    keys_dir = _resolve(r.text("keys.dir"), base_dir)
     if check_keys_dir:
         _check_keys_dir(keys_dir)
 
     passphrase = env.get(PASSPHRASE_ENV)
-    default_locale = r.str("server.default_locale", default=languages[0])
+    default_locale = r.text("server.default_locale", default=languages[0])
     if default_locale not in SUPPORTED_LOCALES:
         raise ConfigError(f"server.default_locale {default_locale!r} is not available")
 
     auth = AuthSettings(
-        max_failed_logins=r.int("auth.max_failed_logins", default=5, minimum=1),
-        lockout_minutes=r.int("auth.lockout_minutes", default=15, minimum=1),
-        session_hours=r.int("auth.session_hours", default=8, minimum=1),
+        max_failed_logins=r.integer("auth.max_failed_logins", default=5, minimum=1),
+        lockout_minutes=r.integer("auth.lockout_minutes", default=15, minimum=1),
+        session_hours=r.integer("auth.session_hours", default=8, minimum=1),
     )
     verify = VerifySettings(
-        require_login=r.bool("verify.require_login", default=False),
-        rate_limit=r.str("verify.rate_limit", default="120 per minute"),
+        require_login=r.boolean("verify.require_login", default=False),
+        rate_limit=r.text("verify.rate_limit", default="120 per minute"),
     )
     documents = r.table_of_int("registration.documents", default=DEFAULT_DOCUMENTS)
     for name in documents:
@@ -249,33 +249,33 @@ def settings_from_mapping(
                               "(lower-case letters, digits and _)")
     registration = RegistrationSettings(
         documents=documents,
-        points_needed=r.int("registration.points_needed", default=3, minimum=0),
+        points_needed=r.integer("registration.points_needed", default=3, minimum=0),
         fee_waivers=tuple(r.list_of_str("registration.fee_waivers",
                                         default=list(DEFAULT_FEE_WAIVERS))),
-        photo_max_bytes=r.int("registration.photo_max_bytes", default=8_000_000,
+        photo_max_bytes=r.integer("registration.photo_max_bytes", default=8_000_000,
                               minimum=100_000),
     )
     cards = CardSettings(
-        validity_years=r.int("cards.validity_years", default=5, minimum=1),
-        minor_validity_years=r.int("cards.minor_validity_years", default=2, minimum=1),
-        minor_age=r.int("cards.minor_age", default=16, minimum=0),
-        print_gender=r.bool("cards.print_gender", default=True),
-        renewal_days_before=r.int("cards.renewal_days_before", default=60, minimum=0),
-        renewal_days_after=r.int("cards.renewal_days_after", default=183, minimum=0),
+        validity_years=r.integer("cards.validity_years", default=5, minimum=1),
+        minor_validity_years=r.integer("cards.minor_validity_years", default=2, minimum=1),
+        minor_age=r.integer("cards.minor_age", default=16, minimum=0),
+        print_gender=r.boolean("cards.print_gender", default=True),
+        renewal_days_before=r.integer("cards.renewal_days_before", default=60, minimum=0),
+        renewal_days_after=r.integer("cards.renewal_days_after", default=183, minimum=0),
     )
     if cards.validity_years > 5:
         raise ConfigError("cards.validity_years is at most 5 (signing keys cover 5 years)")
     retention = RetentionSettings(
-        days_after_expiry=r.int("retention.days_after_expiry", default=365, minimum=0),
+        days_after_expiry=r.integer("retention.days_after_expiry", default=365, minimum=0),
     )
     mail = MailSettings(
-        enabled=r.bool("mail.enabled", default=False),
-        host=r.str("mail.host", default="localhost"),
-        port=r.int("mail.port", default=25, minimum=1),
-        starttls=r.bool("mail.starttls", default=False),
-        username=r.str("mail.username", default=""),
+        enabled=r.boolean("mail.enabled", default=False),
+        host=r.text("mail.host", default="localhost"),
+        port=r.integer("mail.port", default=25, minimum=1),
+        starttls=r.boolean("mail.starttls", default=False),
+        username=r.text("mail.username", default=""),
         password=env.get("CARDSERVICE_SMTP_PASSWORD", ""),
-        sender=r.str("mail.sender", default=""),
+        sender=r.text("mail.sender", default=""),
     )
     if mail.enabled and "@" not in mail.sender:
         raise ConfigError("mail.sender must be an e-mail address when mail.enabled is true")
@@ -289,11 +289,11 @@ def settings_from_mapping(
         keys_dir=keys_dir,
         secret_key=secret_key,
         key_passphrase=passphrase.encode() if passphrase else None,
-        instance_dir=_resolve(r.str("server.instance_dir", default="instance"), base_dir),
-        secure_cookies=r.bool("server.secure_cookies", default=True),
-        trusted_proxies=r.int("server.trusted_proxies", default=0, minimum=0),
+        instance_dir=_resolve(r.text("server.instance_dir", default="instance"), base_dir),
+        secure_cookies=r.boolean("server.secure_cookies", default=True),
+        trusted_proxies=r.integer("server.trusted_proxies", default=0, minimum=0),
         default_locale=default_locale,
-        ratelimit_storage_url=r.str("server.ratelimit_storage_url", default="memory://"),
+        ratelimit_storage_url=r.text("server.ratelimit_storage_url", default="memory://"),
         auth=auth,
         verify=verify,
         source=source,
@@ -328,7 +328,7 @@ def _resolve_sqlite(url: str, base_dir: Path) -> str:
 
 
 def _read_secret_file(r: _Reader, key: str, base_dir: Path) -> str:
-    name = r.str(key, default="")
+    name = r.text(key, default="")
     if not name:
         return ""
     path = _resolve(name, base_dir)
@@ -358,7 +358,7 @@ class _Reader:
             node = node[part]
         return node
 
-    def str(self, dotted: str, default: Any = _MISSING) -> str:
+    def text(self, dotted: str, default: Any = _MISSING) -> str:
         value = self._get(dotted, default)
         if not isinstance(value, str):
             raise ConfigError(f"{dotted} must be a string")
@@ -366,7 +366,7 @@ class _Reader:
             raise ConfigError(f"{dotted} is empty")
         return value.strip()
 
-    def int(self, dotted: str, *, default: int, minimum: int | None = None) -> int:
+    def integer(self, dotted: str, *, default: int, minimum: int | None = None) -> int:
         value = self._get(dotted, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{dotted} must be a whole number")
@@ -374,7 +374,7 @@ class _Reader:
             raise ConfigError(f"{dotted} must be at least {minimum}")
         return value
 
-    def bool(self, dotted: str, *, default: bool) -> bool:
+    def boolean(self, dotted: str, *, default: bool) -> bool:
         value = self._get(dotted, default)
         if not isinstance(value, bool):
             raise ConfigError(f"{dotted} must be true or false")

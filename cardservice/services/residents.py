@@ -219,7 +219,8 @@ def parse_resident(
     given = _text(merged, "given_names")
     family = _text(merged, "family_names")
     if not given and not family:
-        raise InvalidInputError("Give at least one name in 'given_names' or 'family_names' (a single name is fine).",
+        raise InvalidInputError(
+            "Give at least one name in 'given_names' or 'family_names' (a single name is fine).",
                                 field="given_names")
     dob_raw = merged.get("date_of_birth")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -14,7 +14,7 @@ from cardservice.services import users
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, current_user, login_user, logout_user, page
 from cardservice.web.extensions import limiter
-from cardservice.web.forms import PasswordForm, LoginForm
+from cardservice.web.forms import LoginForm, PasswordForm
 from cardservice.web.main import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -52,17 +52,11 @@ def login() -> ResponseReturnValue:
             return redirect(safe_next(form.next.data, _home_for(user.role)))
         return render_template("auth/login.html", form=form), 401
     if not form.is_submitted():
-        form.next.data = safe_next(_next_arg(), "")
-    user = current_user()
-    if user is not None and not form.is_submitted():
-        return redirect(_home_for(user.role))
+        form.next.data = safe_next(request.args.get("next"), "")
+    signed_in = current_user()
+    if signed_in is not None and not form.is_submitted():
+        return redirect(_home_for(signed_in.role))
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
-
-
-def _next_arg() -> str | None:
-    from flask import request
-
-    return request.args.get("next")
 
 
 @bp.post("/logout")

@@ -27,10 +27,10 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField(_l("New password (at least 12 characters)"),
                                  validators=[DataRequired(), Length(min=12, max=256)],
                                  render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField(_l("New password again"),
-                            validators=[DataRequired(), EqualTo("new_password",
-                                                                message=_l("The passwords differ."))],
-                            render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
 
 
 class NewUserForm(FlaskForm):

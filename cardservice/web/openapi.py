@@ -145,7 +145,8 @@ PATHS: dict[str, dict[str, Any]] = {
         }}},
     "/api/v1/residents/{resident_id}": {
         "get": {"summary": "A resident's record and cards (clerk)",
-                "responses": {"200": {"description": "The record"}, "404": _err("No such resident")}},
+                "responses": {"200": {"description": "The record"},
+                              "404": _err("No such resident")}},
         "patch": {"summary": "Correct a resident's record (clerk)",
                   "requestBody": {"required": True, **_json(RESIDENT_IN)},
                   "responses": {"200": {"description": "The corrected record"},

@@ -72,7 +72,8 @@ def test_users_add_list_disable_token(city):
 def test_audit_verify_passes_then_names_the_edited_entry(city, db):
     runner, env = city
     for name in ("u1", "u2", "u3"):
-        assert runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env).exit_code == 0
+        added = runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env)
+        assert added.exit_code == 0
     ok = runner.invoke(main, ["audit", "verify"], env=env)
     assert ok.exit_code == 0 and "intact: 4 entries" in ok.output
     with db.engine.begin() as conn:
@@ -110,8 +111,9 @@ def test_audit_verify_notices_a_recomputed_forgery(city, db):
         runner.invoke(main, ["users", "add", name, "--role", "agent"], env=env)
     with db.engine.begin() as conn:
         row = conn.execute(text("SELECT * FROM audit_log WHERE seq = 2")).mappings().one()
-        from cardservice.models import AuditEntry
         from sqlalchemy.orm import Session
+
+        from cardservice.models import AuditEntry
 
         with Session(bind=conn) as s:
             e = s.get(AuditEntry, 2)
@@ -140,7 +142,8 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     ("not TOML", "[city\nid=", "is not valid TOML"),
     ("missing city.id", 'id = "PTLIS"\n', "city.id is missing"),
     ("bad city.id", ('id = "PTLIS"', 'id = "Lisbon"'), "city.id"),
-    ("missing database.url", ("[database]\nurl", "[database]\nurl_typo"), "database.url is missing"),
+    ("missing database.url", ("[database]\nurl", "[database]\nurl_typo"),
+     "database.url is missing"),
     ("missing keys.dir", ("[keys]\ndir", "[keys]\nkeys_dir"), "keys.dir is missing"),
     ("wrong type", ("secure_cookies = false", "secure_cookies = 'no'"), "server.secure_cookies"),
 ])

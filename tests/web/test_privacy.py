@@ -13,9 +13,8 @@ import io
 import os
 import shutil
 import subprocess
-from urllib.parse import urlsplit
-
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -23,10 +22,10 @@ from PIL import Image
 
 from cardservice import vault
 from cardservice.clock import utcnow
+from cardservice.config import load_settings
 from cardservice.models import Resident
 from cardservice.services import residents
 from cardservice.services.citykeys import CityKeys, RegisterDestroyedError
-from cardservice.config import load_settings
 from tests.conftest import skip_or_fail
 
 PEOPLE = [
