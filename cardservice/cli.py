@@ -344,6 +344,51 @@ def keys_rotate_root(ctx: Context, yes: bool) -> None:
     click.echo(f"published trust bundle v{doc.version}, signed by the old and the new root")
 
 
+# ---- cards ---------------------------------------------------------------------------------
+
+@main.group("cards")
+def cards_group() -> None:
+    """Printing cards in bulk."""
+
+
+@cards_group.command("sheet")
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="First day of issue (UTC), YYYY-MM-DD.")
+@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day of issue (UTC), inclusive; default: --from.")
+@click.option("--unprinted", is_flag=True, help="Only cards not printed yet.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_ctx
+@handle_errors
+def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Path) -> None:
+    """Every active card issued in a date range on A4 sheets with crop marks (duplex)."""
+    from datetime import UTC, timedelta
+
+    from cardservice.services import cards
+
+    first = start.replace(tzinfo=UTC)
+    last = (end or start).replace(tzinfo=UTC) + timedelta(days=1)
+    with ctx.session() as s:
+        serials = cards.cards_issued_between(s, start=first, end=last,
+                                             only_unprinted=unprinted)
+        if not serials:
+            raise click.ClickException("no card was issued in that range")
+        with click.progressbar(length=len(serials), label=f"rendering {len(serials)} cards",
+                               file=sys.stderr, show_pos=True) as bar:
+            done = [0]
+
+            def progress(n: int, total: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
+
+            pdf = cards.cards_sheet_pdf(s, ctx.keys, serials, settings=ctx.settings,
+                                        actor=operator(), now=utcnow(), progress=progress)
+    tmp = output.with_name(output.name + ".part")
+    tmp.write_bytes(pdf)
+    tmp.replace(output)  # never leave a half-written PDF under the real name
+    click.echo(f"wrote {len(serials)} cards to {output}")
+
+
 # ---- purge ---------------------------------------------------------------------------------
 
 @main.command()

@@ -235,3 +235,31 @@ def test_offline_verify_reads_a_card_pdf(city, tmp_path):
     assert "VALID: valid" in ok.output and "Ana Maria" in ok.output
     as_json = runner.invoke(main, ["verify", "--json", card["qr"]], env=env)
     assert '"status": "valid"' in as_json.output
+
+
+def test_cards_sheet(city, tmp_path):
+    from datetime import UTC, datetime
+
+    from cardservice import create_app
+    from cardservice.config import load_settings
+    from tests.web.test_api_residents import ANA
+
+    runner, env = city
+    runner.invoke(main, ["users", "add", "ana", "--role", "clerk"], env=env)
+    token = runner.invoke(main, ["users", "token", "ana"], env=env).stdout.strip().splitlines()[-1]
+    app = create_app(load_settings(env["CARDSERVICE_CONFIG"], environ=env))
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    for i in range(3):
+        rid = client.post("/api/v1/residents", json={**ANA, "given_names": f"Ana {i}"},
+                          headers=h).get_json()["id"]
+        client.post(f"/api/v1/residents/{rid}/cards", headers=h)
+    app.extensions["cardservice"].db.dispose()
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    out = tmp_path / "sheet.pdf"
+    done = runner.invoke(main, ["cards", "sheet", "--from", today, "-o", str(out)], env=env)
+    assert done.exit_code == 0, done.output
+    assert "wrote 3 cards" in done.output and out.read_bytes().startswith(b"%PDF")
+    again = runner.invoke(main, ["cards", "sheet", "--from", today, "--unprinted", "-o",
+                                 str(out)], env=env)
+    assert again.exit_code == 2 and "no card" in again.output
