@@ -34,4 +34,7 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> N
         "errorlog": "-",
         "timeout": 60,
         "graceful_timeout": 10,
+        # gunicorn 27's control socket lives at one path per user: several cities (or
+        # instances) on one host would steal each other's. We manage processes by signal.
+        "control_socket_disable": True,
     }).run()
