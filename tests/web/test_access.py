@@ -119,14 +119,19 @@ def test_every_view_declares_its_audience(app):
 @pytest.mark.parametrize("who", ALL)
 def test_route_role_table(app, staff, who):
     headers = {}
+    session_cookie = None
     if who != "anonymous":
         headers["Authorization"] = f"Bearer {staff[who].token}"
+        # Sign in once through the real form; each route then gets a fresh browser holding
+        # that session (some routes, like logout, end the session they are given).
+        first = app.test_client()
+        Auth(first).login(staff[who])
+        session_cookie = first.get_cookie("session").value
     failures = []
     for (method, rule), (kind, allowed) in ROUTES.items():
-        # A fresh, signed-in browser per route: some routes (logout) end the session.
         client = app.test_client()
-        if who != "anonymous":
-            Auth(client).login(staff[who])
+        if session_cookie is not None:
+            client.set_cookie("session", session_cookie)
         # Posts go without CSRF tokens here: access is decided before the form is read.
         app.config["WTF_CSRF_ENABLED"] = False
         path = rule

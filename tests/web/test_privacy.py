@@ -78,9 +78,8 @@ def needles(processed_photo: bytes | None = None) -> list[bytes]:
     return [n for n in found if len(n) >= 8]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_file_holds_no_personal_data_in_clear(app, client, staff, db):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("this test reads the SQLite file; the PostgreSQL dump test is below")
     ids = register_all(client, staff["clerk"].token)
     ext = app.extensions["cardservice"]
     with ext.db.session() as s:
@@ -97,9 +96,8 @@ def test_sqlite_file_holds_no_personal_data_in_clear(app, client, staff, db):
         assert needle not in raw, needle[:40]
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_postgres_dump_holds_no_personal_data_in_clear(app, client, staff, db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("this test dumps PostgreSQL; the SQLite file test is above")
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         skip_or_fail("pg_dump is not installed")

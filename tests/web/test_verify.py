@@ -33,7 +33,7 @@ def signer_of(settings):
     return CityKeys(settings).signer(now=datetime.now(UTC))
 
 
-def make_card(*, key, cert, issuer="PTLIS", iat=None, exp=None, serial="TESTSERIAL1"):
+def make_card(*, key, cert, issuer="PTLIS", iat=None, exp=None, serial="TE5TSER1A1N"):
     iat = iat or datetime.now(UTC).replace(microsecond=0)
     exp = exp or iat + timedelta(days=365)
     claims = credential.CardClaims(
