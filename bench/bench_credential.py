@@ -19,6 +19,7 @@ import time
 
 import base45
 import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cardservice import credential, pki
 
@@ -66,7 +67,7 @@ def main() -> int:
     )
     claims = credential.CardClaims(
         issuer="PTLIS",
-        serial="K7Q2M9XD",
+        serial="K7Q2M9XD4PP",
         issued_at=NOW,
         expires_at=NOW + dt.timedelta(days=5 * 365),
         holder=credential.Holder(
@@ -84,6 +85,7 @@ def main() -> int:
     protected, _unprotected, payload, signature = message_parts
     message = cbor2.dumps(["Signature1", protected, b"", payload])
     public = signing_cert.public_key()
+    assert isinstance(public, Ed25519PublicKey)
     public.verify(signature, message)
 
     def bare() -> None:

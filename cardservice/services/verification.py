@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +47,14 @@ class PartnerTrust:
     revoked: frozenset[str]
     synced_at: datetime | None
     state: Any = None  # the partner's trust.TrustedState, for the age of its data
+
+    @cached_property
+    def by_kid(self) -> Mapping[bytes, tuple[x509.Certificate, ...]]:
+        """Signing certificates indexed by kid."""
+        index: dict[bytes, list[x509.Certificate]] = {}
+        for cert in self.signing_certificates:
+            index.setdefault(pki.key_id(cert), []).append(cert)
+        return {k: tuple(v) for k, v in index.items()}
 
 
 @dataclass(frozen=True)
@@ -90,29 +100,51 @@ def _iso(value: datetime) -> str:
 
 
 class OwnCertificates:
-    """This city's roots (current first) and signing certificates, re-read only when
-    keys.json changes (a rotation by another process)."""
+    """This city's roots (current first) and signing certificates by kid.
+
+    Re-read when keys.json changes (a rotation by another process); the file is looked
+    at no more than once a second, so a rotation reaches every process within that.
+    """
+
+    RECHECK_SECONDS = 1.0
 
     def __init__(self, keys: CityKeys) -> None:
         self._keys = keys
         self._stamp: int | None = None
-        self._value: tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]] | None \
-            = None
+        self._checked = float("-inf")
+        self._value: OwnTrust | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]]:
-        """(roots, newest first; signing certificates)."""
+    def get(self) -> OwnTrust:
+        """The current certificates."""
+        now = time.monotonic()
+        value = self._value
+        if value is not None and now - self._checked < self.RECHECK_SECONDS:
+            return value
         meta = self._keys.store.directory / self._keys.store.METADATA
         stamp = os.stat(meta).st_mtime_ns
-        value = self._value
         if value is not None and stamp == self._stamp:
+            self._checked = now
             return value
         with self._lock:
             self._keys.store.root_certificate()  # refuses an inconsistent keys directory
-            value = (tuple(self._keys.store.roots()),
-                     tuple(self._keys.store.signing_certificates()))
-            self._value, self._stamp = value, stamp
+            signing = tuple(self._keys.store.signing_certificates())
+            by_kid: dict[bytes, list[x509.Certificate]] = {}
+            for cert in signing:
+                by_kid.setdefault(pki.key_id(cert), []).append(cert)
+            value = OwnTrust(roots=tuple(self._keys.store.roots()), signing=signing,
+                             by_kid={k: tuple(v) for k, v in by_kid.items()})
+            self._value, self._stamp, self._checked = value, stamp, now
             return value
+
+
+@dataclass(frozen=True)
+class OwnTrust:
+    """This city's certificates as verification uses them."""
+
+    roots: tuple[x509.Certificate, ...]
+    signing: tuple[x509.Certificate, ...]
+    by_kid: Mapping[bytes, tuple[x509.Certificate, ...]]
 
 
 class CityTrust(credential.TrustAnchors):
@@ -135,7 +167,7 @@ class CityTrust(credential.TrustAnchors):
     def roots_for(self, issuer: str) -> Sequence[x509.Certificate]:
         """Trusted roots of ``issuer``; a suspended partner stops here."""
         if issuer == self.own_id:
-            return self._own.get()[0]
+            return self._own.get().roots
         p = self.partners.get(issuer)
         if p is None:
             return ()
@@ -147,13 +179,15 @@ class CityTrust(credential.TrustAnchors):
     def own_certificates(self) -> tuple[tuple[x509.Certificate, ...],
                                         tuple[x509.Certificate, ...]]:
         """This city's (roots, signing certificates)."""
-        return self._own.get()
+        own = self._own.get()
+        return own.roots, own.signing
 
     def signing_certificates_for(self, issuer: str, kid: bytes) -> Sequence[x509.Certificate]:
         """Signing certificates of ``issuer`` with ``kid``."""
-        certs = self._own.get()[1] if issuer == self.own_id else (
-            self.partners[issuer].signing_certificates if issuer in self.partners else ())
-        return [c for c in certs if pki.key_id(c) == kid]
+        if issuer == self.own_id:
+            return self._own.get().by_kid.get(kid, ())
+        p = self.partners.get(issuer)
+        return p.by_kid.get(kid, ()) if p is not None else ()
 
 
 class VerificationCounter:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardservice import credential as c
-from cardservice import pki
+from cardservice import pki, serials
 
 from .conftest import CITY_EPOCH, KeyedCity, make_city, seeded_key
 
@@ -25,7 +25,7 @@ SECOND = dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
 ISSUED = CITY_EPOCH + 10 * DAY
 EXPIRES = ISSUED + 5 * 365 * DAY
-SERIAL = "7K2M9XD4P3Q"  # 11 characters, the length cardservice.serials makes
+SERIAL = "7K2M9XD4P3Q"  # 11 Crockford Base32 characters, as cardservice.serials makes
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -141,6 +141,14 @@ def test_dates_of_birth_before_and_after_1970(lisboa, born):
     assert verified.claims.holder.date_of_birth == born
 
 
+def serial_value(serial: str) -> int:
+    """The serial read as a base-32 number in Crockford's alphabet (docs/card-format.md)."""
+    value = 0
+    for ch in serial:
+        value = 32 * value + serials.ALPHABET.index(ch)
+    return value
+
+
 def test_wire_format_is_the_documented_one(lisboa, good):
     cose = cose_of(good)
     message = cbor2.loads(cose)
@@ -150,9 +158,50 @@ def test_wire_format_is_the_documented_one(lisboa, good):
     assert unprotected == {} and len(signature) == 64
     raw = cbor2.loads(payload)
     assert list(raw) == [1, 4, 6, 7, -70001]  # deterministic (sorted) order
-    assert raw[1] == "PTLIS" and raw[7] == SERIAL.encode()
+    assert raw[1] == "PTLIS"
+    assert raw[7] == serial_value(SERIAL).to_bytes(7, "big") == bytes.fromhex("1e62a27ad25877")
     assert raw[6] == int(ISSUED.timestamp()) and raw[4] == int(EXPIRES.timestamp())
-    assert raw[-70001] == ["Ana Maria Silva", (dt.date(1984, 7, 9) - dt.date(1970, 1, 1)).days, "F"]
+    days = (dt.date(1984, 7, 9) - dt.date(1970, 1, 1)).days
+    assert raw[-70001] == ["Ana Maria Silva", days, 1]  # 1 F, 2 M, 3 X
+
+
+@pytest.mark.parametrize(("gender", "code"), [("F", 1), ("M", 2), ("X", 3)])
+def test_gender_is_one_small_integer(lisboa, gender, code):
+    raw = cbor2.loads(cbor2.loads(cose_of(issue(lisboa, claims(gender=gender)))).value[2])
+    assert raw[-70001][2] == code
+    assert cbor2.dumps(code) == bytes([code])  # one byte on the wire
+
+
+@pytest.mark.parametrize(
+    "serial",
+    [
+        "00000000000",  # the smallest: seven zero bytes, decoded back with its zeros
+        "000000001ZX",
+        "ZZZZZZZZZZZ",  # the largest: 32**11 - 1, top bit of the 7 bytes still 0
+        SERIAL,
+        SERIAL[:-1] + ("0" if SERIAL[-1] != "0" else "1"),  # wrong check character
+    ],
+)
+def test_serials_round_trip_as_seven_bytes(lisboa, serial):
+    qr = issue(lisboa, claims(serial=serial))
+    raw = cbor2.loads(cbor2.loads(cose_of(qr)).value[2])
+    assert raw[7] == serial_value(serial).to_bytes(7, "big")
+    assert c.verify_card(qr, trust=trust_of(lisboa), now=ISSUED).claims.serial == serial
+
+
+@PROPERTY
+@given(serial=st.text(alphabet=serials.ALPHABET, min_size=11, max_size=11))
+def test_every_serial_has_one_cti_and_back(serial):
+    cti = c._serial_to_cti(serial)
+    assert len(cti) == 7 and cti[0] < 0x80
+    assert c._cti_to_serial(cti) == serial
+
+
+def test_issued_serials_fit_the_credential():
+    # The check character is the issuer's business; the credential takes the shape.
+    for _ in range(50):
+        serial = serials.new_serial()
+        assert c._cti_to_serial(c._serial_to_cti(serial)) == serial
 
 
 @pytest.mark.parametrize(
@@ -210,9 +259,15 @@ def test_non_utc_times_are_stored_in_utc():
         pytest.param(lambda: claims(issuer="ptlis"), id="issuer lower case"),
         pytest.param(lambda: claims(issuer="PT LIS"), id="issuer with space"),
         pytest.param(lambda: claims(serial=""), id="empty serial"),
-        pytest.param(lambda: claims(serial="AB CD"), id="serial with space"),
-        pytest.param(lambda: claims(serial="ÄBC"), id="serial not ASCII"),
-        pytest.param(lambda: claims(serial="A" * 33), id="serial too long"),
+        pytest.param(lambda: claims(serial="7K2M9 D4P3Q"), id="serial with space"),
+        pytest.param(lambda: claims(serial="ÄK2M9XD4P3Q"), id="serial not ASCII"),
+        pytest.param(lambda: claims(serial=SERIAL + "0"), id="serial of 12"),
+        pytest.param(lambda: claims(serial=SERIAL[:-1]), id="serial of 10"),
+        pytest.param(lambda: claims(serial=SERIAL.lower()), id="serial lower case"),
+        pytest.param(lambda: claims(serial="7K2M9XD4P3U"), id="serial with U"),
+        pytest.param(lambda: claims(serial="OK2M9XD4P3Q"), id="serial with O"),
+        pytest.param(lambda: claims(serial="7K2M-9XD4-P3Q"), id="serial as printed"),
+        pytest.param(lambda: claims(serial=123), id="serial not text"),  # type: ignore[arg-type]
         pytest.param(lambda: claims(gender="female"), id="gender word"),
         pytest.param(lambda: claims(gender=""), id="gender empty"),
         pytest.param(lambda: claims(name=""), id="empty name"),
@@ -682,7 +737,7 @@ _claim_like = st.fixed_dictionaries(
         | st.tuples(
             st.text(max_size=5) | st.binary(max_size=5),
             st.integers(),
-            st.sampled_from(["F", None]),
+            st.sampled_from([1, 3, 4, 0, "F", None]),
         ).map(list),
         8: _cbor_values,
     },
@@ -701,6 +756,56 @@ def test_signed_payloads_of_any_shape_are_refused_cleanly(lisboa, payload):
     )
     status = outcome(qr_of(cose), trust_of(lisboa), ISSUED)
     assert status in c.STATUSES
+
+
+def signed_claims(city: KeyedCity, raw: dict) -> str:
+    """A card whose claims map is exactly ``raw``, properly signed by ``city``."""
+    body = cbor2.dumps(raw, canonical=True)
+    cose = c._cose_context().encode_and_sign(
+        body, c._cose_key(city.signing_key), protected={1: -8, 4: city.kid}, unprotected={}
+    )
+    return qr_of(cose)
+
+
+def wire_claims(**holder_or_cti) -> dict:
+    """The claims map of ``claims()`` as on the wire, with cti or the holder replaced."""
+    raw = c._claims_map(claims())
+    if "cti" in holder_or_cti:
+        raw[7] = holder_or_cti["cti"]
+    if "holder" in holder_or_cti:
+        raw[-70001] = holder_or_cti["holder"]
+    return raw
+
+
+_DAYS = (dt.date(1984, 7, 9) - dt.date(1970, 1, 1)).days
+# Signed by the city, so only the format check (1) can refuse them.
+SIGNED_BUT_MALFORMED = {
+    "cti of 6 bytes": wire_claims(cti=bytes(6)),
+    "cti of 8 bytes (a leading zero)": wire_claims(cti=bytes(8)),
+    "cti of 32**11 (12 serial digits)": wire_claims(cti=(32**11).to_bytes(7, "big")),
+    "cti with every bit set": wire_claims(cti=b"\xff" * 7),
+    "cti as the serial's ASCII (the old form)": wire_claims(cti=SERIAL.encode()),
+    "cti as text": wire_claims(cti=SERIAL),
+    "cti as an integer": wire_claims(cti=serial_value(SERIAL)),
+    "empty cti": wire_claims(cti=b""),
+    "gender 0": wire_claims(holder=["Ana Maria Silva", _DAYS, 0]),
+    "gender 4": wire_claims(holder=["Ana Maria Silva", _DAYS, 4]),
+    "gender -1": wire_claims(holder=["Ana Maria Silva", _DAYS, -1]),
+    "gender as text (the old form)": wire_claims(holder=["Ana Maria Silva", _DAYS, "F"]),
+    "gender true": wire_claims(holder=["Ana Maria Silva", _DAYS, True]),
+    "gender 1.0": wire_claims(holder=["Ana Maria Silva", _DAYS, 1.0]),
+    "gender null": wire_claims(holder=["Ana Maria Silva", _DAYS, None]),
+    "four holder elements": wire_claims(holder=["Ana Maria Silva", _DAYS, 1, 1]),
+}
+
+
+def test_the_signed_claims_helper_makes_a_valid_card(lisboa):
+    assert outcome(signed_claims(lisboa, wire_claims()), trust_of(lisboa), ISSUED) == "valid"
+
+
+@pytest.mark.parametrize("raw", SIGNED_BUT_MALFORMED.values(), ids=SIGNED_BUT_MALFORMED.keys())
+def test_signed_claims_of_the_wrong_form_are_malformed(lisboa, raw):
+    assert outcome(signed_claims(lisboa, raw), trust_of(lisboa), ISSUED) == "malformed"
 
 
 # --------------------------------------------------------------------------- zlib
@@ -782,39 +887,72 @@ def test_base45_refuses_invalid_text(text):
 
 
 def qr_version(qr: str) -> int:
-    return segno.make_qr(qr, error="q", boost_error=False).version
+    return int(segno.make_qr(qr, error="q", boost_error=False).version)
 
 
-# Names cut to the longest that fits QR version 11 at level Q with an 11-character
-# serial: 40 characters in the scripts with a one-byte table when the card has no
-# gender marker, 38 when it has one; scripts of two or three UTF-8 bytes a letter get
-# fewer (docs/card-format.md has the budget). A shorter prefix of a name never takes
-# more bytes (its shortest encoding is at most that of the whole), so checking the
-# limit and a few lengths below it covers every length.
+# The QR budget (docs/card-format.md §7): version 11 at level Q holds "LC1:" and 255
+# Base45 characters, i.e. 170 bytes of COSE. With an 11-character serial (7 bytes) the
+# envelope and every claim but the name take 124 bytes with a gender marker, 123
+# without, leaving 46 / 47 bytes for the name element (length head, id byte, name).
+NAME_ELEMENT_BUDGET = {"X": 46, None: 47}
+
+
+def name_element(name: str) -> bytes:
+    return cbor2.dumps(c._encode_name(name))
+
+
+@pytest.mark.parametrize("gender", ["F", "M", "X", None])
+def test_everything_but_the_name_takes_the_documented_bytes(lisboa, gender):
+    name = "Ana Maria Conceição da Silva"  # over 23 bytes: a two-byte length head
+    cose = cose_of(issue(lisboa, claims(name=name, gender=gender)))
+    budget = NAME_ELEMENT_BUDGET["X" if gender else None]
+    assert len(cose) - len(name_element(name)) == 170 - budget
+
+
+# Long names per script with the longest prefix (in characters, edge spaces dropped)
+# that fits QR version 11 at level Q, with a gender marker and without. Scripts with a
+# one-byte table take one byte a letter: 43 / 44 (plain ASCII, with no id byte: 44 /
+# 45). Vietnamese takes one more byte for each tone that windows-1258 has no
+# precomposed letter for, so it reaches 40 only with at most 3 such tones (4 without
+# a marker); the sample below has 5 in its first 40 characters and reaches 38. Scripts
+# of two bytes a letter and more (UTF-16 for CJK, Ethiopic, Indic, Georgian; UTF-8
+# for Persian, whose yeh is in no one-byte table) stop near 20.
 DENSITY = {
-    "latin accents": ("Zoë Ångström-Øverås Ñúñez Fernández Çelik", 38, 40),
-    "polish": ("Łukasz Żółkiewski-Wiśniewski Grzegorzewsk", 38, 40),
-    "turkish": ("Gülşen Çağlayan Öztürk Şahin Yılmazoğluİnce", 38, 40),
-    "romanian": ("Ștefănița Țăranu-Bălănescu Mănăstireanuș", 38, 40),
-    "cyrillic": ("Александра Владимировна Константинопольск", 38, 40),
-    "greek": ("Αικατερίνη Παπαδοπούλου-Χατζηγεωργίου Ελέ", 38, 40),
-    "arabic": ("عبد الرحمن بن محمد بن عبد الله الهاشمي الق", 38, 40),
-    "hebrew": ("אברהם יצחק בן יעקב הכהן רוזנברג-שטיינברגר", 38, 40),
-    "thai": ("สมศักดิ์ ศรีสุวรรณวงศ์ ณ อยุธยา ประเสริฐสุข", 38, 40),
-    "vietnamese": ("Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Ánh Lê", 34, 36),
-    "persian": ("محمدرضا حسینی‌نژاد فراهانی اصفهانی کرمانی", 19, 20),
-    "chinese": ("王小明李大龍張偉劉洋陳靜楊帆黃磊趙敏周傑吳昊徐麗孫濤", 19, 20),
-    "amharic": ("ገብረመድህን ወልደማርያም ተስፋዬ ኃይለሥላሴ አበበ ከበደ", 19, 20),
+    "ascii": ("Oluwaseun Adebayo Okonkwo-Chukwuemeka Balogun Adeyemi", 44, 45),
+    "latin accents": ("Zoë Ångström-Øverås Ñúñez Fernández Çelik Gonçalves", 43, 44),
+    "polish": ("Łukasz Żółkiewski-Wiśniewski Brzęczyszczykiewicz Grzegorzewski", 43, 44),
+    "turkish": ("Gülşen Çağlayan Öztürk Şahinoğulları Yılmazoğlu İnceoğlu Kılıçdaroğlu", 43, 44),
+    "romanian": ("Ana-Ștefănița Țăranu-Bălănescu Mănăstirenescu Șerbănescu", 43, 44),
+    "cyrillic": ("Александра Владимировна Константинопольская-Щербакова", 43, 44),
+    "greek": ("Αικατερίνη Παπαδοπούλου-Χατζηγεωργίου Ελευθεριάδου Νικολάου", 43, 44),
+    "arabic": ("عبد الرحمن بن محمد بن عبد الله الهاشمي القرشي المكي الحجازي", 43, 44),
+    "hebrew": ("אברהם יצחק בן יעקב הכהן רוזנברג-שטיינברגר מירושלים העתיקה", 43, 44),
+    "thai": ("สมศักดิ์ ศรีสุวรรณวงศ์ ณ อยุธยา ประเสริฐสุขสวัสดิ์ มหาสารคาม", 43, 44),
+    "vietnamese": ("Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Ánh Lê Văn Tám", 38, 38),
+    "vietnamese, few tones": ("Nguyễn Văn Minh Trần Quang Vinh Lê Hoàng Anh Ba", 40, 42),
+    "persian": ("محمدرضا حسینی\u200cنژاد فراهانی اصفهانی کرمانی شیرازی", 22, 23),
+    "chinese": ("王小明李大龍張偉劉洋陳靜楊帆黃磊趙敏周傑吳昊徐麗孫濤", 21, 22),
+    "amharic": ("ገብረመድህን ወልደማርያም ተስፋዬ ኃይለሥላሴ አበበ ከበደ", 20, 22),
+    "devanagari": ("सुरेश कुमार प्रजापति वर्मा राहुल शर्मा सिंह चौहान", 20, 22),
 }
 
 
+def _prefix(name: str, length: int) -> str:
+    return name[:length].strip()
+
+
 @pytest.mark.parametrize(("name", "with_gender", "without"), DENSITY.values(), ids=DENSITY.keys())
-def test_qr_fits_version_11_at_level_q(lisboa, name, with_gender, without):
+def test_longest_name_fitting_version_11_at_level_q(lisboa, name, with_gender, without):
     for gender, limit in (("X", with_gender), (None, without)):
         for length in (1, limit // 2, limit - 1, limit):
-            text = name[:length].strip()
+            text = _prefix(name, length)
             qr = issue(lisboa, claims(name=text, gender=gender))
             assert qr_version(qr) <= 11, (text, gender, len(qr))
+        assert len(_prefix(name, limit)) == limit
+        # The next longer prefix no longer fits: the limit is exact, as documented.
+        prefixes = (_prefix(name, n) for n in range(limit + 1, len(name) + 1))
+        longer = next(text for text in prefixes if len(text) > limit)
+        assert qr_version(issue(lisboa, claims(name=longer, gender=gender))) == 12, longer
 
 
 def test_prefixes_of_a_name_never_take_more_bytes():
@@ -824,12 +962,40 @@ def test_prefixes_of_a_name_never_take_more_bytes():
         assert sizes == sorted(sizes), name
 
 
-def test_forty_character_names_fit_without_a_gender_marker(lisboa):
-    for name, _g, without in DENSITY.values():
-        if without == 40:
-            text = name[:40]
-            assert len(text.strip()) == 40
-            assert qr_version(issue(lisboa, claims(name=text, gender=None))) <= 11
+FORTY_WITH_GENDER = [
+    "latin accents",
+    "polish",
+    "turkish",
+    "romanian",
+    "cyrillic",
+    "greek",
+    "arabic",
+    "hebrew",
+    "thai",
+    "vietnamese, few tones",
+]
+
+
+@pytest.mark.parametrize("script", FORTY_WITH_GENDER)
+@pytest.mark.parametrize("gender", ["F", "M", "X", None])
+def test_forty_character_names_fit_version_11_with_a_gender_marker(lisboa, script, gender):
+    text = DENSITY[script][0][:40]
+    assert len(text.strip()) == 40
+    assert qr_version(issue(lisboa, claims(name=text, gender=gender))) <= 11
+
+
+def test_vietnamese_reaches_forty_only_with_few_separate_tone_bytes(lisboa):
+    """Each tone windows-1258 writes as a combining mark costs a byte: 40 letters fit
+    with a gender marker only when at most 3 of them need one (43 bytes of name)."""
+    budget = NAME_ELEMENT_BUDGET["X"] - 3  # two-byte length head and the id byte
+    assert budget == 43
+    for script, extra, fits in (("vietnamese, few tones", 2, True), ("vietnamese", 5, False)):
+        text = DENSITY[script][0][:40]
+        encoded = c._encode_name(text)
+        assert isinstance(encoded, bytes) and encoded[0] == 9  # windows-1258
+        assert len(encoded) - 1 == 40 + extra
+        version = qr_version(issue(lisboa, claims(name=text, gender="X")))
+        assert (version <= 11) is fits, (script, version)
 
 
 def test_qr_text_is_alphanumeric_mode(good):

@@ -16,7 +16,8 @@
 // The holder is returned only once the signature checked out (checks 7-9 and valid).
 // Nothing here stores or sends anything; time is passed in as `now`.
 
-import { decode as cborDecode } from "../vendor/cborg/lib/decode.js";
+import { decode as cborDecode, Tokeniser } from "../vendor/cborg/lib/decode.js";
+import { Type } from "../vendor/cborg/lib/token.js";
 
 export const PREFIX = "LC1:";
 export const HOLDER_CLAIM_KEY = -70001;
@@ -27,10 +28,15 @@ const MAX_NAME_LENGTH = 100;
 const MAX_TIMESTAMP = 253402300799; // 9999-12-31T23:59:59Z
 const MIN_DAY = -719162; // 0001-01-01, the first day Python's date can hold
 const MAX_DAY = 2932896; // 9999-12-31
-const GENDERS = ["F", "M", "X"];
+// Gender codes on the wire (credential.GENDERS): 1 F, 2 M, 3 X; absent when none.
+const GENDERS = [null, "F", "M", "X"];
 const CLAIM_KEYS = [1, 4, 6, 7, HOLDER_CLAIM_KEY];
 const CITY_ID = /^[A-Z]{2}[A-Z0-9]{3}$/;
-const SERIAL = /^[!-~]{1,32}$/;
+// A serial is 11 Crockford Base32 digits (cardservice.serials); cti holds its 55-bit
+// value as 7 big-endian bytes (credential._cti_to_serial, docs/card-format.md §3).
+const SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const SERIAL_LENGTH = 11;
+const CTI_BYTES = 7;
 // Same as credential._NAME_FORBIDDEN: controls, surrogates, line/paragraph separators
 // and bidi embedding/override/isolate controls (they could make a name display as
 // another). Lone surrogates cannot come out of the (fatal) decoders, so they are not
@@ -55,6 +61,16 @@ const CBOR_STRICT = {
   strict: true, useMaps: true, rejectDuplicateMapKeys: true, allowIndefinite: false,
   allowUndefined: false, allowInfinity: false, allowNaN: false, allowBigInt: false,
 };
+// No claim is ever a floating-point number, and JavaScript cannot tell 1.0 from 1 once
+// decoded: float tokens are refused here, as the server refuses a float where it wants
+// an integer (a gender code, a date of birth, iat, exp).
+class NoFloatTokeniser extends Tokeniser {
+  next() {
+    const token = super.next();
+    if (token.type === Type.float) throw new Error("a floating-point number in the claims");
+    return token;
+  }
+}
 const B45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 /** A check that failed; `status` is the SPEC §6 status, `claims` set only for (7)-(9). */
@@ -175,6 +191,21 @@ function decodeName(name) {
   return name;
 }
 
+function decodeSerial(cti) {
+  // Exactly 7 bytes and below 32**11 (top bit clear), so each serial has one cti.
+  if (!(cti instanceof Uint8Array) || cti.length !== CTI_BYTES || cti[0] & 0x80) {
+    throw new MalformedError("cti is not a serial's 7-byte value");
+  }
+  let value = 0n;
+  for (const b of cti) value = (value << 8n) | BigInt(b);
+  const digits = [];
+  for (let i = 0; i < SERIAL_LENGTH; i++) {
+    digits.push(SERIAL_ALPHABET[Number(value & 31n)]);
+    value >>= 5n;
+  }
+  return digits.reverse().join(""); // left-padded with '0' by construction
+}
+
 function isoSeconds(seconds) {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
@@ -207,7 +238,9 @@ export async function parseCard(qr) {
   }
   let raw;
   try {
-    raw = cborDecode(payload, CBOR_STRICT); // throws on bytes after the claims too
+    // Throws on bytes after the claims too.
+    raw = cborDecode(payload,
+      { ...CBOR_STRICT, tokenizer: new NoFloatTokeniser(payload, CBOR_STRICT) });
   } catch (exc) {
     throw new MalformedError(`claims are not strict CBOR: ${exc.message}`);
   }
@@ -224,13 +257,12 @@ export async function parseCard(qr) {
         iat >= 0 && iat < exp && exp <= MAX_TIMESTAMP && cti instanceof Uint8Array &&
         Array.isArray(entry) && entry.length >= 2 && entry.length <= 3 &&
         isInt(entry[1]) && entry[1] >= MIN_DAY && entry[1] <= MAX_DAY &&
-        (entry.length === 2 || GENDERS.includes(entry[2])))) {
+        (entry.length === 2 || (isInt(entry[2]) && entry[2] >= 1 && entry[2] <= 3)))) {
     throw new MalformedError("claims of the wrong type or range");
   }
-  const serial = String.fromCharCode(...cti);
-  if (!SERIAL.test(serial)) throw new MalformedError("serial of the wrong form");
+  const serial = decodeSerial(cti);
   const holder = { name: decodeName(entry[0]), date_of_birth: isoDay(entry[1]) };
-  if (entry.length === 3) holder.gender = entry[2];
+  if (entry.length === 3) holder.gender = GENDERS[entry[2]];
   return {
     protected: data.subarray(3, 16),
     payload,
