@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from cryptography.x509.oid import NameOID
+
+from cardservice import securefile
 
 __all__ = [
     "CITY_ID_PATTERN",
@@ -410,40 +411,10 @@ def _require_passphrase(passphrase: bytes | None) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:
-    """Write ``data`` to a fresh temp file of ``mode`` beside ``path``, then move it in place.
-
-    The temp file is created with O_EXCL and its final mode from the start, so the
-    content is never visible under a laxer mode, and a crash leaves the old file or
-    none. Without ``overwrite``, ``os.link`` refuses an existing file atomically.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        try:
-            os.fchmod(fd, mode)  # the umask may have narrowed or a FS widened it
-            with os.fdopen(fd, "wb", closefd=False) as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError as exc:
-                raise KeyFileError(f"{path} exists; refusing to overwrite it") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        securefile.write_atomically(path, data, mode=mode, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise KeyFileError(f"{path} exists; refusing to overwrite it") from exc
 
 
 def save_private_key(

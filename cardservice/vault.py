@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
@@ -75,6 +74,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from cardservice import securefile
 
 __all__ = [
     "BLIND_INDEX_BYTES",
@@ -319,51 +320,16 @@ def _open_envelope(data: bytes, *, passphrase: bytes) -> MasterKey:
     return MasterKey(key)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename/link/unlink itself durable, not just the file contents.
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync_dir = securefile.fsync_dir
 
 
 def _write_secret_file(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write ``data`` to ``path`` atomically, mode 0600.
-
-    The bytes go to a fresh temp file in the same directory (O_EXCL, 0600, fsync).
-    Then either ``os.replace`` (``overwrite=True``) or ``os.link`` (``overwrite=False``):
-    a hard link fails if the target exists, so "create, never overwrite" has no
-    check-then-write race.
-    """
-    directory = path.parent
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600)
+    """Write ``data`` to ``path`` atomically, mode 0600 (see ``securefile``)."""
     try:
-        try:
-            # The umask can only remove bits, but be exact about what we promise.
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError as exc:
-                raise MasterKeyExistsError(
-                    f"{path} already exists; refusing to overwrite a master key"
-                ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(directory)
+        securefile.write_atomically(path, data, mode=0o600, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise MasterKeyExistsError(
+            f"{path} already exists; refusing to overwrite a master key") from exc
 
 
 def _read_secret_file(path: Path) -> bytes:
