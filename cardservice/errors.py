@@ -1,6 +1,15 @@
-"""Typed domain errors. Web and CLI turn them into answers in one place each."""
+"""Typed domain errors. Web and CLI turn them into answers in one place each.
+
+Messages are English sentences marked with ``N_`` so the catalog extracts them; the web
+layer translates them into the user's language when it shows them.
+"""
 
 from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention: mark now, translate later
+    """Mark a message for translation without translating it here."""
+    return message
 
 
 class DomainError(Exception):

@@ -16,11 +16,6 @@ from cardservice.cardpdf import CardLabels
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
-
 @cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalog for ``locale`` (English text when there is none)."""
@@ -30,19 +25,19 @@ def translations(locale: str) -> NullTranslations:
 @cache
 def card_labels(locale: str, city_name: str) -> CardLabels:
     """The card's printed labels in one language."""
-    t = translations(locale).gettext
+    _ = translations(locale).gettext
     return CardLabels(
-        title=t("Local citizenship card"),
-        name=t("Name"),
-        preferred_name=t("Known as"),
-        date_of_birth=t("Date of birth"),
-        gender=t("Gender"),
-        serial=t("Card number"),
-        issued=t("Issued"),
-        expires=t("Expires"),
-        languages=t("Languages"),
-        renewal_code=t("Renewal code"),
-        back_notice=t("The holder of this card lives in %(city)s. This card says nothing "
+        title=_("Local citizenship card"),
+        name=_("Name"),
+        preferred_name=_("Known as"),
+        date_of_birth=_("Date of birth"),
+        gender=_("Gender"),
+        serial=_("Card number"),
+        issued=_("Issued"),
+        expires=_("Expires"),
+        languages=_("Languages"),
+        renewal_code=_("Renewal code"),
+        back_notice=_("The holder of this card lives in %(city)s. This card says nothing "
                       "about immigration status. Check it by scanning the code.")
         % {"city": city_name},
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cardservice import cardpdf, credential, serials
 from cardservice.config import Settings
-from cardservice.errors import ConflictError, InvalidInputError, NotFoundError
+from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
 from cardservice.labels import card_labels
 from cardservice.models import Card, CardStatus, Resident
 from cardservice.services import audit, residents
@@ -155,7 +155,7 @@ def _unused_serial(session: Session) -> str:
         serial = serials.new_serial()
         if session.get(Card, serial) is None:
             return serial
-    raise ConflictError("Could not draw an unused serial; try again.")  # pragma: no cover
+    raise ConflictError(N_("Could not draw an unused serial; try again."))  # pragma: no cover
 
 
 def _get(session: Session, serial: str) -> Card:
@@ -165,7 +165,7 @@ def _get(session: Session, serial: str) -> Card:
         raise NotFoundError(str(exc)) from None
     card = session.get(Card, serial)
     if card is None:
-        raise NotFoundError("No card with this serial.")
+        raise NotFoundError(N_("No card with this serial."))
     return card
 
 
@@ -187,7 +187,7 @@ def revoke_card(
     session.execute(update(Card).where(Card.serial == card.serial).values(status=card.status))
     session.refresh(card)
     if card.status == CardStatus.REVOKED:
-        raise ConflictError("This card is already revoked.")
+        raise ConflictError(N_("This card is already revoked."))
     card.status = CardStatus.REVOKED
     card.revoked_at = card.revoked_at or now
     card.revocation_reason = reason if card.revocation_reason is None else card.revocation_reason
@@ -258,11 +258,11 @@ def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settin
     """Everything the printed card shows, decrypted for printing."""
     card = _get(session, serial)
     if card.print_data is None:
-        raise NotFoundError("This card can no longer be printed (its holder's record was "
-                            "deleted).")
+        raise NotFoundError(N_("This card can no longer be printed (its holder's record was "
+                            "deleted)."))
     resident = session.get(Resident, card.resident_id)
     if resident is None or resident.wrapped_key is None:
-        raise NotFoundError("This card's holder record has been deleted.")
+        raise NotFoundError(N_("This card's holder record has been deleted."))
     key = residents.data_key(keys, resident)
     v = keys.vault()
     sealed = json.loads(v.decrypt(key, card.print_data, record_id=resident.id,
@@ -349,7 +349,7 @@ def card_preview_png(
     import pypdfium2  # imported here: only the preview needs it
 
     if page not in (0, 1):
-        raise NotFoundError("A card has two sides: 0 (front) and 1 (back).")
+        raise NotFoundError(N_("A card has two sides: 0 (front) and 1 (back)."))
     pdf = cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
     with _PDFIUM_LOCK:
         doc = pypdfium2.PdfDocument(pdf)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from cardservice import pki, vault
 from cardservice.config import Settings
-from cardservice.errors import DomainError
+from cardservice.errors import N_, DomainError
 
 MASTER_KEY_FILE = "master.key"
 
@@ -47,8 +47,8 @@ class CityKeys:
     def _passphrase(self) -> bytes:
         if not self.settings.key_passphrase:
             raise KeysUnavailableError(
-                "CARDSERVICE_KEY_PASSPHRASE is not set: personal data and signing are "
-                "unavailable.")
+                N_("CARDSERVICE_KEY_PASSPHRASE is not set: personal data and signing are "
+                "unavailable."))
         return self.settings.key_passphrase
 
     def init(self, *, now: datetime) -> list[str]:
@@ -72,11 +72,11 @@ class CityKeys:
                                                    passphrase=self._passphrase())
                 except vault.MasterKeyMissingError:
                     raise RegisterDestroyedError(
-                        "The register's master key has been destroyed: personal data can no "
-                        "longer be read.") from None
+                        N_("The register's master key has been destroyed: personal data can no "
+                        "longer be read.")) from None
                 except vault.VaultPassphraseError:
                     raise KeysUnavailableError(
-                        "The key passphrase is wrong: personal data is unavailable.") from None
+                        N_("The key passphrase is wrong: personal data is unavailable.")) from None
                 self._vault = vault.Vault(master)
             return self._vault
 
@@ -91,7 +91,7 @@ class CityKeys:
             return pki.load_private_key(self.settings.keys_dir / "root.key.pem",
                                         passphrase=self._passphrase())
         except pki.KeyPassphraseError:
-            raise KeysUnavailableError("The key passphrase is wrong.") from None
+            raise KeysUnavailableError(N_("The key passphrase is wrong.")) from None
 
     def signer(self, *, now: datetime) -> pki.Signer:
         """The key and certificate that sign cards now."""
@@ -99,11 +99,11 @@ class CityKeys:
         try:
             return self.store.active_signer(now=now)
         except pki.KeyPassphraseError:
-            raise KeysUnavailableError("The key passphrase is wrong: cards cannot be signed.") \
+            raise KeysUnavailableError(N_("The key passphrase is wrong: cards cannot be signed.")) \
                 from None
         except pki.KeyStoreNotInitialisedError:
-            raise KeysUnavailableError("The city's keys are missing: run `cardservice init`.") \
+            raise KeysUnavailableError(N_("The city's keys are missing: run `cardservice init`.")) \
                 from None
         except pki.NoActiveSigningKeyError:
             raise KeysUnavailableError(
-                "No signing key can sign now: run `cardservice keys rotate`.") from None
+                N_("No signing key can sign now: run `cardservice keys rotate`.")) from None

@@ -21,13 +21,13 @@ log = logging.getLogger("cardservice.notify")
 def build_notice(*, sender: str, to: str, city_name: str, status_url: str, approved: bool,
                  locale: str) -> EmailMessage:
     """The notice e-mail in the resident's language."""
-    t = translations(locale).gettext
+    _ = translations(locale).gettext
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
-    msg["Subject"] = t("Your card request in %(city)s") % {"city": city_name}
-    body = (t("Your request has been approved. Your new card is ready.") if approved
-            else t("Your request could not be approved. The status page says why."))
+    msg["Subject"] = _("Your card request in %(city)s") % {"city": city_name}
+    body = (_("Your request has been approved. Your new card is ready.") if approved
+            else _("Your request could not be approved. The status page says why."))
     msg.set_content(f"{body}\n\n{status_url}\n")
     return msg
 

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cardservice import pki, trust
-from cardservice.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from cardservice.errors import N_, ConflictError, DomainError, InvalidInputError, NotFoundError
 from cardservice.models import Counter, Partner, RecognitionRequest
 from cardservice.services import audit
 from cardservice.services.verification import IssuerInfo, PartnerTrust
@@ -86,7 +86,7 @@ def fetch(url: str, *, max_bytes: int) -> bytes:
     """GET a partner document (http or https only), at most ``max_bytes``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError("A partner address is an http(s) URL.", field="url")
+        raise InvalidInputError(N_("A partner address is an http(s) URL."), field="url")
     req = urllib.request.Request(url, headers={"Accept": "application/cose",  # noqa: S310
                                                "User-Agent": "cardservice"})
     try:
@@ -105,8 +105,8 @@ def _base(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        raise InvalidInputError("The partner's address is its base URL, e.g. "
-                                "https://cards.lyon.example", field="url")
+        raise InvalidInputError(N_("The partner's address is its base URL, e.g. "
+                                "https://cards.lyon.example"), field="url")
     return url
 
 
@@ -114,7 +114,7 @@ def _fingerprint(text: str) -> str:
     try:
         return pki.normalise_fingerprint(text)
     except pki.FingerprintFormatError:
-        raise InvalidInputError("A fingerprint is 64 hexadecimal digits (16 groups of 4).",
+        raise InvalidInputError(N_("A fingerprint is 64 hexadecimal digits (16 groups of 4)."),
                                 field="fingerprint") from None
 
 
@@ -162,7 +162,7 @@ def add_partner_from_documents(
     except trust.TrustError as exc:
         raise _refused(exc) from None
     if state.city_id == own_city_id:
-        raise ConflictError("This is our own city.")
+        raise ConflictError(N_("This is our own city."))
     if session.scalar(select(Partner.id).where(Partner.city_id == state.city_id)) is not None:
         raise ConflictError(f"{state.city_id} is already a partner.")
     partner = Partner(city_id=state.city_id, name=state.bundle.city_name,
@@ -199,7 +199,7 @@ def _get(session: Session, partner_id: int | str) -> Partner:
     p = session.get(Partner, int(partner_id)) if str(partner_id).isdigit() else \
         session.scalar(select(Partner).where(Partner.city_id == str(partner_id).upper()))
     if p is None:
-        raise NotFoundError("No such partner city.")
+        raise NotFoundError(N_("No such partner city."))
     return p
 
 
@@ -370,7 +370,7 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
     """Accept (after the same fingerprint check as any partner) or reject a request."""
     req = session.get(RecognitionRequest, request_id)
     if req is None or req.status != "pending":
-        raise NotFoundError("No such pending request.")
+        raise NotFoundError(N_("No such pending request."))
     if not accept:
         req.status = "rejected"
         audit.record(session, actor=actor, action="recognition.reject", target_type="partner",

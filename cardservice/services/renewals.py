@@ -17,8 +17,8 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from cardservice import serials
 from cardservice.config import Settings
-from cardservice.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from cardservice.errors import N_, ConflictError, DomainError, InvalidInputError, NotFoundError
 from cardservice.models import Card, CardStatus, RenewalRequest, Resident
 from cardservice.privacy import refuse_not_collected
 from cardservice.services import audit, cards, residents
@@ -97,8 +97,8 @@ def authenticate_holder(
 ) -> Card:
     """The card these three facts prove, or ``CardNotMatchedError`` — the same for any miss."""
     miss = CardNotMatchedError(
-        "We could not find a card with these details. Check the card number, your date of "
-        "birth and the renewal code on the back of your card.")
+        N_("We could not find a card with these details. Check the card number, your date of "
+        "birth and the renewal code on the back of your card."))
     try:
         normalised = serials.normalise_serial(serial)
         born = date.fromisoformat(str(date_of_birth).strip())
@@ -150,11 +150,11 @@ def create_request(
     pending = session.scalar(select(RenewalRequest.id).where(
         RenewalRequest.serial == card.serial, RenewalRequest.status == "pending"))
     if pending is not None:
-        raise ConflictError("A request for this card is already waiting for a clerk.")
+        raise ConflictError(N_("A request for this card is already waiting for a clerk."))
     if card.status == CardStatus.SUPERSEDED:
-        raise ConflictError("This card has been replaced by a newer card.")
+        raise ConflictError(N_("This card has been replaced by a newer card."))
     if card.status == CardStatus.REVOKED and card.revocation_reason not in REVOKE_AT_ONCE:
-        raise ConflictError("This card has been cancelled; please come to the desk.")
+        raise ConflictError(N_("This card has been cancelled; please come to the desk."))
     if kind == "renew":
         opens, closes = renewal_window(settings, card.expires_at)
         if not opens <= now <= closes:
@@ -194,8 +194,8 @@ def _check_changes(changes: Mapping[str, Any], *, keys: CityKeys, resident: Resi
             f"'{name}' cannot be changed here; a legal name change is done at the desk.",
             field=name)
     if not changes:
-        raise InvalidInputError("Say what should change: address, gender marker or preferred "
-                                "name.", field="address")
+        raise InvalidInputError(N_("Say what should change: address, gender marker or preferred "
+                                "name."), field="address")
     # Validate by applying to the current record (nothing is stored yet).
     residents.parse_resident(dict(changes), settings=settings, today=now.date(),
                              base=residents.open_data(keys, resident))
@@ -213,7 +213,7 @@ def get_request(session: Session, request_id: str) -> RequestView:
     """A request by its (unguessable) id."""
     req = session.get(RenewalRequest, request_id)
     if req is None:
-        raise NotFoundError("No such request.")
+        raise NotFoundError(N_("No such request."))
     return _view(req)
 
 
@@ -221,7 +221,7 @@ def request_for_clerk(session: Session, keys: CityKeys, request_id: str) -> Requ
     """A request with the requested changes decrypted."""
     req = session.get(RenewalRequest, request_id)
     if req is None:
-        raise NotFoundError("No such request.")
+        raise NotFoundError(N_("No such request."))
     return _view(req, _open_changes(keys, session, req))
 
 
@@ -259,8 +259,8 @@ def _claim(session: Session, request_id: str, *, status: str, actor: str, now: d
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         if session.get(RenewalRequest, request_id) is None:
-            raise NotFoundError("No such request.")
-        raise ConflictError("This request has already been decided by another clerk.")
+            raise NotFoundError(N_("No such request."))
+        raise ConflictError(N_("This request has already been decided by another clerk."))
     req = session.get(RenewalRequest, request_id)
     assert req is not None
     session.refresh(req)
@@ -300,9 +300,9 @@ def reject(session: Session, request_id: str, *, reason: str, actor: str, now: d
     """Reject with a reason the resident will read."""
     reason = " ".join(reason.split())
     if not reason:
-        raise InvalidInputError("Give the resident a reason.", field="reason")
+        raise InvalidInputError(N_("Give the resident a reason."), field="reason")
     if len(reason) > 500:
-        raise InvalidInputError("Keep the reason under 500 characters.", field="reason")
+        raise InvalidInputError(N_("Keep the reason under 500 characters."), field="reason")
     req = _claim(session, request_id, status="rejected", actor=actor, now=now, reason=reason)
     audit.record(session, actor=actor, action="request.reject", target_type="request",
                  target_id=req.id, now=now)

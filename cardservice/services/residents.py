@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cardservice import photo as photo_mod
 from cardservice import vault
 from cardservice.config import Settings
-from cardservice.errors import ConflictError, InvalidInputError, NotFoundError
+from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
 from cardservice.models import Resident
 from cardservice.privacy import refuse_not_collected
 from cardservice.services import audit
@@ -208,7 +208,7 @@ def parse_resident(
     """
     refuse_not_collected(raw)
     if not isinstance(raw, Mapping):
-        raise InvalidInputError("The body must be a JSON object.")
+        raise InvalidInputError(N_("The body must be a JSON object."))
     unknown = set(raw) - _TOP_FIELDS
     if unknown:
         name = sorted(unknown)[0]
@@ -219,25 +219,25 @@ def parse_resident(
     given = _text(merged, "given_names")
     family = _text(merged, "family_names")
     if not given and not family:
-        raise InvalidInputError(
-            "Give at least one name in 'given_names' or 'family_names' (a single name is fine).",
+        raise InvalidInputError(N_("Give at least one name in 'given_names' or "
+                                   "'family_names' (a single name is fine)."),
                                 field="given_names")
     dob_raw = merged.get("date_of_birth")
     try:
         dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
     except ValueError:
-        raise InvalidInputError("'date_of_birth' must be a date, YYYY-MM-DD.",
+        raise InvalidInputError(N_("'date_of_birth' must be a date, YYYY-MM-DD."),
                                 field="date_of_birth") from None
     if dob > today or dob < today.replace(year=today.year - 130):
-        raise InvalidInputError("'date_of_birth' is not a possible birth date.",
+        raise InvalidInputError(N_("'date_of_birth' is not a possible birth date."),
                                 field="date_of_birth")
     gender = merged.get("gender") or None
     if gender is not None and gender not in GENDERS:
-        raise InvalidInputError("'gender' is F, M, X or left empty.", field="gender")
+        raise InvalidInputError(N_("'gender' is F, M, X or left empty."), field="gender")
 
     addr_raw = merged.get("address") or {}
     if not isinstance(addr_raw, Mapping):
-        raise InvalidInputError("'address' must be an object.", field="address")
+        raise InvalidInputError(N_("'address' must be an object."), field="address")
     unknown = set(addr_raw) - set(Address.__dataclass_fields__)
     if unknown:
         name = f"address.{sorted(unknown)[0]}"
@@ -252,12 +252,12 @@ def parse_resident(
     )
     if not address.no_fixed_address and not address.line1 and not address.care_of:
         raise InvalidInputError(
-            "Give an address ('line1'), a care-of address, or tick 'no fixed address'.",
+            N_("Give an address ('line1'), a care-of address, or tick 'no fixed address'."),
             field="address.line1")
 
     langs = merged.get("languages") or []
     if not isinstance(langs, list) or len(langs) > 2:
-        raise InvalidInputError("'languages' lists at most two languages.", field="languages")
+        raise InvalidInputError(N_("'languages' lists at most two languages."), field="languages")
     languages = []
     for i, lang in enumerate(langs):
         if not isinstance(lang, str) or not _LANG.match(lang.strip()):
@@ -267,7 +267,7 @@ def parse_resident(
 
     docs_raw = merged.get("documents") or []
     if not isinstance(docs_raw, list):
-        raise InvalidInputError("'documents' lists the categories of documents seen.",
+        raise InvalidInputError(N_("'documents' lists the categories of documents seen."),
                                 field="documents")
     catalogue = settings.registration.documents
     documents = []
@@ -328,8 +328,8 @@ def register(
                                       Resident.purged_at.is_(None))))
         if matches:
             raise LikelyDuplicateError(
-                "A resident with the same name and date of birth is already registered. "
-                "Check their record; to register a different person, confirm.",
+                N_("A resident with the same name and date of birth is already registered. "
+                "Check their record; to register a different person, confirm."),
                 matches=matches)
     processed = None
     if photo is not None:
@@ -354,7 +354,7 @@ def _blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
     try:
         return v.blind_index(given, family, born)
     except vault.VaultError:
-        raise InvalidInputError("A name needs at least one letter.", field="given_names") \
+        raise InvalidInputError(N_("A name needs at least one letter."), field="given_names") \
             from None
 
 
@@ -368,7 +368,7 @@ def _process_photo(raw: bytes, settings: Settings) -> bytes:
 def _load(session: Session, resident_id: str) -> Resident:
     resident = session.get(Resident, resident_id)
     if resident is None or resident.purged_at is not None or resident.wrapped_key is None:
-        raise NotFoundError("No such resident (or their record has been deleted).")
+        raise NotFoundError(N_("No such resident (or their record has been deleted)."))
     return resident
 
 
@@ -454,7 +454,7 @@ def lock_resident(session: Session, resident_id: str, *, now: datetime) -> Resid
     result = session.execute(update(Resident).where(
         Resident.id == resident_id, Resident.purged_at.is_(None)).values(updated_at=now))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotFoundError("No such resident (or their record has been deleted).")
+        raise NotFoundError(N_("No such resident (or their record has been deleted)."))
     return _load(session, resident_id)
 
 
@@ -491,7 +491,7 @@ def purge_resident(session: Session, resident_id: str, *, actor: str, now: datet
     """
     resident = session.get(Resident, resident_id)
     if resident is None:
-        raise NotFoundError("No such resident.")
+        raise NotFoundError(N_("No such resident."))
     if resident.purged_at is not None:
         return
     resident.wrapped_key = None

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cardservice.errors import (
+    N_,
     AccountLockedError,
     AuthenticationError,
     ConflictError,
@@ -69,11 +70,11 @@ def create_user(
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise InvalidInputError(
-            "A username has 2 to 63 characters: lower-case letters, digits, '.', '_' or '-'.",
+            N_("A username has 2 to 63 characters: lower-case letters, digits, '.', '_' or '-'."),
             field="username",
         )
     if role not in {r.value for r in Role}:
-        raise InvalidInputError("The role must be admin, clerk or agent.", field="role")
+        raise InvalidInputError(N_("The role must be admin, clerk or agent."), field="role")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConflictError(f"The username {username!r} is taken.", field="username")
     generated = password is None
@@ -113,11 +114,11 @@ def authenticate(
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _verify_quietly(_DUMMY_HASH, password)
-        raise AuthenticationError("Wrong username or password.")
+        raise AuthenticationError(N_("Wrong username or password."))
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLockedError(
-            "Too many failed attempts: this account is locked for a while. "
-            "Try again later or ask an administrator."
+            N_("Too many failed attempts: this account is locked for a while. "
+            "Try again later or ask an administrator.")
         )
     if not _verify_quietly(user.password_hash, password) or user.disabled:
         user.failed_logins += 1
@@ -127,7 +128,7 @@ def authenticate(
             audit.record(session, actor="system", action="user.locked", target_type="user",
                          target_id=user.id, now=now)
         session.commit()
-        raise AuthenticationError("Wrong username or password.")
+        raise AuthenticationError(N_("Wrong username or password."))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -151,10 +152,11 @@ def change_password(
 ) -> None:
     """Replace a user's password after checking the current one."""
     if not _verify_quietly(user.password_hash, current):
-        raise InvalidInputError("The current password is wrong.", field="current_password")
+        raise InvalidInputError(N_("The current password is wrong."), field="current_password")
     check_password_strength(new)
     if new == current:
-        raise InvalidInputError("Choose a password you have not used here.", field="new_password")
+        raise InvalidInputError(N_("Choose a password you have not used here."),
+                                field="new_password")
     user.password_hash = hash_password(new)
     user.must_change_password = False
     audit.record(session, actor=user.username, action="user.password", target_type="user",
@@ -168,13 +170,13 @@ def set_disabled(
     """Disable (or enable again) an account; disabling also revokes its API tokens."""
     user = get_user(session, username)
     if disabled and user.username == actor:
-        raise ConflictError("You cannot disable your own account.")
+        raise ConflictError(N_("You cannot disable your own account."))
     if disabled and user.role == Role.ADMIN and not user.disabled:
         admins = session.scalars(
             select(User).where(User.role == Role.ADMIN, User.disabled.is_(False))
         ).all()
         if len(admins) <= 1:
-            raise ConflictError("This is the last active administrator.")
+            raise ConflictError(N_("This is the last active administrator."))
     user.disabled = disabled
     if disabled:
         for token in user.tokens:
@@ -237,7 +239,7 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User:
     """The active user a bearer token belongs to, or ``AuthenticationError``."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
     if row is None or row.revoked_at is not None or row.user.disabled:
-        raise AuthenticationError("The API token is missing, unknown or revoked.")
+        raise AuthenticationError(N_("The API token is missing, unknown or revoked."))
     # Record use at most once a minute, so reads stay reads.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now

@@ -79,7 +79,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
-        return error_response(exc.http_status, exc.code, exc.message, exc.field)
+        # Services write English marked with N_; show it in the user's language.
+        return error_response(exc.http_status, exc.code, _(exc.message), exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:

@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from cardservice import pki, qr as qr_mod
+from cardservice import pki
+from cardservice import qr as qr_mod
 from cardservice.clock import utcnow
 from cardservice.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
 from cardservice.services import cards, verification
