@@ -6,6 +6,8 @@ layer translates them into the user's language when it shows them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention: mark now, translate later
     """Mark a message for translation without translating it here."""
@@ -18,10 +20,18 @@ class DomainError(Exception):
     code = "bad_request"
     http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, field: str | None = None,
+                 params: Mapping[str, object] | None = None) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.field = field
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message in another language: ``gettext`` translates the template first."""
+        text = gettext(self.template)
+        return text % self.params if self.params else text
 
 
 class InvalidInputError(DomainError):

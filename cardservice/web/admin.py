@@ -31,7 +31,7 @@ def users_page() -> ResponseReturnValue:
                 state.session(), username=form.username.data or "", role=form.role.data or "",
                 actor=actor(), now=utcnow())
         except DomainError as exc:
-            form.username.errors = [*form.username.errors, _(exc.message)]
+            form.username.errors = [*form.username.errors, exc.translated(_)]
             status = 400
         else:
             created = (user.username, password)
@@ -70,7 +70,7 @@ def _act(username: str, action: str) -> ResponseReturnValue:
             flash(_("New API token for %(name)s: %(token)s — copy it now, it is shown only "
                     "once.", name=username, token=token), "secret")
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
     return redirect(url_for("admin.users_page"))
 
 

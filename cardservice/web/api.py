@@ -86,7 +86,7 @@ def register_resident() -> ResponseReturnValue:
         rid = residents.register(state.session(), state.keys(), data=data, photo=_photo(body),
                                  confirm_new=confirm, actor=actor(), now=now, settings=settings)
     except residents.LikelyDuplicateError as exc:
-        resp = jsonify(error=exc.code, message=_(exc.message), matches=exc.matches)
+        resp = jsonify(error=exc.code, message=exc.translated(_), matches=exc.matches)
         resp.status_code = 409
         return resp
     return jsonify(id=rid), 201

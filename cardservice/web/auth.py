@@ -41,7 +41,7 @@ def login() -> ResponseReturnValue:
                                       password=form.password.data or "", now=utcnow(),
                                       policy=policy)
         except AccountLockedError as exc:
-            form.form_errors.append(_(exc.message))
+            form.form_errors.append(exc.translated(_))
         except AuthenticationError:
             form.form_errors.append(_("Wrong username or password."))
         else:
@@ -82,7 +82,7 @@ def password() -> ResponseReturnValue:
         except InvalidInputError as exc:
             field = getattr(form, exc.field or "", None)
             (field.errors if field is not None else form.form_errors).append(  # type: ignore[union-attr]
-                _(exc.message))
+                exc.translated(_))
         else:
             login_user(user)  # the session is bound to the password: renew it
             flash(_("Your password has been changed."), "success")

@@ -306,7 +306,7 @@ def issue(resident_id: str) -> ResponseReturnValue:
     except NotFoundError:
         raise
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
         return redirect(back)
     # The renewal code is shown once, on the next page; only its hash is kept.
     browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
@@ -378,7 +378,7 @@ def revoke(serial: str) -> ResponseReturnValue:
         cards.revoke_card(state.session(), info.serial, reason=form.reason.data or "",
                           actor=actor(), now=utcnow())
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
     else:
         flash(_("Card %(serial)s is revoked (%(reason)s). Checks of it now show it as revoked.",
                 serial=serials.format_serial(info.serial),

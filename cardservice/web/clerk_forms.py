@@ -240,7 +240,7 @@ class ResidentForm(FlaskForm):
 
     def attach_error(self, exc: DomainError) -> None:
         """Show a service refusal next to the field it names (or above the form)."""
-        message = _(exc.message)
+        message = exc.translated(_)
         name = _ERROR_FIELDS.get(exc.field or "", exc.field or "")
         target = self._fields.get(name) if name and name != "csrf_token" else None
         if target is None:

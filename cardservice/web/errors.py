@@ -80,7 +80,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
         # Services write English marked with N_; show it in the user's language.
-        return error_response(exc.http_status, exc.code, _(exc.message), exc.field)
+        return error_response(exc.http_status, exc.code, exc.translated(_), exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:

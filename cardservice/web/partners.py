@@ -91,7 +91,7 @@ def _run(fn, success: str) -> ResponseReturnValue:  # noqa: ANN001
         forget_cached_trust()
     except DomainError as exc:
         state.session().rollback()
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
     else:
         flash(success, "success")
     return _back()

@@ -92,7 +92,7 @@ def approve(request_id: str) -> ResponseReturnValue:
         issued = renewals.approve(state.session(), state.keys(), request_id, actor=actor(),
                                   now=utcnow(), settings=state.settings())
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
     _notify(request_id, approved=True)
     flash(_("Approved. New card %(serial)s is issued; its renewal code is %(code)s (printed on "
@@ -113,7 +113,7 @@ def reject(request_id: str) -> ResponseReturnValue:
         renewals.reject(state.session(), request_id, reason=form.reason.data or "",
                         actor=actor(), now=utcnow())
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        flash(exc.translated(_), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
     _notify(request_id, approved=False)
     flash(_("Rejected. The resident sees your reason on their status page."), "success")

@@ -148,7 +148,7 @@ def _file(kind: str, changes: dict[str, object] | None = None) -> ResponseReturn
         view = renewals.holder_view(state.session(), card, settings=state.settings(),
                                     now=utcnow())
         return render_template("resident/manage.html", card=view, report=ReportForm(),
-                               change=ChangeForm(), confirm=EmptyForm(), error=_(exc.message),
+                               change=ChangeForm(), confirm=EmptyForm(), error=exc.translated(_),
                                serial=serials.format_serial(card.serial)), exc.http_status
     session.pop("holder_serial", None)
     return redirect(url_for("resident.request_status", request_id=req.id))
