@@ -3,6 +3,7 @@ clerk works the request queue (Playwright driving Debian's Chromium against a re
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -35,11 +36,9 @@ def renewal_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]
 
 def verify_status(city: LiveCity, qr: str) -> str:
     req = urllib.request.Request(city.url + "/api/v1/verify", method="POST",
-                                 data=('{"qr": "%s"}' % qr).encode(),
+                                 data=json.dumps({"qr": qr}).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
-        import json
-
         return str(json.loads(resp.read())["status"])
 
 
