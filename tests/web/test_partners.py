@@ -1,0 +1,112 @@
+"""Partner cities through the admin pages and the well-known endpoints (in one process).
+
+The real HTTP exchange between running cities is tests/e2e/test_partner_cities.py.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cardservice import pki, trust
+from tests.conftest import Auth, csrf_token
+
+
+def other_city_bundle(city_id="FRLYS", name="Lyon"):
+    now = datetime.now(UTC).replace(microsecond=0)
+    root_key, root = pki.generate_root(city_id=city_id, city_name=name, now=now)
+    _k, signing = pki.issue_signing_certificate(root_key=root_key, root_cert=root, now=now,
+                                                not_after=now + timedelta(days=2000))
+    bundle = trust.make_bundle(
+        city_id=city_id, city_name=name, base_url="https://cards.lyon.example", version=1,
+        now=now, valid_for=timedelta(days=30), root=root, signing_certificates=[signing],
+        revocations_url="https://cards.lyon.example/.well-known/citycard/revocations")
+    return trust.sign_bundle(bundle, root_keys=[root_key]), pki.fingerprint(root)
+
+
+@pytest.fixture
+def admin(app, staff):
+    client = app.test_client()
+    Auth(client).login(staff["admin"])
+    return client
+
+
+def partners_of(client, staff):
+    return client.get("/api/v1/partners",
+                      headers={"Authorization": f"Bearer {staff['admin'].token}"}).get_json()[
+        "partners"]
+
+
+def test_published_documents(client):
+    bundle = client.get("/.well-known/citycard/trust-bundle")
+    assert bundle.status_code == 200 and bundle.mimetype == "application/cose"
+    readable = client.get("/.well-known/citycard/trust-bundle.json").get_json()
+    assert readable["city_id"] == "PTLIS" and "BEGIN CERTIFICATE" in readable["root"]
+    state = trust.TrustedState.from_pinned_bundle(
+        bundle.data, fingerprint=readable["fingerprint"], now=datetime.now(UTC))
+    rl = client.get("/.well-known/citycard/revocations")
+    assert rl.mimetype == "application/cose"
+    assert state.update_revocations(rl.data, now=datetime.now(UTC)).revocations.sequence >= 1
+    # served again: same bytes (no new version without a change)
+    assert client.get("/.well-known/citycard/trust-bundle").data == bundle.data
+
+
+def test_recognition_request_accepted_only_with_the_right_fingerprint(client, admin, staff):
+    data, fingerprint = other_city_bundle()
+    resp = client.post("/.well-known/citycard/recognition-requests", data=data,
+                       content_type="application/cose")
+    assert resp.status_code == 202 and resp.get_json()["city_id"] == "FRLYS"
+    page = admin.get("/admin/partners/").get_data(as_text=True)
+    assert "Recognition requests" in page and "Lyon" in page
+    token = csrf_token(admin, "/admin/partners/")
+    wrong = admin.post("/admin/partners/requests/1/accept",
+                       data={"fingerprint": "AB" * 32, "csrf_token": token},
+                       follow_redirects=True)
+    assert "does not match" in wrong.get_data(as_text=True)
+    assert partners_of(admin, staff) == []
+    ok = admin.post("/admin/partners/requests/1/accept",
+                    data={"fingerprint": fingerprint.lower(), "csrf_token": token},
+                    follow_redirects=True)
+    assert ok.status_code == 200
+    (partner,) = partners_of(admin, staff)
+    assert partner["city_id"] == "FRLYS" and partner["fingerprint"] == fingerprint
+
+
+def test_recognition_request_that_is_not_a_bundle(client):
+    resp = client.post("/.well-known/citycard/recognition-requests", data=b"\xd2garbage",
+                       content_type="application/cose")
+    assert resp.status_code == 422
+
+
+def test_import_with_wrong_fingerprint_stores_nothing(admin, staff):
+    data, fingerprint = other_city_bundle("BRREC", "Recife")
+    token = csrf_token(admin, "/admin/partners/")
+    resp = admin.post("/admin/partners/import", data={
+        "bundle": (io.BytesIO(data), "recife.cose"), "fingerprint": "00" * 32,
+        "csrf_token": token}, content_type="multipart/form-data", follow_redirects=True)
+    assert "does not match" in resp.get_data(as_text=True)
+    assert partners_of(admin, staff) == []
+    resp = admin.post("/admin/partners/import", data={
+        "bundle": (io.BytesIO(data), "recife.cose"), "fingerprint": fingerprint,
+        "csrf_token": token}, content_type="multipart/form-data", follow_redirects=True)
+    assert [p["city_id"] for p in partners_of(admin, staff)] == ["BRREC"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"url": "ftp://x", "fingerprint": "00" * 32}, "url"),
+    ({"url": "https://cards.example", "fingerprint": "not hex"}, "fingerprint"),
+])
+def test_api_add_refuses_bad_input_before_any_network_call(client, staff, body, field):
+    resp = client.post("/api/v1/partners", json=body,
+                       headers={"Authorization": f"Bearer {staff['admin'].token}"})
+    assert resp.status_code == 400 and resp.get_json()["field"] == field
+
+
+def test_unreachable_partner_is_502_and_nothing_stored(client, staff):
+    resp = client.post("/api/v1/partners", json={"url": "http://127.0.0.1:9",
+                                                  "fingerprint": "00" * 32},
+                       headers={"Authorization": f"Bearer {staff['admin'].token}"})
+    assert resp.status_code == 502 and resp.get_json()["error"] == "partner_unreachable"
+    assert partners_of(client, staff) == []
