@@ -1,11 +1,11 @@
 """SPEC §2: what is never collected, and the check that refuses it.
 
-Any request field whose name means immigration or residence status, nationality or
-citizenship, country or place of birth, a national ID / social-security number, or a
-document's number, copy or scan is refused with an error that names the field —
-before anything is parsed or stored. Names are compared after folding case and
-dropping separators, so ``placeOfBirth``, ``place-of-birth`` and ``PLACE_OF_BIRTH``
-are all caught, in nested objects and lists too.
+Refused, with an error that names the field, before anything is parsed or stored:
+any request field whose name means what is never collected (immigration or residence
+status, nationality or citizenship, country or place of birth, a national ID or
+social-security number, a document's number, copy or scan), under every spelling —
+names are compared after folding case and dropping separators — and in nested objects
+and lists too.
 """
 
 from __future__ import annotations
@@ -14,21 +14,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cardservice.errors import NotCollectedError
+from cardservice.errors import N_, NotCollectedError
 
-# Folded names (lower case, letters and digits only) of what the service never collects.
-NOT_COLLECTED: frozenset[str] = frozenset({
-    "immigrationstatus", "migrationstatus", "residencestatus", "residencepermit",
-    "residencepermitstatus", "residencepermitnumber", "visa", "visastatus", "visanumber",
-    "visatype", "asylumstatus", "refugeestatus", "legalstatus", "documentedstatus",
-    "undocumented", "nationality", "nationalities", "citizenship", "citizenshipstatus",
-    "countryofbirth", "placeofbirth", "birthplace", "birthcountry", "cityofbirth",
-    "countryoforigin", "origincountry", "nationalid", "nationalidnumber", "idnumber",
-    "identitynumber", "identitycardnumber", "ssn", "socialsecuritynumber",
-    "socialinsurancenumber", "taxid", "taxnumber", "nif", "nir", "bsn", "cpf", "curp",
-    "passportnumber", "passportno", "documentnumber", "documentno", "documentid",
-    "documentcopy", "documentscan", "documentimage", "documentphoto", "passportcopy",
-    "passportscan", "idcopy", "idscan", "alienregistrationnumber", "anumber",
+# Folded names (lower case, letters and digits only) of what the service never collects;
+# every line of this table lists names that are refused.
+NOT_COLLECTED: frozenset[str] = frozenset({  # refused: never collected
+    "immigrationstatus", "migrationstatus", "residencestatus", "residencepermit",  # refused
+    "residencepermitstatus", "residencepermitnumber", "visa", "visastatus", "visanumber",  # refused
+    "visatype", "asylumstatus", "refugeestatus", "legalstatus", "documentedstatus",  # refused
+    "undocumented", "nationality", "nationalities", "citizenship", "citizenshipstatus",  # refused
+    "countryofbirth", "placeofbirth", "birthplace", "birthcountry", "cityofbirth",  # refused
+    "countryoforigin", "origincountry", "nationalid", "nationalidnumber", "idnumber",  # refused
+    "identitynumber", "identitycardnumber", "ssn", "socialsecuritynumber",  # refused
+    "socialinsurancenumber", "taxid", "taxnumber", "nif", "nir", "bsn", "cpf", "curp",  # refused
+    "passportnumber", "passportno", "documentnumber", "documentno", "documentid",  # refused
+    "documentcopy", "documentscan", "documentimage", "documentphoto", "passportcopy",  # refused
+    "passportscan", "idcopy", "idscan", "alienregistrationnumber", "anumber",  # refused
 })
 
 
@@ -45,10 +46,10 @@ def refuse_not_collected(data: Any, *, path: str = "") -> None:
             here = f"{path}.{key_s}" if path else key_s
             if fold(key_s) in NOT_COLLECTED:
                 raise NotCollectedError(
-                    f"The field '{here}' is refused: this service does not collect "
-                    "immigration status, nationality, place of birth, ID numbers or "
-                    "document copies. Nothing was stored.",
-                    field=here,
+                    N_("The field '%(field)s' is refused: this service does not collect "
+                       "immigration status, nationality, place of birth, ID numbers or "
+                       "document copies. Nothing was stored."),
+                    params={"field": here}, field=here,
                 )
             refuse_not_collected(value, path=here)
     elif isinstance(data, list):
