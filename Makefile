@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 translations: $(STAMP)
-	@$(VENV)/bin/pybabel compile --use-fuzzy -d cardservice/translations -D messages >/dev/null
+	@$(VENV)/bin/pybabel compile -d cardservice/translations -D messages >/dev/null
 
 run: $(STAMP) translations
 	$(PY) -m cardservice.demo

@@ -158,6 +158,14 @@ def _unused_serial(session: Session) -> str:
     raise ConflictError(N_("Could not draw an unused serial; try again."))  # pragma: no cover
 
 
+# The serial module's messages, word for word, marked here so the catalog holds them: the
+# web layer translates ``str(exc)`` of a ``SerialFormatError`` with these entries.
+SERIAL_FORMAT_MESSAGES = (
+    N_("A card serial has 11 letters and digits."),
+    N_("This serial has a typing mistake (its check character does not match)."),
+)
+
+
 def _get(session: Session, serial: str) -> Card:
     try:
         serial = serials.normalise_serial(serial)
@@ -181,7 +189,8 @@ def revoke_card(
 ) -> CardInfo:
     """Revoke a card (lost, stolen, damaged, withdrawn); it joins the revocation list."""
     if reason not in REVOCATION_REASONS:
-        raise InvalidInputError(f"'reason' is one of: {', '.join(REVOCATION_REASONS)}.",
+        raise InvalidInputError(N_("'reason' is one of: %(choices)s."),
+                                params={"choices": ", ".join(REVOCATION_REASONS)},
                                 field="reason")
     card = _get(session, serial)
     session.execute(update(Card).where(Card.serial == card.serial).values(status=card.status))
@@ -230,9 +239,11 @@ def _face(
     if cardpdf.missing_glyphs(name):
         if not latin or cardpdf.missing_glyphs(latin):
             raise InvalidInputError(
-                "The card's fonts cannot print some characters of this name: "
-                f"{''.join(sorted(cardpdf.missing_glyphs(name)))}. Add a Latin transliteration "
-                "('name_latin') to print instead.", field="name_latin")
+                N_("The card's fonts cannot print some characters of this name: "
+                   "%(characters)s. Add a Latin transliteration ('name_latin') to print "
+                   "instead."),
+                params={"characters": "".join(sorted(cardpdf.missing_glyphs(name)))},
+                field="name_latin")
         name, latin = latin, None
     face = cardpdf.CardFace(
         city_id=settings.city.id, city_name=settings.city.name,
@@ -248,8 +259,8 @@ def _face(
             missing = cardpdf.missing_glyphs(text)
             if missing:
                 raise InvalidInputError(
-                    f"The card's fonts cannot print: {''.join(sorted(missing))}.",
-                    field="preferred_name")
+                    N_("The card's fonts cannot print: %(characters)s."),
+                    params={"characters": "".join(sorted(missing))}, field="preferred_name")
     return face
 
 

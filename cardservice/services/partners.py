@@ -93,11 +93,14 @@ def fetch(url: str, *, max_bytes: int) -> bytes:
         with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
             data: bytes = resp.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
-        raise PartnerFetchError(f"{url} answered HTTP {exc.code}.") from None
+        raise PartnerFetchError(N_("%(url)s answered HTTP %(status)s."),
+                                params={"url": url, "status": exc.code}) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise PartnerFetchError(f"{url} could not be reached ({type(exc).__name__}).") from None
+        raise PartnerFetchError(N_("%(url)s could not be reached (%(error)s)."),
+                                params={"url": url, "error": type(exc).__name__}) from None
     if len(data) > max_bytes:
-        raise PartnerFetchError(f"{url} sent more than {max_bytes} bytes.")
+        raise PartnerFetchError(N_("%(url)s sent more than %(max)s bytes."),
+                                params={"url": url, "max": max_bytes})
     return data
 
 
@@ -119,19 +122,23 @@ def _fingerprint(text: str) -> str:
 
 
 def _refused(exc: trust.TrustError) -> PartnerTrustError:
+    # The trust module's own wording stays in English as a detail for the technical staff.
     messages = {
-        trust.FingerprintMismatchError: "The fingerprint does not match this city's root key. "
-                                        "Nothing was stored. Check the fingerprint with the "
-                                        "partner's officials by another channel.",
-        trust.RollbackError: "The partner sent older trust data than we hold (refused: no "
-                             "rollback).",
-        trust.ExpiredTrustDataError: "The partner's trust data has expired.",
-        trust.RootRotationError: "A new root key was not signed by the root we trust.",
+        trust.FingerprintMismatchError: N_("The fingerprint does not match this city's root "
+                                           "key. Nothing was stored. Check the fingerprint "
+                                           "with the partner's officials by another channel. "
+                                           "(%(detail)s)"),
+        trust.RollbackError: N_("The partner sent older trust data than we hold (refused: no "
+                                "rollback). (%(detail)s)"),
+        trust.ExpiredTrustDataError: N_("The partner's trust data has expired. (%(detail)s)"),
+        trust.RootRotationError: N_("A new root key was not signed by the root we trust. "
+                                    "(%(detail)s)"),
     }
     for cls, msg in messages.items():
         if isinstance(exc, cls):
-            return PartnerTrustError(f"{msg} ({exc})")
-    return PartnerTrustError(f"The partner's trust data was refused: {exc}")
+            return PartnerTrustError(msg, params={"detail": str(exc)})
+    return PartnerTrustError(N_("The partner's trust data was refused: %(detail)s"),
+                             params={"detail": str(exc)})
 
 
 def _bump(session: Session) -> None:
@@ -164,7 +171,7 @@ def add_partner_from_documents(
     if state.city_id == own_city_id:
         raise ConflictError(N_("This is our own city."))
     if session.scalar(select(Partner.id).where(Partner.city_id == state.city_id)) is not None:
-        raise ConflictError(f"{state.city_id} is already a partner.")
+        raise ConflictError(N_("%(city)s is already a partner."), params={"city": state.city_id})
     partner = Partner(city_id=state.city_id, name=state.bundle.city_name,
                       base_url=url or state.bundle.base_url, fingerprint=state.fingerprint,
                       state=state.to_bytes(), status="active", added_at=now,
@@ -345,7 +352,8 @@ def receive_recognition_request(session: Session, *, data: bytes, now: datetime
         # Self-consistency: it must verify against its own root, else it is noise.
         trust.TrustedState.from_pinned_bundle(data, fingerprint=bundle.fingerprint, now=now)
     except trust.TrustError as exc:
-        raise PartnerTrustError(f"This is not a valid signed trust bundle: {exc}") from None
+        raise PartnerTrustError(N_("This is not a valid signed trust bundle: %(detail)s"),
+                                params={"detail": str(exc)}) from None
     pending = session.scalars(select(RecognitionRequest).where(
         RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.status == "pending"))
     for old in pending:
@@ -397,6 +405,8 @@ def send_recognition_request(*, partner_url: str, bundle: bytes) -> None:
         with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
             resp.read(4096)
     except urllib.error.HTTPError as exc:
-        raise PartnerFetchError(f"{base} answered HTTP {exc.code}.") from None
+        raise PartnerFetchError(N_("%(url)s answered HTTP %(status)s."),
+                                params={"url": base, "status": exc.code}) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise PartnerFetchError(f"{base} could not be reached ({type(exc).__name__}).") from None
+        raise PartnerFetchError(N_("%(url)s could not be reached (%(error)s)."),
+                                params={"url": base, "error": type(exc).__name__}) from None

@@ -142,7 +142,8 @@ def create_request(
 ) -> RequestView:
     """File a request for a card the resident proved they hold."""
     if kind not in KINDS:
-        raise InvalidInputError(f"'kind' is one of: {', '.join(KINDS)}.", field="kind")
+        raise InvalidInputError(N_("'kind' is one of: %(choices)s."),
+                                params={"choices": ", ".join(KINDS)}, field="kind")
     refuse_not_collected(changes or {})
     # Lock the card row first: two identical requests at once make one pending request.
     session.execute(update(Card).where(Card.serial == card.serial).values(status=Card.status))
@@ -159,7 +160,8 @@ def create_request(
         opens, closes = renewal_window(settings, card.expires_at)
         if not opens <= now <= closes:
             raise OutsideRenewalWindowError(
-                f"Renewal is open from {opens:%Y-%m-%d} to {closes:%Y-%m-%d}.")
+                N_("Renewal is open from %(opens)s to %(closes)s."),
+                params={"opens": f"{opens:%Y-%m-%d}", "closes": f"{closes:%Y-%m-%d}"})
     sealed = None
     resident = session.get(Resident, card.resident_id)
     assert resident is not None
@@ -191,8 +193,8 @@ def _check_changes(changes: Mapping[str, Any], *, keys: CityKeys, resident: Resi
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInputError(
-            f"'{name}' cannot be changed here; a legal name change is done at the desk.",
-            field=name)
+            N_("'%(field)s' cannot be changed here; a legal name change is done at the desk."),
+            params={"field": name}, field=name)
     if not changes:
         raise InvalidInputError(N_("Say what should change: address, gender marker or preferred "
                                 "name."), field="address")

@@ -162,19 +162,23 @@ def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: s
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInputError(f"'{name}' must be text.", field=name)
+        raise InvalidInputError(N_("'%(field)s' must be text."), params={"field": name},
+                                field=name)
     value = unicodedata.normalize("NFC", " ".join(value.split()))
     if len(value) > max_len:
-        raise InvalidInputError(f"'{name}' is longer than {max_len} characters.", field=name)
+        raise InvalidInputError(N_("'%(field)s' is longer than %(max)d characters."),
+                                params={"field": name, "max": max_len}, field=name)
     if any(unicodedata.category(c) in ("Cc", "Cs", "Co") for c in value):
-        raise InvalidInputError(f"'{name}' holds characters that cannot be printed.", field=name)
+        raise InvalidInputError(N_("'%(field)s' holds characters that cannot be printed."),
+                                params={"field": name}, field=name)
     return value
 
 
 def _bool(data: Mapping[str, Any], key: str, path: str = "") -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
-        raise InvalidInputError(f"'{path}{key}' must be true or false.", field=f"{path}{key}")
+        raise InvalidInputError(N_("'%(field)s' must be true or false."),
+                                params={"field": f"{path}{key}"}, field=f"{path}{key}")
     return value
 
 
@@ -182,18 +186,22 @@ def _contact(raw: Any, name: str) -> Contact:
     if raw is None:
         return Contact()
     if not isinstance(raw, Mapping):
-        raise InvalidInputError(f"'{name}' must be an object.", field=name)
+        raise InvalidInputError(N_("'%(field)s' must be an object."), params={"field": name},
+                                field=name)
     unknown = set(raw) - {"name", "email", "phone"}
     if unknown:
-        raise InvalidInputError(f"'{name}.{sorted(unknown)[0]}' is not a known field.",
-                                field=f"{name}.{sorted(unknown)[0]}")
+        field = f"{name}.{sorted(unknown)[0]}"
+        raise InvalidInputError(N_("'%(field)s' is not a known field."),
+                                params={"field": field}, field=field)
     c = Contact(name=_text(raw, "name", path=f"{name}."),
                 email=_text(raw, "email", max_len=254, path=f"{name}."),
                 phone=_text(raw, "phone", max_len=24, path=f"{name}."))
     if c.email and not _EMAIL.match(c.email):
-        raise InvalidInputError(f"'{name}.email' is not an e-mail address.", field=f"{name}.email")
+        raise InvalidInputError(N_("'%(field)s' is not an e-mail address."),
+                                params={"field": f"{name}.email"}, field=f"{name}.email")
     if c.phone and not _PHONE.match(c.phone):
-        raise InvalidInputError(f"'{name}.phone' is not a phone number.", field=f"{name}.phone")
+        raise InvalidInputError(N_("'%(field)s' is not a phone number."),
+                                params={"field": f"{name}.phone"}, field=f"{name}.phone")
     return c
 
 
@@ -212,7 +220,8 @@ def parse_resident(
     unknown = set(raw) - _TOP_FIELDS
     if unknown:
         name = sorted(unknown)[0]
-        raise InvalidInputError(f"'{name}' is not a field of a resident.", field=name)
+        raise InvalidInputError(N_("'%(field)s' is not a field of a resident."),
+                                params={"field": name}, field=name)
     merged: dict[str, Any] = base.public_dict() if base is not None else {}
     merged.update({k: v for k, v in raw.items() if k not in ("photo", "confirm_new")})
 
@@ -241,7 +250,8 @@ def parse_resident(
     unknown = set(addr_raw) - set(Address.__dataclass_fields__)
     if unknown:
         name = f"address.{sorted(unknown)[0]}"
-        raise InvalidInputError(f"'{name}' is not a known field.", field=name)
+        raise InvalidInputError(N_("'%(field)s' is not a known field."),
+                                params={"field": name}, field=name)
     address = Address(
         line1=_text(addr_raw, "line1", max_len=120, path="address."),
         line2=_text(addr_raw, "line2", max_len=120, path="address."),
@@ -261,8 +271,8 @@ def parse_resident(
     languages = []
     for i, lang in enumerate(langs):
         if not isinstance(lang, str) or not _LANG.match(lang.strip()):
-            raise InvalidInputError(f"'languages[{i}]' is not a language name.",
-                                    field="languages")
+            raise InvalidInputError(N_("'%(field)s' is not a language name."),
+                                    params={"field": f"languages[{i}]"}, field="languages")
         languages.append(lang.strip())
 
     docs_raw = merged.get("documents") or []
@@ -276,8 +286,9 @@ def parse_resident(
         category = item.get("category") if isinstance(item, Mapping) else item
         if not isinstance(category, str) or category not in catalogue:
             raise InvalidInputError(
-                f"'documents[{i}]' is not a document category of this city "
-                f"({', '.join(sorted(catalogue))}).", field="documents")
+                N_("'%(field)s' is not a document category of this city (%(choices)s)."),
+                params={"field": f"documents[{i}]", "choices": ", ".join(sorted(catalogue))},
+                field="documents")
         if category in seen:
             continue
         seen.add(category)
@@ -287,14 +298,16 @@ def parse_resident(
         needed = settings.registration.points_needed
         if points < needed:
             raise InvalidInputError(
-                f"The documents seen give {points} point(s); {needed} are needed. "
-                f"Missing: {needed - points} more point(s) from another document category.",
+                N_("The documents seen give %(points)d point(s); %(needed)d are needed. "
+                   "Missing: %(missing)d more point(s) from another document category."),
+                params={"points": points, "needed": needed, "missing": needed - points},
                 field="documents")
 
     waiver = merged.get("fee_waiver") or None
     if waiver is not None and waiver not in settings.registration.fee_waivers:
         raise InvalidInputError(
-            f"'fee_waiver' is one of: {', '.join(settings.registration.fee_waivers)}.",
+            N_("'fee_waiver' is one of: %(choices)s."),
+            params={"choices": ", ".join(settings.registration.fee_waivers)},
             field="fee_waiver")
 
     return ResidentData(
@@ -361,8 +374,26 @@ def _blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
 def _process_photo(raw: bytes, settings: Settings) -> bytes:
     try:
         return photo_mod.process_photo(raw, max_bytes=settings.registration.photo_max_bytes)
+    # One translatable sentence per reason: the photo module's own wording is English only.
+    except photo_mod.PhotoTooLargeError:
+        raise InvalidInputError(
+            N_("Photo refused: it is too large. The largest accepted file is %(max_bytes)d "
+               "bytes, the largest picture %(max_pixels)d pixels."),
+            params={"max_bytes": settings.registration.photo_max_bytes,
+                    "max_pixels": photo_mod.MAX_PIXELS}, field="photo") from None
+    except photo_mod.NotAnImageError:
+        raise InvalidInputError(
+            N_("Photo refused: the file is empty, damaged, or not a JPEG, PNG or WebP image."),
+            field="photo") from None
+    except photo_mod.PhotoTooSmallError:
+        raise InvalidInputError(
+            N_("Photo refused: it has too few pixels to print well (at least %(width)d x "
+               "%(height)d are needed)."),
+            params={"width": photo_mod.MIN_PHOTO_SIZE[0], "height": photo_mod.MIN_PHOTO_SIZE[1]},
+            field="photo") from None
     except photo_mod.PhotoError as exc:
-        raise InvalidInputError(f"Photo refused: {exc}.", field="photo") from None
+        raise InvalidInputError(N_("Photo refused: %(reason)s."), params={"reason": str(exc)},
+                                field="photo") from None
 
 
 def _load(session: Session, resident_id: str) -> Resident:

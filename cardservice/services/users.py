@@ -58,7 +58,8 @@ def check_password_strength(password: str) -> None:
     """Refuse passwords that are too short."""
     if len(password) < _MIN_PASSWORD:
         raise InvalidInputError(
-            f"Passwords need at least {_MIN_PASSWORD} characters.", field="password"
+            N_("Passwords need at least %(num)d characters."), params={"num": _MIN_PASSWORD},
+            field="password",
         )
 
 
@@ -76,7 +77,8 @@ def create_user(
     if role not in {r.value for r in Role}:
         raise InvalidInputError(N_("The role must be admin, clerk or agent."), field="role")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ConflictError(f"The username {username!r} is taken.", field="username")
+        raise ConflictError(N_("The username %(name)s is taken."), params={"name": repr(username)},
+                            field="username")
     generated = password is None
     if password is None:
         password = generate_password()
@@ -98,7 +100,7 @@ def get_user(session: Session, username: str) -> User:
     """The account with this username, or ``NotFoundError``."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise NotFoundError(f"No user named {username!r}.")
+        raise NotFoundError(N_("No user named %(name)s."), params={"name": repr(username)})
     return user
 
 
@@ -211,7 +213,7 @@ def create_token(session: Session, *, username: str, actor: str, now: datetime) 
     """A new API token for a user; only its hash is kept, the token is returned once."""
     user = get_user(session, username)
     if user.disabled:
-        raise ConflictError(f"{user.username} is disabled.")
+        raise ConflictError(N_("%(name)s is disabled."), params={"name": user.username})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=_token_digest(token), prefix=token[:10],
                    created_at=now)
@@ -227,7 +229,7 @@ def revoke_token(session: Session, *, token_id: int, actor: str, now: datetime) 
     """Revoke one API token."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFoundError(f"No API token {token_id}.")
+        raise NotFoundError(N_("No API token %(id)s."), params={"id": token_id})
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor=actor, action="token.revoke", target_type="user",

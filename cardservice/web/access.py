@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import g, redirect, request, session, url_for
 
 from cardservice.clock import utcnow
-from cardservice.errors import AuthenticationError, PermissionDeniedError
+from cardservice.errors import N_, AuthenticationError, PermissionDeniedError
 from cardservice.models import User
 from cardservice.services import users
 from cardservice.web import state
@@ -72,7 +72,7 @@ def page(*roles: str) -> Callable[[F], F]:
                 if user is None:
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
                 if user.role not in roles:
-                    raise PermissionDeniedError("You are not allowed to do this.")
+                    raise PermissionDeniedError(N_("You are not allowed to do this."))
                 if user.must_change_password and request.endpoint != "auth.password":
                     return redirect(url_for("auth.password"))
             return view(*args, **kwargs)
@@ -92,7 +92,7 @@ def api(*roles: str) -> Callable[[F], F]:
             if PUBLIC not in roles:
                 user = api_user()
                 if user.role not in roles:
-                    raise PermissionDeniedError("This token's role may not do this.")
+                    raise PermissionDeniedError(N_("This token's role may not do this."))
             return view(*args, **kwargs)
 
         wrapper.access = ("api", roles)  # type: ignore[attr-defined]
@@ -106,7 +106,7 @@ def api_user() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError("Send an API token: 'Authorization: Bearer <token>'.")
+        raise AuthenticationError(N_("Send an API token: 'Authorization: Bearer <token>'."))
     user = users.user_for_token(state.session(), token.strip(), now=utcnow())
     g.user = user
     return user

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from cardservice.clock import utcnow
-from cardservice.errors import InvalidInputError
+from cardservice.errors import N_, InvalidInputError
 from cardservice.privacy import refuse_not_collected
 from cardservice.services import cards, residents
 from cardservice.web import state
@@ -29,8 +29,8 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInputError("The body must be a JSON object (Content-Type: "
-                                "application/json).")
+        raise InvalidInputError(N_("The body must be a JSON object (Content-Type: "
+                                "application/json)."))
     return body
 
 
@@ -39,12 +39,12 @@ def _photo(body: dict[str, Any]) -> bytes | None:
     if raw in (None, ""):
         return None
     if not isinstance(raw, str):
-        raise InvalidInputError("'photo' is a base64-encoded JPEG, PNG or WebP image.",
+        raise InvalidInputError(N_("'photo' is a base64-encoded JPEG, PNG or WebP image."),
                                 field="photo")
     try:
         return base64.b64decode(raw.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInputError("'photo' is not valid base64.", field="photo") from None
+        raise InvalidInputError(N_("'photo' is not valid base64."), field="photo") from None
 
 
 def _resident_json(view: residents.ResidentView) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def register_resident() -> ResponseReturnValue:
     now = utcnow()
     confirm = body.get("confirm_new", False)
     if not isinstance(confirm, bool):
-        raise InvalidInputError("'confirm_new' must be true or false.", field="confirm_new")
+        raise InvalidInputError(N_("'confirm_new' must be true or false."), field="confirm_new")
     data = residents.parse_resident(body, settings=settings, today=now.date())
     try:
         rid = residents.register(state.session(), state.keys(), data=data, photo=_photo(body),

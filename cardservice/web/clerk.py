@@ -18,10 +18,11 @@ from flask import session as browser_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from cardservice import serials
 from cardservice.clock import utcnow
-from cardservice.errors import DomainError, InvalidInputError, NotCollectedError, NotFoundError
+from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
 from cardservice.models import CardStatus
 from cardservice.privacy import refuse_not_collected
 from cardservice.services import cards, residents
@@ -54,7 +55,7 @@ SHEET_CARDS_PER_SECOND = 15
 _ISSUED_KEY = "clerk_issued_card"
 
 STATUS_LABELS: dict[str, Any] = {
-    CardStatus.ACTIVE: _l("Active"),
+    CardStatus.ACTIVE: lazy_pgettext("card status", "Active"),
     CardStatus.SUPERSEDED: _l("Replaced by a newer card"),
     CardStatus.REVOKED: _l("Revoked"),
 }
@@ -110,7 +111,7 @@ def _canonical(serial: str) -> str:
     try:
         return serials.normalise_serial(serial)
     except serials.SerialFormatError:
-        raise NotFoundError("No card with this serial.") from None
+        raise NotFoundError(N_("No card with this serial.")) from None
 
 
 def _no_store(body: bytes, mimetype: str, **headers: str) -> Response:
@@ -286,7 +287,7 @@ def resident_photo(resident_id: str) -> ResponseReturnValue:
     """The resident's photo (decrypted for this response only, never cached)."""
     jpeg = residents.get_photo(state.session(), state.keys(), resident_id)
     if jpeg is None:
-        raise NotFoundError("This resident has no photo.")
+        raise NotFoundError(N_("This resident has no photo."))
     return _no_store(jpeg, "image/jpeg")
 
 
@@ -357,7 +358,7 @@ def preview_png(serial: str) -> ResponseReturnValue:
     """One side of the card as an image: ``?side=front`` (default) or ``?side=back``."""
     side = {"front": 0, "back": 1}.get(request.args.get("side", "front"))
     if side is None:
-        raise NotFoundError("A card has a front and a back.")
+        raise NotFoundError(N_("A card has a front and a back."))
     png = cards.card_preview_png(state.session(), state.keys(), _canonical(serial), page=side,
                                  settings=state.settings())
     return _no_store(png, "image/png")

@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, DateInput, EmailInput, HiddenInput, ListWidget, TelInput
 
 from cardservice.config import Settings
-from cardservice.errors import DomainError, InvalidInputError
+from cardservice.errors import N_, DomainError, InvalidInputError
 from cardservice.services.cards import REVOCATION_REASONS
 from cardservice.services.residents import ResidentData
 from cardservice.vault import normalise_name
@@ -200,12 +200,12 @@ class ResidentForm(FlaskForm):
             return None
         head, sep, body = data_url.partition(",")
         if not sep or not head.startswith("data:image/") or not head.endswith(";base64"):
-            raise InvalidInputError("The webcam photo was not received as an image.",
+            raise InvalidInputError(N_("The webcam photo was not received as an image."),
                                     field="photo")
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInputError("The webcam photo was damaged in transit; take it again.",
+            raise InvalidInputError(N_("The webcam photo was damaged in transit; take it again."),
                                     field="photo") from None
 
     def keep_photo(self, raw: bytes | None) -> None:

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from cardservice import pki, trust
 from cardservice.clock import utcnow
-from cardservice.errors import DomainError, InvalidInputError
+from cardservice.errors import N_, DomainError, InvalidInputError
 from cardservice.services import partners, publication
 from cardservice.web import state
 from cardservice.web.access import actor, api, page
@@ -127,7 +127,8 @@ def import_files() -> ResponseReturnValue:
         try:
             city = trust.decode_bundle_unverified(bundle).city_id
         except trust.TrustError as exc:
-            raise InvalidInputError(f"This file is not a trust bundle: {exc}") from None
+            raise InvalidInputError(N_("This file is not a trust bundle: %(detail)s"),
+                                    params={"detail": str(exc)}) from None
         held = {p.city_id for p in partners.list_partners(state.session())}
         if city in held:
             partners.apply_documents(state.session(), city, bundle=bundle, revocations=rev,

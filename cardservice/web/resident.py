@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from cardservice import serials
 from cardservice.clock import utcnow
-from cardservice.errors import DomainError
+from cardservice.errors import N_, DomainError
 from cardservice.models import Card
 from cardservice.services import renewals
 from cardservice.web import state
@@ -215,7 +215,7 @@ def renewals_api() -> ResponseReturnValue:
     if changes is not None and not isinstance(changes, dict):
         from cardservice.errors import InvalidInputError
 
-        raise InvalidInputError("'changes' must be an object.", field="changes")
+        raise InvalidInputError(N_("'changes' must be an object."), field="changes")
     view = renewals.create_request(state.session(), state.keys(), card=card,
                                    kind=str(body.get("kind", "renew")), now=utcnow(),
                                    settings=state.settings(), changes=changes,

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from cardservice import pki
 from cardservice import qr as qr_mod
 from cardservice.clock import utcnow
-from cardservice.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
+from cardservice.errors import N_, AuthenticationError, InvalidInputError, PermissionDeniedError
 from cardservice.services import cards, verification
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, api_user, current_user, page
@@ -55,9 +55,9 @@ def _require_verifier_api() -> None:
         return
     user = current_user() if request.authorization is None else api_user()
     if user is None:
-        raise AuthenticationError("Only signed-in agents may verify cards here.")
+        raise AuthenticationError(N_("Only signed-in agents may verify cards here."))
     if user.role not in VERIFIERS:
-        raise PermissionDeniedError("Only agents may verify cards here.")
+        raise PermissionDeniedError(N_("Only agents may verify cards here."))
 
 
 def _trust() -> verification.CityTrust:
@@ -103,7 +103,7 @@ def verify_api() -> ResponseReturnValue:
     _require_verifier_api()
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("qr"), str):
-        raise InvalidInputError("Send a JSON object with the card's text in 'qr'.", field="qr")
+        raise InvalidInputError(N_("Send a JSON object with the card's text in 'qr'."), field="qr")
     return jsonify(run_verification(body["qr"][:MAX_QR_TEXT]).as_json())
 
 

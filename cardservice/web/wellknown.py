@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from cardservice import trust
 from cardservice.clock import utcnow
-from cardservice.errors import InvalidInputError
+from cardservice.errors import N_, InvalidInputError
 from cardservice.services import partners, publication
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api
@@ -60,7 +60,7 @@ def recognition_request() -> ResponseReturnValue:
     """Another city asks to be recognised by sending its signed bundle; an admin decides."""
     data = request.get_data(cache=False)
     if not data or len(data) > trust.MAX_BUNDLE_BYTES:
-        raise InvalidInputError("Send your signed trust bundle as application/cose.")
+        raise InvalidInputError(N_("Send your signed trust bundle as application/cose."))
     req = partners.receive_recognition_request(state.session(), data=data, now=utcnow())
     return {"status": "received", "city_id": req.city_id,
             "message": "An administrator will check your fingerprint before accepting."}, 202

@@ -24,9 +24,11 @@ FRENCH = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
 
 # The same keywords as the README's extract command; `_`, `gettext` and `ngettext`
 # are Babel's defaults and need no flag.
-KEYWORDS = ["-k", "lazy_gettext", "-k", "_l", "-k", "N_", "-k", "ngettext:1,2"]
+KEYWORDS = ["-k", "lazy_gettext", "-k", "_l", "-k", "N_", "-k", "ngettext:1,2",
+            "-k", "pgettext:1c,2", "-k", "lazy_pgettext:1c,2"]
 UPDATE_HELP = (
     "run `pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ -k ngettext:1,2 "
+    "-k pgettext:1c,2 -k lazy_pgettext:1c,2 "
     "-o cardservice/translations/messages.pot .` then "
     "`pybabel update -i cardservice/translations/messages.pot -d cardservice/translations`, "
     "and translate the new entries in fr/LC_MESSAGES/messages.po"
