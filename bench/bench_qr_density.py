@@ -11,7 +11,9 @@ boost_error=False)``. The script prints:
   40 characters with one.
 
 The baseline, measured in the same run, is the same cards with every name as plain
-UTF-8 text (no compact name form), so the ratio shows what the compact forms buy.
+UTF-8 text (no compact name form), so the ratio shows what the compact forms buy. For
+the Vietnamese samples it also prints the limit without VISCII (id 13), i.e. with
+windows-1258 writing most tones as a separate combining byte, as cards were before.
 
     .venv/bin/python bench/bench_qr_density.py
 """
@@ -69,6 +71,7 @@ NAMES: dict[str, list[str]] = {
         "Nguyễn Thị Phương Thảo",
         "Trần Hoàng Ngọc Ánh Tôn Nữ Minh Châu",
         "Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Á",
+        "Tạ Mỹ Lệ Phạm Ngọc Thảo Trịnh Hữu Lộc Vũ",  # a tone on every syllable
     ],
     "chinese": ["王小明", "欧阳娜娜", "爱新觉罗·溥仪", "王小明李大龍張偉劉洋陳靜楊帆黃磊"],
     "japanese": ["山田 花子", "佐々木 健太郎", "マリア・フェルナンダ・オリベイラ"],
@@ -95,8 +98,9 @@ SAMPLES: dict[str, str] = {
     "arabic": "عبد الرحمن بن محمد بن عبد الله الهاشمي القرشي المكي الحجازي",
     "hebrew": "אברהם יצחק בן יעקב הכהן רוזנברג-שטיינברגר מירושלים העתיקה",
     "thai": "สมศักดิ์ ศรีสุวรรณวงศ์ ณ อยุธยา ประเสริฐสุขสวัสดิ์ มหาสารคาม",
-    # Tones windows-1258 has no precomposed letter for take a combining byte each:
-    # ễ ị ả ầ ọ here (5 in the first 40 characters), ữ ị ọ ễ ỳ ớ ộ ặ in the second (8).
+    # VISCII writes each letter in one byte, whatever its tone. In windows-1258 the tones
+    # it has no precomposed letter for took a combining byte each: ễ ị ả ầ ọ here (5 in
+    # the first 40 characters), ữ ị ọ ễ ỳ ớ ộ ặ in the second (8).
     "vietnamese": "Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Ánh Lê Văn Tám",
     "vietnamese (many tones)": "Tôn Nữ Thị Ngọc Diễm Huỳnh Phước Lộc Đặng Thùy Dương",
     "persian": "محمدرضا حسینی\u200cنژاد فراهانی اصفهانی کرمانی شیرازی تهرانی",
@@ -113,6 +117,17 @@ def _city():
     return pki.issue_signing_certificate(
         root_key=root_key, root_cert=root, now=NOW, not_after=NOW + dt.timedelta(days=6 * 366)
     )
+
+
+@contextmanager
+def _encodings_before_viscii():
+    """The encoder as it was before VISCII (ids 1-12 only): for the Vietnamese figures."""
+    original = credential._encode_name
+    credential._encode_name = lambda name: original(name, range(1, 13))
+    try:
+        yield
+    finally:
+        credential._encode_name = original
 
 
 @contextmanager
@@ -193,7 +208,13 @@ def main() -> int:
         without, _ = _longest_fitting(key, cert, sample, None)
         form = credential._encode_name(text)
         how = "UTF-8 text" if isinstance(form, str) else credential.NAME_ENCODINGS[form[0]][1]
-        print(f"  {script:24s} {with_g:3d} / {without:3d}   {how}")
+        before = ""
+        if script.startswith("vietnamese"):
+            with _encodings_before_viscii():
+                old_g, _ = _longest_fitting(key, cert, sample, "F")
+                old_without, _ = _longest_fitting(key, cert, sample, None)
+            before = f"   (windows-1258 alone: {old_g} / {old_without})"
+        print(f"  {script:24s} {with_g:3d} / {without:3d}   {how}{before}")
         if with_g < 40:
             short.append(f"{script} ({with_g})")
     print(
@@ -204,9 +225,9 @@ def main() -> int:
     print(
         f"why: version {TARGET}-Q leaves {with_g} bytes for a name in the byte-string form "
         f"with a gender marker, {without} without (after its id byte and length head).\n"
-        "  vietnamese: one byte a letter, plus one for each tone windows-1258 writes as a\n"
-        f"  combining mark: 40 letters fit with a gender marker only with at most "
-        f"{with_g - 40} such tones.\n"
+        "  vietnamese: one byte a letter in VISCII, whatever its tones, as in the other\n"
+        f"  one-byte tables: {with_g} letters with a gender marker (windows-1258 took one\n"
+        "  more byte for each tone it writes as a combining mark).\n"
         "  two bytes a character or more (UTF-16 for CJK, Ethiopic, Indic, Georgian; UTF-8\n"
         f"  for Persian, Armenian): about {with_g // 2} characters; 40 take version 13."
     )

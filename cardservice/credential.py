@@ -63,7 +63,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cwt import COSE, COSEKey
 
-from cardservice import pki
+from cardservice import pki, viscii
 from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
@@ -121,8 +121,11 @@ STATUSES = (
 #: (byte-string) form: (Python codec, WHATWG encoding label). Single-byte code pages
 #: write alphabetic scripts in one byte a letter (UTF-8 takes two); UTF-16 writes
 #: CJK, Ethiopic, Indic and other scripts in two (UTF-8 takes three). All are in the
-#: WHATWG Encoding Standard, so a browser's TextDecoder reads them too.
-#: Fixed for ``LC1:``; ids are never reused. See docs/card-format.md.
+#: WHATWG Encoding Standard, so a browser's TextDecoder reads them too, except VISCII
+#: (id 13: RFC 1456, every precomposed Vietnamese letter in one byte), which is in
+#: neither Python's codecs nor the WHATWG standard: its "codec" is
+#: :mod:`cardservice.viscii` and its label the IANA name, and card-offline.js carries
+#: its table. Fixed for ``LC1:``; ids are never reused. See docs/card-format.md.
 NAME_ENCODINGS: dict[int, tuple[str, str]] = {
     1: ("cp1252", "windows-1252"),  # Western European
     2: ("cp1250", "windows-1250"),  # Central European
@@ -136,7 +139,9 @@ NAME_ENCODINGS: dict[int, tuple[str, str]] = {
     10: ("cp874", "windows-874"),  # Thai
     11: ("iso8859_16", "iso-8859-16"),  # South-Eastern European (Romanian ș ț)
     12: ("utf_16_be", "utf-16be"),  # any script; shortest for CJK, Ethiopic, Indic...
+    13: ("viscii", "viscii"),  # Vietnamese, every tone precomposed (cardservice.viscii)
 }
+_VISCII = 13
 
 MAX_NAME_LENGTH = 100
 #: The longest serial a revocation list may name (``cardservice.trust``); card serials
@@ -344,8 +349,14 @@ def _code_page_form(name: str, codec: str) -> bytes | None:
 
     A character the code page lacks is tried as its base letter (with the marks the
     code page cannot write separately) followed by combining marks it can write:
-    this is how windows-1258 writes Vietnamese tones (ễ = ê + U+0303).
+    this is how windows-1258 writes Vietnamese tones (ễ = ê + U+0303). VISCII has no
+    combining marks: it writes the NFC form of the name, precomposed letters only.
     """
+    if codec == "viscii":
+        try:
+            return viscii.encode(unicodedata.normalize("NFC", name))
+        except UnicodeEncodeError:
+            return None
     out = bytearray()
     for ch in name:
         try:
@@ -373,19 +384,26 @@ def _decode_compact_name(data: bytes) -> str:
     codec = NAME_ENCODINGS.get(data[0]) if data else None
     if codec is None:
         raise ValueError("unknown name encoding")
-    return unicodedata.normalize("NFC", data[1:].decode(codec[0]))
+    # Every VISCII byte has a character; the C0 controls among them are refused by the
+    # name check (_check_name) like any control character, so the form stays strict.
+    text = viscii.decode(data[1:]) if data[0] == _VISCII else data[1:].decode(codec[0])
+    return unicodedata.normalize("NFC", text)
 
 
-def _encode_name(name: str) -> str | bytes:
+def _encode_name(name: str, encodings: Iterable[int] | None = None) -> str | bytes:
     """The shortest exact form of a name: UTF-8 text, or an encoded byte string.
 
     The byte-string form is ``id || bytes``; it is used only when strictly shorter and
-    when decoding it (code page, then NFC) gives back exactly ``name``.
+    when decoding it (code page, then NFC) gives back exactly ``name``. Candidates are
+    tried in id order and a later one must be strictly shorter to win, so a tie goes
+    to the older encoding: VISCII (13) takes only names with a tone windows-1258 writes
+    as a combining mark (they were windows-1258 or UTF-8 text); no other name changes.
+    ``encodings`` limits the ids tried (test vectors made before an id existed).
     """
     best: str | bytes = name
     best_len = len(name.encode("utf-8"))
-    for code, (codec, _label) in NAME_ENCODINGS.items():
-        body = _code_page_form(name, codec)
+    for code in NAME_ENCODINGS if encodings is None else sorted(encodings):
+        body = _code_page_form(name, NAME_ENCODINGS[code][0])
         if body is None or len(body) + 1 >= best_len:
             continue
         candidate = bytes([code]) + body

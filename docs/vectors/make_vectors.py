@@ -18,6 +18,8 @@ import hashlib
 import json
 import sys
 import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import base45
@@ -117,7 +119,26 @@ VECTORS = [
         dt.datetime(2026, 8, 8, 8, 8, 8, tzinfo=dt.UTC),
         5,
     ),
+    (
+        "08-vietnamese-viscii",
+        "Vietnamese name with a tone on every syllable: VISCII (id 13, RFC 1456), every "
+        "precomposed letter in one byte; Ỷ is one of the six letters VISCII puts in the C0 "
+        "range (0x14). VISCII is in no WHATWG or Python codec: decode with its table, then "
+        "NFC.",
+        "Tôn Nữ Thị Ỷ Lan",
+        dt.date(1948, 6, 15),
+        "F",
+        "R4K8M2V6Q15",
+        dt.datetime(2026, 9, 9, 9, 9, 9, tzinfo=dt.UTC),
+        5,
+    ),
 ]
+
+# Vectors made before a name encoding existed keep the encoding they were made with:
+# cards issued then stay in people's hands, and verifiers must go on reading them.
+# Today's encoder writes 05's name in VISCII (id 13), three bytes shorter than
+# windows-1258 with its combining tones; 05 stays the windows-1258 (id 9) vector.
+ENCODINGS_THEN = {"05-vietnamese-windows-1258": range(1, 13)}
 
 
 def _pem(cert) -> str:
@@ -142,69 +163,83 @@ def build() -> dict[str, dict]:
     )
     out = {}
     for stem, description, name, born, gender, serial, issued, years in VECTORS:
-        expires = issued + dt.timedelta(days=365 * years + years // 4)
-        claims = credential.CardClaims(
-            issuer=CITY_ID,
-            serial=serial,
-            issued_at=issued,
-            expires_at=expires,
-            holder=credential.Holder(name=name, date_of_birth=born, gender=gender),
-        )
-        qr = credential.encode_card(claims, signer_key=signing_key, signer_cert=signing)
-        payload = base45.b45decode(qr[len(credential.PREFIX) :])
-        compressed = payload[0] == 0x78
-        cose = zlib.decompress(payload) if compressed else payload
-        name_form = credential._encode_name(name)
-        holder_claim: list = [
-            name_form if isinstance(name_form, str) else {"bytes_hex": name_form.hex()},
-            (born - dt.date(1970, 1, 1)).days,
-        ]
-        if gender is not None:
-            holder_claim.append(credential.GENDERS.index(gender) + 1)
-        encoding = (
-            "utf-8 text"
-            if isinstance(name_form, str)
-            else credential.NAME_ENCODINGS[name_form[0]][1]
-        )
-        out[stem] = {
-            "description": description,
-            "qr": qr,
-            "qr_length": len(qr),
-            "zlib": compressed,
-            "cose_hex": cose.hex(),
-            "kid_hex": pki.key_id(signing).hex(),
-            "root_fingerprint": pki.fingerprint(root),
-            "root_certificate": _pem(root),
-            "signing_certificate": _pem(signing),
-            "signing_public_key_b64": base64.b64encode(
-                signing.public_key().public_bytes(
-                    serialization.Encoding.Raw, serialization.PublicFormat.Raw
-                )
-            ).decode(),
-            "valid_at": _iso(issued),
-            "expected": {
-                "claims": {
-                    "1 (iss)": CITY_ID,
-                    "4 (exp)": int(expires.timestamp()),
-                    "6 (iat)": int(issued.timestamp()),
-                    "7 (cti)": {"bytes_hex": credential._serial_to_cti(serial).hex()},
-                    f"{credential.HOLDER_CLAIM_KEY} (holder)": holder_claim,
-                },
-                "name_encoding": encoding,
-                "card": {
-                    "issuer": CITY_ID,
-                    "serial": serial,
-                    "issued_at": _iso(issued),
-                    "expires_at": _iso(expires),
-                    "holder": {
-                        "name": name,
-                        "date_of_birth": born.isoformat(),
-                        "gender": gender,
+        # Made with the encodings there were then (see ENCODINGS_THEN).
+        with _name_encodings(ENCODINGS_THEN.get(stem)):
+            expires = issued + dt.timedelta(days=365 * years + years // 4)
+            claims = credential.CardClaims(
+                issuer=CITY_ID,
+                serial=serial,
+                issued_at=issued,
+                expires_at=expires,
+                holder=credential.Holder(name=name, date_of_birth=born, gender=gender),
+            )
+            qr = credential.encode_card(claims, signer_key=signing_key, signer_cert=signing)
+            payload = base45.b45decode(qr[len(credential.PREFIX) :])
+            compressed = payload[0] == 0x78
+            cose = zlib.decompress(payload) if compressed else payload
+            name_form = credential._encode_name(name)
+            holder_claim: list = [
+                name_form if isinstance(name_form, str) else {"bytes_hex": name_form.hex()},
+                (born - dt.date(1970, 1, 1)).days,
+            ]
+            if gender is not None:
+                holder_claim.append(credential.GENDERS.index(gender) + 1)
+            encoding = (
+                "utf-8 text"
+                if isinstance(name_form, str)
+                else credential.NAME_ENCODINGS[name_form[0]][1]
+            )
+            out[stem] = {
+                "description": description,
+                "qr": qr,
+                "qr_length": len(qr),
+                "zlib": compressed,
+                "cose_hex": cose.hex(),
+                "kid_hex": pki.key_id(signing).hex(),
+                "root_fingerprint": pki.fingerprint(root),
+                "root_certificate": _pem(root),
+                "signing_certificate": _pem(signing),
+                "signing_public_key_b64": base64.b64encode(
+                    signing.public_key().public_bytes(
+                        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+                    )
+                ).decode(),
+                "valid_at": _iso(issued),
+                "expected": {
+                    "claims": {
+                        "1 (iss)": CITY_ID,
+                        "4 (exp)": int(expires.timestamp()),
+                        "6 (iat)": int(issued.timestamp()),
+                        "7 (cti)": {"bytes_hex": credential._serial_to_cti(serial).hex()},
+                        f"{credential.HOLDER_CLAIM_KEY} (holder)": holder_claim,
+                    },
+                    "name_encoding": encoding,
+                    "card": {
+                        "issuer": CITY_ID,
+                        "serial": serial,
+                        "issued_at": _iso(issued),
+                        "expires_at": _iso(expires),
+                        "holder": {
+                            "name": name,
+                            "date_of_birth": born.isoformat(),
+                            "gender": gender,
+                        },
                     },
                 },
-            },
-        }
+            }
     return out
+
+
+@contextmanager
+def _name_encodings(ids: Iterable[int] | None) -> Iterator[None]:
+    """Let the encoder use only the name encodings ``ids`` (all of them when None)."""
+    original = credential._encode_name
+    if ids is not None:
+        credential._encode_name = lambda name: original(name, ids)
+    try:
+        yield
+    finally:
+        credential._encode_name = original
 
 
 def _serialise(vector: dict) -> str:

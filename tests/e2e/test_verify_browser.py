@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from cardservice import credential
+from cardservice import credential, viscii
 from tests.e2e.conftest import LiveCity, launch_with_camera
 
 pytestmark = pytest.mark.browser
@@ -177,6 +177,31 @@ def make_card(signer: Any, *, name: str = "Test Person", issuer: str = "PTLIS",
     return credential.unsafe_encode_card(
         claims, signer_key=key or signer.key,
         kid=kid if kid is not None else credential.pki.key_id(signer.certificate))
+
+
+def card_with_name_bytes(signer: Any, name: bytes) -> str:
+    """A card signed by ``signer`` whose holder name on the wire is exactly ``name``
+    (an encoding id byte, then the bytes): cards the encoder would not write itself."""
+    import cbor2
+
+    iat = max(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1),
+              signer.certificate.not_valid_before_utc)
+    claims = credential.CardClaims(
+        issuer="PTLIS", serial="E2ETEST0002", issued_at=iat, expires_at=iat + timedelta(days=365),
+        holder=credential.Holder(name="Placeholder", date_of_birth=date(1984, 2, 29), gender="F"))
+    raw = credential._claims_map(claims)  # noqa: SLF001 - the test builds altered cards
+    raw[credential.HOLDER_CLAIM_KEY][0] = name
+    cose = credential._cose_context().encode_and_sign(  # noqa: SLF001
+        cbor2.dumps(raw, canonical=True), credential._cose_key(signer.key),  # noqa: SLF001
+        protected={1: -8, 4: credential.pki.key_id(signer.certificate)}, unprotected={})
+    return credential.PREFIX + b45(cose)
+
+
+def in_encoding(name: str, encoding_id: int) -> str:
+    """``name``, after checking that the encoder writes it with that encoding id."""
+    form = credential._encode_name(name)  # noqa: SLF001
+    assert isinstance(form, bytes) and form[0] == encoding_id, (name, form)
+    return name
 
 
 def b45(data: bytes) -> str:
@@ -408,7 +433,27 @@ def _offline_cases(city: LiveCity) -> dict[str, tuple[str, str]]:
             make_card(s, name="Maria " * 15 + "da Silva"), "valid"),
         "Western European name in windows-1252": (make_card(s, name="Zoë Ñúñez-Øster"), "valid"),
         "Cyrillic name in windows-1251": (make_card(s, name="Ольга Петрова"), "valid"),
-        "Vietnamese name in windows-1258": (make_card(s, name="Nguyễn Thị Minh Khai"), "valid"),
+        # Letters windows-1258 has precomposed: a tie with VISCII, so id 9 keeps it.
+        "Vietnamese name in windows-1258": (
+            make_card(s, name=in_encoding("Đoàn Văn Hùng", 9)), "valid"),
+        # Combining tones in windows-1258, as cards issued before VISCII hold them.
+        "Vietnamese name in windows-1258 with combining tones (an earlier card)": (
+            card_with_name_bytes(s, b"\x09Nguy\xea\xden Thi\xf2 Minh Khai"), "valid"),
+        "Vietnamese name in VISCII": (
+            make_card(s, name=in_encoding("Nguyễn Thị Minh Khai", 13)), "valid"),
+        "Vietnamese name of 40 characters, a tone on every syllable, in VISCII": (
+            make_card(s, name=in_encoding("Tạ Mỹ Lệ Phạm Ngọc Thảo Trịnh Hữu Lộc Vũ", 13)),
+            "valid"),
+        # All 134 letters VISCII adds to ASCII (six of them in the C0 range), in two cards.
+        "every VISCII letter, first half": (
+            make_card(s, name=in_encoding(viscii.LETTERS[:67], 13)), "valid"),
+        "every VISCII letter, second half": (
+            make_card(s, name=in_encoding(viscii.LETTERS[67:], 13)), "valid"),
+        "VISCII name with a C0 control byte": (
+            card_with_name_bytes(s, b"\x0dAna\x01Silva"), "malformed"),
+        "VISCII name with DEL": (card_with_name_bytes(s, b"\x0dAna\x7fSilva"), "malformed"),
+        "name encoding id 14 (none yet)": (
+            card_with_name_bytes(s, b"\x0eAna Silva"), "malformed"),
         "Romanian name in iso-8859-16": (make_card(s, name="Ștefan Țurcanu"), "valid"),
         "Arabic name in windows-1256": (make_card(s, name="فاطمة الزهراء"), "valid"),
         "Greek name in windows-1253": (make_card(s, name="Ελένη Παπαδοπούλου"), "valid"),

@@ -46,8 +46,34 @@ NAME_ENCODINGS = {
     10: "windows-874",
     11: "iso-8859-16",
     12: "utf-16be",
+    13: "viscii",
 }
 PYTHON_CODEC = {"windows-874": "cp874"}  # the one label Python does not know as such
+# "viscii" (RFC 1456) is in neither Python's codecs nor the WHATWG standard: this file's
+# own copy of its table, written as code points (cardservice.viscii spells the same
+# letters out; tests/unit/test_viscii.py holds that one to glibc's iconv). Bytes below
+# 0x80 are ASCII except six capitals in place of C0 controls.
+VISCII_LOW = {0x02: 0x1EB2, 0x05: 0x1EB4, 0x06: 0x1EAA, 0x14: 0x1EF6, 0x19: 0x1EF8, 0x1E: 0x1EF4}
+# fmt: off
+VISCII_HIGH = [  # 0x80-0xFF, eight a line
+    0x1EA0, 0x1EAE, 0x1EB0, 0x1EB6, 0x1EA4, 0x1EA6, 0x1EA8, 0x1EAC,
+    0x1EBC, 0x1EB8, 0x1EBE, 0x1EC0, 0x1EC2, 0x1EC4, 0x1EC6, 0x1ED0,
+    0x1ED2, 0x1ED4, 0x1ED6, 0x1ED8, 0x1EE2, 0x1EDA, 0x1EDC, 0x1EDE,
+    0x1ECA, 0x1ECE, 0x1ECC, 0x1EC8, 0x1EE6, 0x0168, 0x1EE4, 0x1EF2,
+    0x00D5, 0x1EAF, 0x1EB1, 0x1EB7, 0x1EA5, 0x1EA7, 0x1EA9, 0x1EAD,
+    0x1EBD, 0x1EB9, 0x1EBF, 0x1EC1, 0x1EC3, 0x1EC5, 0x1EC7, 0x1ED1,
+    0x1ED3, 0x1ED5, 0x1ED7, 0x1EE0, 0x01A0, 0x1ED9, 0x1EDD, 0x1EDF,
+    0x1ECB, 0x1EF0, 0x1EE8, 0x1EEA, 0x1EEC, 0x01A1, 0x1EDB, 0x01AF,
+    0x00C0, 0x00C1, 0x00C2, 0x00C3, 0x1EA2, 0x0102, 0x1EB3, 0x1EB5,
+    0x00C8, 0x00C9, 0x00CA, 0x1EBA, 0x00CC, 0x00CD, 0x0128, 0x1EF3,
+    0x0110, 0x1EE9, 0x00D2, 0x00D3, 0x00D4, 0x1EA1, 0x1EF7, 0x1EEB,
+    0x1EED, 0x00D9, 0x00DA, 0x1EF9, 0x1EF5, 0x00DD, 0x1EE1, 0x01B0,
+    0x00E0, 0x00E1, 0x00E2, 0x00E3, 0x1EA3, 0x0103, 0x1EEF, 0x1EAB,
+    0x00E8, 0x00E9, 0x00EA, 0x1EBB, 0x00EC, 0x00ED, 0x0129, 0x1EC9,
+    0x0111, 0x1EF1, 0x00F2, 0x00F3, 0x00F4, 0x00F5, 0x1ECF, 0x1ECD,
+    0x1EE5, 0x00F9, 0x00FA, 0x0169, 0x1EE7, 0x00FD, 0x1EE3, 0x1EEE,
+]
+# fmt: on
 HOLDER = -70001
 # docs/card-format.md, "Claims": cti is the serial's value, a base-32 number written in
 # Crockford's alphabet, as 7 big-endian bytes; "Holder claim": gender codes.
@@ -74,7 +100,12 @@ def decode_name(value) -> str:
     if isinstance(value, str):
         return value
     label = NAME_ENCODINGS[value[0]]
-    text = value[1:].decode(codecs.lookup(PYTHON_CODEC.get(label, label)).name)
+    if label == "viscii":
+        text = "".join(
+            chr(VISCII_HIGH[b - 0x80] if b >= 0x80 else VISCII_LOW.get(b, b)) for b in value[1:]
+        )
+    else:
+        text = value[1:].decode(codecs.lookup(PYTHON_CODEC.get(label, label)).name)
     return unicodedata.normalize("NFC", text)
 
 
@@ -97,6 +128,18 @@ def test_there_are_at_least_three_vectors_one_non_latin():
     names = [load(p)["expected"]["card"]["holder"]["name"] for p in VECTORS]
     assert len(names) >= 3
     assert any(not all(ch < "\u0250" for ch in name) for name in names)
+
+
+def test_vectors_cover_text_utf16_and_both_vietnamese_forms():
+    forms = {load(p)["expected"]["name_encoding"] for p in VECTORS}
+    assert {"utf-8 text", "utf-16be", "windows-1258", "viscii"} <= forms
+
+
+def test_the_viscii_vector_holds_a_letter_from_the_c0_range():
+    (vector,) = [load(p) for p in VECTORS if load(p)["expected"]["name_encoding"] == "viscii"]
+    name_bytes = bytes.fromhex(vector["expected"]["claims"]["-70001 (holder)"][0]["bytes_hex"])
+    assert name_bytes[0] == 13 and set(name_bytes[1:]) & set(VISCII_LOW)
+    assert len(VISCII_HIGH) == 128
 
 
 def test_vectors_cover_every_gender_code_and_a_serial_with_leading_zeros():

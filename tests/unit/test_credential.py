@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardservice import credential as c
-from cardservice import pki, serials
+from cardservice import pki, serials, viscii
 
 from .conftest import CITY_EPOCH, KeyedCity, make_city, seeded_key
 
@@ -42,6 +42,8 @@ NAMES = {
     "persian with ZWNJ": "محمدرضا حسینی\u200cنژاد",
     "hebrew": "אברהם רוזנברג",
     "vietnamese": "Nguyễn Thị Phương Thảo",
+    "vietnamese, a VISCII letter from the C0 range": "Tôn Nữ Thị Ỷ Lan",
+    "vietnamese, tones windows-1258 has precomposed": "Đoàn Văn Hùng",
     "chinese": "王小明",
     "japanese": "山田 花子",
     "korean": "김민준",
@@ -216,7 +218,10 @@ def test_issued_serials_fit_the_credential():
         ("Gülşen Yılmaz", 5),
         ("אברהם רוזנברג", 6),
         ("عبد الرحمن", 7),
-        ("Nguyễn Thị Phương Thảo", 9),
+        ("Nguyễn Thị Phương Thảo", 13),  # VISCII: ễ ị ả one byte each, not two
+        ("Lê Văn Tám", 9),  # tones windows-1258 has precomposed: a tie, the older id keeps it
+        ("Đoàn Văn Hùng", 9),
+        ("Ỷ Lan", 13),
         ("สมศักดิ์ ศรีสุวรรณ", 10),
         ("Ștefan Țăranu", 11),
         ("王小明李", 12),
@@ -232,15 +237,60 @@ def test_holder_name_takes_its_shortest_exact_form(name, form):
         assert isinstance(encoded, bytes) and encoded[0] == form
         assert len(encoded) < len(name.encode())
         codec = c.NAME_ENCODINGS[form][0]
-        assert unicodedata.normalize("NFC", encoded[1:].decode(codec)) == name
+        text = viscii.decode(encoded[1:]) if codec == "viscii" else encoded[1:].decode(codec)
+        assert unicodedata.normalize("NFC", text) == name
 
 
 def test_vietnamese_tones_are_combining_marks_in_windows_1258():
     # ễ is ê (one byte) + combining tilde; ậ is â + combining dot below.
     assert c._code_page_form("Nguyễn Lập", "cp1258").decode("cp1258") == "Nguyê\u0303n Lâ\u0323p"
-    encoded = c._encode_name("Nguyễn Thị Phương Thảo")
-    assert encoded[0] == 9
-    assert c._decode_compact_name(encoded) == "Nguyễn Thị Phương Thảo"
+    # Cards issued before VISCII (id 13) hold such names in windows-1258: still read.
+    old_form = c._encode_name("Nguyễn Thị Phương Thảo", range(1, 13))
+    assert old_form[0] == 9 and len(old_form) == 1 + 22 + 3
+    assert c._decode_compact_name(old_form) == "Nguyễn Thị Phương Thảo"
+
+
+def test_viscii_writes_every_vietnamese_letter_in_one_byte():
+    name = "Nguyễn Thị Phương Thảo"
+    encoded = c._encode_name(name)
+    assert encoded == b"\x0d" + viscii.encode(name) and len(encoded) == 1 + len(name)
+    assert c._decode_compact_name(encoded) == name
+
+
+def test_viscii_takes_a_name_only_when_strictly_shorter():
+    """Only names with a tone windows-1258 writes as a combining mark change their form:
+    on a tie (every letter precomposed in an older table too) the older id keeps it."""
+    for name in ("Lê Văn Tám", "Đoàn Văn Hùng", "Trương Văn Thái", "Ngô Bá Khá", "José Muñoz"):
+        assert c._encode_name(name) == c._encode_name(name, range(1, 13)), name
+
+    def size(form: str | bytes) -> int:
+        return len(form.encode() if isinstance(form, str) else form)
+
+    for label, name in NAMES.items():
+        old, new = c._encode_name(name, range(1, 13)), c._encode_name(name)
+        assert new == old or (new[0] == 13 and size(new) < size(old)), label
+    # A name windows-1258 wrote no shorter than UTF-8 (ũ ị combining) now takes VISCII.
+    assert c._encode_name("Vũ Thị Lan", range(1, 13)) == "Vũ Thị Lan"
+    assert c._encode_name("Vũ Thị Lan") == b"\x0dV\xfb Th\xb8 Lan"
+
+
+def test_viscii_keeps_a_decomposed_name_as_typed():
+    name = unicodedata.normalize("NFD", "Nguyễn Thị Phương Thảo")
+    assert c._encode_name(name) == name  # decoding ends in NFC: not exactly the name
+
+
+def test_every_vietnamese_letter_round_trips_through_a_card(lisboa):
+    """All 134 letters VISCII adds to ASCII, in two names (a name holds 100 characters)."""
+    assert len(viscii.LETTERS) == 134
+    for half in (viscii.LETTERS[:67], viscii.LETTERS[67:]):
+        name = half[:33] + " " + half[33:]
+        assert unicodedata.is_normalized("NFC", name)
+        encoded = c._encode_name(name)
+        assert isinstance(encoded, bytes) and encoded[0] == 13 and len(encoded) == 1 + len(name)
+        card = claims(name=name)
+        assert c.verify_card(issue(lisboa, card), trust=trust_of(lisboa), now=ISSUED).claims == card
+    for letter in viscii.LETTERS:
+        assert c._decode_compact_name(b"\x0d" + viscii.encode(letter)) == letter
 
 
 def test_non_utc_times_are_stored_in_utc():
@@ -796,7 +846,27 @@ SIGNED_BUT_MALFORMED = {
     "gender 1.0": wire_claims(holder=["Ana Maria Silva", _DAYS, 1.0]),
     "gender null": wire_claims(holder=["Ana Maria Silva", _DAYS, None]),
     "four holder elements": wire_claims(holder=["Ana Maria Silva", _DAYS, 1, 1]),
+    # VISCII gives every byte a character; controls are refused like any control.
+    "VISCII name with a C0 control byte": wire_claims(holder=[b"\x0dAna\x01Silva", _DAYS, 1]),
+    "VISCII name with a line feed": wire_claims(holder=[b"\x0dAna\x0aSilva", _DAYS, 1]),
+    "VISCII name with DEL": wire_claims(holder=[b"\x0dAna\x7fSilva", _DAYS, 1]),
+    "VISCII name that is only its id": wire_claims(holder=[b"\x0d", _DAYS, 1]),
+    "name encoding id 14 (none yet)": wire_claims(holder=[b"\x0eAna Silva", _DAYS, 1]),
 }
+
+
+@pytest.mark.parametrize(
+    ("name_bytes", "name"),
+    [
+        (b"\x0dT\xf4n N\xe6 Th\xb8 \x14 Lan", "Tôn Nữ Thị Ỷ Lan"),
+        (b"\x0d\x02\x05\x06\x14\x19\x1e", "ẲẴẪỶỸỴ"),  # the six letters in the C0 range
+        (b"\x09Nguy\xea\xden Thi\xf2", "Nguyễn Thị"),  # windows-1258 of earlier cards
+    ],
+)
+def test_signed_compact_vietnamese_names_decode_as_documented(lisboa, name_bytes, name):
+    qr = signed_claims(lisboa, wire_claims(holder=[name_bytes, _DAYS, 1]))
+    verified = c.verify_card(qr, trust=trust_of(lisboa), now=ISSUED)
+    assert verified.claims.holder.name == name
 
 
 def test_the_signed_claims_helper_makes_a_valid_card(lisboa):
@@ -912,9 +982,9 @@ def test_everything_but_the_name_takes_the_documented_bytes(lisboa, gender):
 # Long names per script with the longest prefix (in characters, edge spaces dropped)
 # that fits QR version 11 at level Q, with a gender marker and without. Scripts with a
 # one-byte table take one byte a letter: 43 / 44 (plain ASCII, with no id byte: 44 /
-# 45). Vietnamese takes one more byte for each tone that windows-1258 has no
-# precomposed letter for, so it reaches 40 only with at most 3 such tones (4 without
-# a marker); the sample below has 5 in its first 40 characters and reaches 38. Scripts
+# 45). Vietnamese too, in VISCII, whatever its tones (in windows-1258 alone the
+# "vietnamese" sample reached 38 / 38 and "many tones" 36 / 36); the "vietnamese"
+# sample stops at 42 with a marker only because its 43rd character is a space. Scripts
 # of two bytes a letter and more (UTF-16 for CJK, Ethiopic, Indic, Georgian; UTF-8
 # for Persian, whose yeh is in no one-byte table) stop near 20.
 DENSITY = {
@@ -928,8 +998,9 @@ DENSITY = {
     "arabic": ("عبد الرحمن بن محمد بن عبد الله الهاشمي القرشي المكي الحجازي", 43, 44),
     "hebrew": ("אברהם יצחק בן יעקב הכהן רוזנברג-שטיינברגר מירושלים העתיקה", 43, 44),
     "thai": ("สมศักดิ์ ศรีสุวรรณวงศ์ ณ อยุธยา ประเสริฐสุขสวัสดิ์ มหาสารคาม", 43, 44),
-    "vietnamese": ("Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Ánh Lê Văn Tám", 38, 38),
-    "vietnamese, few tones": ("Nguyễn Văn Minh Trần Quang Vinh Lê Hoàng Anh Ba", 40, 42),
+    "vietnamese": ("Nguyễn Thị Phương Thảo Trần Hoàng Ngọc Ánh Lê Văn Tám", 42, 44),
+    "vietnamese, few tones": ("Nguyễn Văn Minh Trần Quang Vinh Lê Hoàng Anh Ba", 43, 44),
+    "vietnamese, many tones": ("Tôn Nữ Thị Ngọc Diễm Huỳnh Phước Lộc Đặng Thùy Dương", 43, 44),
     "persian": ("محمدرضا حسینی\u200cنژاد فراهانی اصفهانی کرمانی شیرازی", 22, 23),
     "chinese": ("王小明李大龍張偉劉洋陳靜楊帆黃磊趙敏周傑吳昊徐麗孫濤", 21, 22),
     "amharic": ("ገብረመድህን ወልደማርያም ተስፋዬ ኃይለሥላሴ አበበ ከበደ", 20, 22),
@@ -972,7 +1043,9 @@ FORTY_WITH_GENDER = [
     "arabic",
     "hebrew",
     "thai",
+    "vietnamese",
     "vietnamese, few tones",
+    "vietnamese, many tones",
 ]
 
 
@@ -984,18 +1057,60 @@ def test_forty_character_names_fit_version_11_with_a_gender_marker(lisboa, scrip
     assert qr_version(issue(lisboa, claims(name=text, gender=gender))) <= 11
 
 
-def test_vietnamese_reaches_forty_only_with_few_separate_tone_bytes(lisboa):
-    """Each tone windows-1258 writes as a combining mark costs a byte: 40 letters fit
-    with a gender marker only when at most 3 of them need one (43 bytes of name)."""
-    budget = NAME_ELEMENT_BUDGET["X"] - 3  # two-byte length head and the id byte
-    assert budget == 43
-    for script, extra, fits in (("vietnamese, few tones", 2, True), ("vietnamese", 5, False)):
-        text = DENSITY[script][0][:40]
-        encoded = c._encode_name(text)
-        assert isinstance(encoded, bytes) and encoded[0] == 9  # windows-1258
-        assert len(encoded) - 1 == 40 + extra
-        version = qr_version(issue(lisboa, claims(name=text, gender="X")))
-        assert (version <= 11) is fits, (script, version)
+# 40-character Vietnamese names with a tone mark on every syllable: in windows-1258
+# most of these tones took a second (combining) byte and the names version 12.
+TONED_FORTY = [
+    "Nguyễn Thị Ngọc Diễm Huỳnh Đức Thịnh Bảo",
+    "Trịnh Đỗ Ngọc Ánh Lữ Mỹ Hạnh Bùi Thủy Tú",
+    "Phạm Lã Thị Kiều Diễm Lý Hữu Khánh Đỗ Tú",
+    "Đặng Thị Quỳnh Hạnh Huỳnh Bảo Ngọc Vũ Tú",
+    "Hoàng Thế Mạnh Đỗ Quốc Việt Lữ Thủy Tiến",
+    "Tạ Mỹ Lệ Phạm Ngọc Thảo Trịnh Hữu Lộc Vũ",
+]
+_VOWELS_WITH_TONES = {
+    unicodedata.normalize("NFC", v + t)
+    for v in "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY"
+    for t in ("\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+}
+
+
+def _syllables(name: str) -> list[str]:
+    return name.replace("-", " ").split()
+
+
+def test_the_toned_names_have_a_tone_on_every_syllable_and_forty_characters():
+    for name in TONED_FORTY:
+        assert len(name) == 40, name
+        for syllable in _syllables(name):
+            assert set(syllable) & _VOWELS_WITH_TONES, (name, syllable)
+        # windows-1258 wrote at least 5 of their tones as a separate byte: version 12.
+        assert len(c._encode_name(name, range(1, 13))) - 1 >= 45, name
+
+
+@pytest.mark.parametrize("name", TONED_FORTY)
+@pytest.mark.parametrize("gender", ["F", "M", "X"])
+def test_forty_character_vietnamese_names_with_every_tone_fit_version_11(lisboa, name, gender):
+    encoded = c._encode_name(name)
+    assert isinstance(encoded, bytes) and encoded[0] == 13 and len(encoded) == 1 + 40
+    card = claims(name=name, gender=gender)
+    qr = issue(lisboa, card)
+    assert qr_version(qr) <= 11, (name, gender, len(qr))
+    assert c.verify_card(qr, trust=trust_of(lisboa), now=ISSUED).claims == card
+
+
+_VIETNAMESE_LETTERS = viscii.LETTERS + "abcdeghiklmnopqrstuvxyABCDEGHIKLMNOPQRSTUVXY"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.text(alphabet=_VIETNAMESE_LETTERS + " ", min_size=40, max_size=40).filter(
+        lambda n: n == n.strip()
+    )
+)
+def test_any_forty_vietnamese_letters_fit_version_11_with_a_gender_marker(lisboa, name):
+    encoded = c._encode_name(name)
+    assert isinstance(encoded, (str, bytes)) and len(cbor2.dumps(encoded)) <= 2 + 1 + 40
+    assert qr_version(issue(lisboa, claims(name=name, gender="X"))) <= 11
 
 
 def test_qr_text_is_alphanumeric_mode(good):

@@ -52,7 +52,31 @@ const NAME_ENCODINGS = {
   1: "windows-1252", 2: "windows-1250", 3: "windows-1251", 4: "windows-1253",
   5: "windows-1254", 6: "windows-1255", 7: "windows-1256", 8: "windows-1257",
   9: "windows-1258", 10: "windows-874", 11: "iso-8859-16", 12: "utf-16be",
+  13: "viscii",
 };
+// VISCII (RFC 1456, id 13) is not in the WHATWG Encoding Standard, so TextDecoder cannot
+// read it: its table is carried here, as in cardservice/viscii.py (the tests hold the two
+// to each other). Byte -> character: ASCII, except six capitals in place of C0 controls,
+// and the other 128 Vietnamese letters at 0x80-0xFF, sixteen a line.
+const VISCII_LOW = { 0x02: "Ẳ", 0x05: "Ẵ", 0x06: "Ẫ", 0x14: "Ỷ", 0x19: "Ỹ", 0x1e: "Ỵ" };
+const VISCII_HIGH =
+  "ẠẮẰẶẤẦẨẬẼẸẾỀỂỄỆỐ" + // 0x80-0x8F
+  "ỒỔỖỘỢỚỜỞỊỎỌỈỦŨỤỲ" + // 0x90-0x9F
+  "Õắằặấầẩậẽẹếềểễệố" + // 0xA0-0xAF
+  "ồổỗỠƠộờởịỰỨỪỬơớƯ" + // 0xB0-0xBF
+  "ÀÁÂÃẢĂẳẵÈÉÊẺÌÍĨỳ" + // 0xC0-0xCF
+  "ĐứÒÓÔạỷừửÙÚỹỵÝỡư" + // 0xD0-0xDF
+  "àáâãảăữẫèéêẻìíĩỉ" + // 0xE0-0xEF
+  "đựòóôõỏọụùúũủýợỮ"; // 0xF0-0xFF
+const VISCII = Array.from({ length: 256 },
+  (_, b) => (b < 0x80 ? VISCII_LOW[b] ?? String.fromCharCode(b) : VISCII_HIGH[b - 0x80]));
+
+/** VISCII bytes as text; every byte has a character (controls are refused later). */
+function visciiDecode(bytes) {
+  let text = "";
+  for (const b of bytes) text += VISCII[b];
+  return text;
+}
 
 // tag 18, array(4), bstr(13) holding map(2) {1: -8 (EdDSA), 4: bstr(8) <kid>}
 const COSE_HEAD = [0xd2, 0x84, 0x4d, 0xa2, 0x01, 0x27, 0x04, 0x48];
@@ -175,7 +199,8 @@ function decodeName(name) {
     const label = name.length ? NAME_ENCODINGS[name[0]] : undefined;
     if (!label) throw new MalformedError("unknown name encoding");
     try {
-      name = new TextDecoder(label, { fatal: true, ignoreBOM: true }).decode(name.subarray(1));
+      name = label === "viscii" ? visciiDecode(name.subarray(1))
+        : new TextDecoder(label, { fatal: true, ignoreBOM: true }).decode(name.subarray(1));
     } catch {
       throw new MalformedError("holder name bytes are not in their encoding");
     }
