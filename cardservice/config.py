@@ -143,7 +143,6 @@ class Settings:
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
     source: Path | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def load_settings(
@@ -297,7 +296,6 @@ def settings_from_mapping(
         auth=auth,
         verify=verify,
         source=source,
-        raw=data,
     )
 
 

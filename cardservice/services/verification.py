@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
@@ -286,11 +286,3 @@ def _age(trust: CityTrust, issuer: str, now: datetime) -> int | None:
         age: int = p.state.trust_data_age_seconds(now)
         return age
     return None if p.synced_at is None else max(0, int((now - p.synced_at).total_seconds()))
-
-
-@dataclass
-class TrustCache:
-    """Per-process cache of partner trust, rebuilt when the partners' version changes."""
-
-    version: int = -1
-    partners: Mapping[str, PartnerTrust] = field(default_factory=dict)
