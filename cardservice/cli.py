@@ -151,11 +151,12 @@ INIT_STEPS: list[Callable[[Context], None]] = [_init_keys]
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="processes")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
 @click.option("--dev", is_flag=True, help="Flask's development server (auto-reload, one process).")
 @pass_ctx
 @handle_errors
-def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the city's web application."""
     from cardservice import create_app
 
@@ -167,7 +168,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
         return
     from cardservice.wsgi_server import run_gunicorn
 
-    run_gunicorn(settings, host=host, port=port, workers=workers)
+    run_gunicorn(settings, host=host, port=port, workers=workers, threads=threads)
 
 
 # ---- users ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,7 +240,17 @@ def _open_image(data: bytes) -> Image.Image:
     return img
 
 
+# PDFium is not thread-safe: every use of pypdfium2 in the process takes this lock
+# (the app may run with several threads per process).
+PDFIUM_LOCK = threading.Lock()
+
+
 def _read_qr_from_pdf(data: bytes) -> str:
+    with PDFIUM_LOCK:
+        return _read_qr_from_pdf_locked(data)
+
+
+def _read_qr_from_pdf_locked(data: bytes) -> str:
     import pypdfium2 as pdfium  # imported lazily: only PDF uploads need it
 
     try:

@@ -25,11 +25,16 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app(self._settings)
 
 
-def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> None:
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int,
+                 threads: int = 4) -> None:
     """Serve with ``workers`` processes; each builds its own app after the fork."""
     _Server(settings, {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
+        # Threads let a worker overlap the waits on the database and Redis; they also keep
+        # a slow client from holding a whole process. The app keeps no per-request globals.
+        "worker_class": "gthread",
+        "threads": threads,
         "accesslog": None,  # request lines would carry card serials and names in URLs
         "errorlog": "-",
         "timeout": 60,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import cardpdf, credential, serials
+from cardservice import qr as qr_mod
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
 from cardservice.labels import card_labels
@@ -343,8 +343,6 @@ def check_renewal_code(card: Card, code: str) -> bool:
         return False
 
 
-# pdfium is not thread-safe: one rendering at a time per process.
-_PDFIUM_LOCK = threading.Lock()
 PREVIEW_DPI = 200
 
 
@@ -362,7 +360,7 @@ def card_preview_png(
     if page not in (0, 1):
         raise NotFoundError(N_("A card has two sides: 0 (front) and 1 (back)."))
     pdf = cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
-    with _PDFIUM_LOCK:
+    with qr_mod.PDFIUM_LOCK:
         doc = pypdfium2.PdfDocument(pdf)
         try:
             image = doc[page].render(scale=dpi / 72).to_pil()

@@ -200,6 +200,7 @@ class VerificationCounter:
     def __init__(self, *, flush_every: int = 200, flush_seconds: float = 30.0) -> None:
         self._pending: Counter[tuple[date, str]] = Counter()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
         self._last_flush: float | None = None
@@ -220,27 +221,32 @@ class VerificationCounter:
                     or monotonic - self._last_flush >= self._flush_seconds)
 
     def flush(self, session: Session, *, monotonic: float | None = None) -> None:
-        """Add pending counts to the database."""
-        with self._lock:
-            pending, self._pending = self._pending, Counter()
-            self._last_flush = monotonic
-        if not pending:
-            return
+        """Add pending counts to the database (one flusher at a time per process)."""
+        if not self._flushing.acquire(blocking=False):
+            return  # another thread is flushing; these counts go with the next one
         try:
-            for (day, status), n in sorted(pending.items()):
-                row = session.scalar(select(VerificationCount).where(
-                    VerificationCount.day == day, VerificationCount.status == status
-                ).with_for_update())
-                if row is None:
-                    session.add(VerificationCount(day=day, status=status, count=n))
-                else:
-                    row.count += n
-            session.commit()
-        except Exception:
-            session.rollback()
-            with self._lock:  # keep the counts for the next try
-                self._pending.update(pending)
-            raise
+            with self._lock:
+                pending, self._pending = self._pending, Counter()
+                self._last_flush = monotonic
+            if not pending:
+                return
+            try:
+                for (day, status), n in sorted(pending.items()):
+                    row = session.scalar(select(VerificationCount).where(
+                        VerificationCount.day == day, VerificationCount.status == status
+                    ).with_for_update())
+                    if row is None:
+                        session.add(VerificationCount(day=day, status=status, count=n))
+                    else:
+                        row.count += n
+                session.commit()
+            except Exception:
+                session.rollback()
+                with self._lock:  # keep the counts for the next try
+                    self._pending.update(pending)
+                raise
+        finally:
+            self._flushing.release()
 
 
 def verify_qr(

@@ -7,6 +7,7 @@ Nothing about a scanned card is logged; only counts per status are kept.
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from functools import wraps
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
 
 from cardservice import pki
 from cardservice import qr as qr_mod
@@ -25,6 +27,7 @@ from cardservice.web.access import PUBLIC, api, api_user, current_user, page
 from cardservice.web.extensions import csrf, limiter
 from cardservice.web.main import add_home_link
 
+log = logging.getLogger("cardservice.verify")
 bp = Blueprint("verify", __name__)
 api_bp = Blueprint("verify_api", __name__, url_prefix="/api/v1")
 VERIFIERS = ("agent", "clerk", "admin")
@@ -36,6 +39,11 @@ add_home_link((PUBLIC,), "verify.verify_page", _l("Check a card"),
 
 def _rate_limit() -> str:
     return state.settings().verify.rate_limit
+
+
+# A blueprint-wide limit (the blueprint holds only /api/v1/verify) is checked once, in
+# Flask-Limiter's before-request pass; a route decorator would be evaluated twice.
+limiter.limit(_rate_limit)(api_bp)
 
 
 def _require_verifier_page(view: Any) -> Any:
@@ -91,13 +99,16 @@ def run_verification(qr_text: str) -> verification.VerificationResult:
     counter.add(result.status, now=now)
     mono = time.monotonic()
     if counter.due(monotonic=mono):
-        counter.flush(state.session(), monotonic=mono)
+        try:
+            counter.flush(state.session(), monotonic=mono)
+        except SQLAlchemyError as exc:
+            # Statistics must never cost an agent their answer; the counts are kept.
+            log.warning("verification counts not saved yet: %s", type(exc).__name__)
     return result
 
 
 @api_bp.post("/verify")
 @api(PUBLIC)
-@limiter.limit(_rate_limit)
 def verify_api() -> ResponseReturnValue:
     """``{"qr": "LC1:..."}`` → the verdict; 400 only for a body that is not JSON or has no qr."""
     _require_verifier_api()

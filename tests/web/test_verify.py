@@ -192,3 +192,38 @@ def test_verify_page_without_script(client, issued):
     html = resp.get_data(as_text=True)
     assert 'data-status="valid"' in html and "Valid card" in html
     assert "Ana Maria Conceição da Silva" in html
+
+
+def test_concurrent_count_flushes_lose_nothing_and_never_fail(db):
+    import threading
+    from datetime import UTC, datetime
+
+    from cardservice.services.verification import VerificationCounter
+
+    counter = VerificationCounter(flush_every=1)
+    now = datetime.now(UTC)
+    barrier = threading.Barrier(4)
+    failures = []
+
+    def work():
+        barrier.wait()
+        for _ in range(25):
+            counter.add("valid", now=now)
+            with db.session() as s:
+                try:
+                    counter.flush(s)
+                except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                    failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    with db.session() as s:
+        counter.flush(s)
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        total = conn.execute(text("SELECT count FROM verification_counts")).scalar()
+    assert failures == [] and total == 100
