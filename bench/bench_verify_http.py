@@ -211,7 +211,8 @@ def main() -> None:
     client = ("wrk, 1 thread x 8 connections" if args.client == "wrk"
               else "python, 2 processes x 4 connections")
     print(f"gunicorn workers: {args.workers} ({args.threads} threads each), client: {client}, "
-          f"{args.rounds} rounds of {args.seconds:.0f} s each, cores: {os.cpu_count()}, rate limits in {args.limiter}")
+          f"{args.rounds} rounds of {args.seconds:.0f} s each, cores: {os.cpu_count()}, "
+          f"rate limits in {args.limiter}")
     print(f"trivial  GET /healthz        {trivial:8.0f} req/s  best of "
           f"{', '.join(f'{r:.0f}' for r in trivial_runs)}")
     print(f"verify   POST /api/v1/verify {verify:8.0f} req/s  best of "
