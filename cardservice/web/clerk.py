@@ -9,6 +9,7 @@ cached (``web.security`` sends ``no-store``; the photo, previews and PDFs say so
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -188,6 +189,29 @@ def _active_serial(view: residents.ResidentView) -> str | None:
 
 # ---- registering and correcting ------------------------------------------------------------
 
+def _save_resident_form(form: ResidentForm, save: Callable[[bytes | None], str]) -> str | None:
+    """Run ``save`` with the form's photo; a refusal is shown on the form (None is returned).
+
+    A refused photo is dropped; any other photo is kept for the re-shown form, so the clerk
+    does not take it again. Never-collected fields and duplicates go to the caller.
+    """
+    photo: bytes | None = None
+    try:
+        photo = form.photo_bytes()
+        return save(photo)
+    except NotCollectedError:
+        raise
+    except residents.LikelyDuplicateError:
+        form.keep_photo(photo)
+        raise
+    except InvalidInputError as exc:
+        form.attach_error(exc)
+        if exc.field == "photo":
+            photo = None
+    form.keep_photo(photo)
+    return None
+
+
 @bp.route("/residents/new", methods=["GET", "POST"])
 @page("clerk")
 def register_page() -> ResponseReturnValue:
@@ -201,28 +225,24 @@ def register_page() -> ResponseReturnValue:
         status = 400
         if form.validate():
             now = utcnow()
-            photo: bytes | None = None
-            try:
-                photo = form.photo_bytes()
+
+            def save(photo: bytes | None) -> str:
                 data = residents.parse_resident(form.to_mapping(), settings=settings,
                                                 today=now.date())
-                rid = residents.register(
+                return residents.register(
                     state.session(), state.keys(), data=data, photo=photo,
                     confirm_new=bool(form.confirm_new.data), actor=actor(), now=now,
                     settings=settings)
+
+            try:
+                rid = _save_resident_form(form, save)
             except residents.LikelyDuplicateError as exc:
                 matches = exc.matches
                 status = 409
-            except NotCollectedError:
-                raise
-            except InvalidInputError as exc:
-                form.attach_error(exc)
-                if exc.field == "photo":
-                    photo = None
             else:
-                flash(_("Registered. Check the record, then issue the card."), "success")
-                return redirect(url_for("clerk.resident_page", resident_id=rid))
-            form.keep_photo(photo)
+                if rid is not None:
+                    flash(_("Registered. Check the record, then issue the card."), "success")
+                    return redirect(url_for("clerk.resident_page", resident_id=rid))
     return render_template("clerk/register.html", form=form, matches=matches, resident=None,
                            **_form_context(settings)), status
 
@@ -241,22 +261,15 @@ def edit_page(resident_id: str) -> ResponseReturnValue:
         _refuse_not_collected()
         status = 400
         if form.validate():
-            photo: bytes | None = None
-            try:
-                photo = form.photo_bytes()
+            def save(photo: bytes | None) -> str:
                 residents.correct_resident(
                     state.session(), state.keys(), resident_id, changes=form.to_mapping(),
                     photo=photo, actor=actor(), now=utcnow(), settings=settings)
-            except NotCollectedError:
-                raise
-            except InvalidInputError as exc:
-                form.attach_error(exc)
-                if exc.field == "photo":
-                    photo = None
-            else:
+                return resident_id
+
+            if _save_resident_form(form, save) is not None:
                 flash(_("The record is corrected."), "success")
                 return redirect(url_for("clerk.resident_page", resident_id=resident_id))
-            form.keep_photo(photo)
     return render_template("clerk/register.html", form=form, matches=[], resident=view,
                            **_form_context(settings)), status
 
