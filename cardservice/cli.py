@@ -8,64 +8,57 @@ example ``users token`` prints the token alone on the last line).
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from datetime import UTC, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.orm import Session
 
-from cardservice import pki, schema, vault
+from cardservice import pki, vault
+from cardservice import qr as qr_mod
+from cardservice.application import Application, AuditChainError
 from cardservice.clock import utcnow
 from cardservice.config import ConfigError, Settings, load_settings
-from cardservice.db import Database
 from cardservice.errors import DomainError
-from cardservice.services import audit, users
-from cardservice.services.citykeys import CityKeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    """Lazily loaded settings and database for one command."""
+    """The command's settings and application layer, loaded on first use."""
 
     def __init__(self) -> None:
         self._settings: Settings | None = None
-        self._db: Database | None = None
-        self._keys: CityKeys | None = None
+        self._app: Application | None = None
 
     @property
     def settings(self) -> Settings:
+        """The city's settings (``CARDSERVICE_CONFIG``)."""
         if self._settings is None:
             self._settings = load_settings()
         return self._settings
 
-    @property
-    def keys(self) -> CityKeys:
-        if self._keys is None:
-            self._keys = CityKeys(self.settings)
-        return self._keys
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
 
     @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.settings.database_url)
-        return self._db
+    def app(self) -> Application:
+        """The application layer: every use case a command may run."""
+        if self._app is None:
+            self._app = Application(self.settings)
+        return self._app
 
     def close(self) -> None:
         """Release the database connections."""
-        if self._db is not None:
-            self._db.dispose()
-            self._db = None
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.db.session() as s:
-            yield s
+        if self._app is not None:
+            self._app.close()
+            self._app = None
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -120,27 +113,24 @@ def init(ctx: Context, admin_name: str | None) -> None:
         keys_dir.mkdir(parents=True, mode=0o700)
         click.echo(f"created keys directory {keys_dir}")
     settings = load_settings()  # now the keys directory must be usable
-    ctx._settings = settings
+    ctx.settings = settings
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    schema.upgrade(ctx.db)
+    ctx.app.upgrade_schema()
     click.echo("database schema is up to date")
     for step in INIT_STEPS:
         step(ctx)
     if admin_name:
-        with ctx.session() as s:
-            try:
-                users.get_user(s, admin_name)
-                click.echo(f"admin {admin_name} already exists")
-            except DomainError:
-                _user, password = users.create_user(
-                    s, username=admin_name, role="admin", actor=operator(), now=utcnow())
-                click.echo(f"created admin {admin_name}; one-time password (change it at "
-                           f"first sign-in):")
-                click.echo(password)
+        new = ctx.app.staff.ensure_admin(username=admin_name, actor=operator())
+        if new is None:
+            click.echo(f"admin {admin_name} already exists")
+        else:
+            click.echo(f"created admin {admin_name}; one-time password (change it at "
+                       f"first sign-in):")
+            click.echo(new.password)
 
 
 def _init_keys(ctx: Context) -> None:
-    for line in ctx.keys.init(now=utcnow()) or ["keys are in place"]:
+    for line in ctx.app.city.init() or ["keys are in place"]:
         click.echo(line)
 
 
@@ -161,7 +151,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int, dev: b
     from cardservice import create_app
 
     settings = ctx.settings
-    if not schema.is_current(ctx.db):
+    if not ctx.app.schema_is_current():
         raise click.ClickException("the database schema is not up to date: run `cardservice init`")
     if dev:
         create_app(settings).run(host=host, port=port, debug=False)
@@ -185,11 +175,9 @@ def users_group() -> None:
 @handle_errors
 def users_add(ctx: Context, username: str, role: str) -> None:
     """Create an account and print its one-time password."""
-    with ctx.session() as s:
-        user, password = users.create_user(s, username=username, role=role, actor=operator(),
-                                           now=utcnow())
-    click.echo(f"created {user.username} ({user.role}); one-time password:")
-    click.echo(password)
+    new = ctx.app.staff.create(username=username, role=role, actor=operator())
+    click.echo(f"created {new.member.username} ({new.member.role}); one-time password:")
+    click.echo(new.password)
 
 
 @users_group.command("list")
@@ -197,13 +185,11 @@ def users_add(ctx: Context, username: str, role: str) -> None:
 @handle_errors
 def users_list(ctx: Context) -> None:
     """List accounts."""
-    with ctx.session() as s:
-        rows = users.list_users(s)
-        click.echo(f"{'username':<24} {'role':<6} {'state':<9} last sign-in")
-        for u in rows:
-            state = "disabled" if u.disabled else "active"
-            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
-            click.echo(f"{u.username:<24} {u.role:<6} {state:<9} {last}")
+    click.echo(f"{'username':<24} {'role':<6} {'state':<9} last sign-in")
+    for u in ctx.app.staff.all():
+        state = "disabled" if u.disabled else "active"
+        last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+        click.echo(f"{u.username:<24} {u.role:<6} {state:<9} {last}")
 
 
 @users_group.command("disable")
@@ -212,8 +198,7 @@ def users_list(ctx: Context) -> None:
 @handle_errors
 def users_disable(ctx: Context, username: str) -> None:
     """Disable an account and revoke its API tokens."""
-    with ctx.session() as s:
-        users.set_disabled(s, username=username, disabled=True, actor=operator(), now=utcnow())
+    ctx.app.staff.set_disabled(username, disabled=True, actor=operator())
     click.echo(f"{username} is disabled")
 
 
@@ -223,8 +208,7 @@ def users_disable(ctx: Context, username: str) -> None:
 @handle_errors
 def users_enable(ctx: Context, username: str) -> None:
     """Enable an account again."""
-    with ctx.session() as s:
-        users.set_disabled(s, username=username, disabled=False, actor=operator(), now=utcnow())
+    ctx.app.staff.set_disabled(username, disabled=False, actor=operator())
     click.echo(f"{username} is enabled")
 
 
@@ -234,8 +218,7 @@ def users_enable(ctx: Context, username: str) -> None:
 @handle_errors
 def users_reset(ctx: Context, username: str) -> None:
     """Give an account a new one-time password (and unlock it)."""
-    with ctx.session() as s:
-        password = users.reset_password(s, username=username, actor=operator(), now=utcnow())
+    password = ctx.app.staff.reset_password(username, actor=operator())
     click.echo(f"new one-time password for {username}:")
     click.echo(password)
 
@@ -246,8 +229,7 @@ def users_reset(ctx: Context, username: str) -> None:
 @handle_errors
 def users_token(ctx: Context, username: str) -> None:
     """Create an API token; it is printed once, alone on the last line."""
-    with ctx.session() as s:
-        token = users.create_token(s, username=username, actor=operator(), now=utcnow())
+    token = ctx.app.staff.create_token(username, actor=operator())
     click.echo(f"API token for {username} (shown only once):", err=True)
     click.echo(token)
 
@@ -264,12 +246,11 @@ def audit_group() -> None:
 @handle_errors
 def audit_verify(ctx: Context) -> None:
     """Check the hash chain; names the first altered or missing entry."""
-    with ctx.session() as s:
-        try:
-            report = audit.verify_chain(s)
-        except audit.AuditChainError as exc:
-            click.echo(f"audit log BROKEN: entry {exc.seq} {exc.reason}", err=True)
-            sys.exit(1)
+    try:
+        report = ctx.app.staff.verify_audit()
+    except AuditChainError as exc:
+        click.echo(f"audit log BROKEN: entry {exc.seq} {exc.reason}", err=True)
+        sys.exit(1)
     click.echo(f"audit log intact: {report.entries} entries, head {report.head_hash[:16]}…")
 
 
@@ -295,11 +276,11 @@ def keys_init(ctx: Context) -> None:
 @handle_errors
 def keys_status(ctx: Context) -> None:
     """Show the city fingerprint and every signing certificate's state."""
-    st = ctx.keys.store.status(now=utcnow())
+    st = ctx.app.city.status()
     click.echo(f"city            {st.city_id} ({st.city_name})")
     click.echo(f"fingerprint     {st.root_fingerprint}")
     click.echo(f"root valid      {st.root_not_before:%Y-%m-%d} .. {st.root_not_after:%Y-%m-%d}")
-    click.echo(f"master key      {'present' if ctx.keys.master_key_path.exists() else 'ABSENT'}")
+    click.echo(f"master key      {'present' if ctx.app.city.master_key_present() else 'ABSENT'}")
     for s in st.signing:
         click.echo(f"signing {s.kid}  {s.state:<11} signs {s.signs_from:%Y-%m-%d}.."
                    f"{s.signs_until:%Y-%m-%d}  valid until {s.not_after:%Y-%m-%d}")
@@ -310,16 +291,8 @@ def keys_status(ctx: Context) -> None:
 @handle_errors
 def keys_rotate(ctx: Context) -> None:
     """Make a new signing certificate; the old one only verifies from now on."""
-    now = utcnow()
-    new = ctx.keys.store.rotate(now=now)
-    with ctx.session() as s:
-        audit.record(s, actor=operator(), action="keys.rotate", target_type="signing_key",
-                     target_id=new.kid, now=now)
-        s.commit()
-        from cardservice.services import publication
-
-        publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
-    click.echo(f"new signing certificate {new.kid} signs from now; earlier ones verify only")
+    kid = ctx.app.city.rotate_signing_key(actor=operator())
+    click.echo(f"new signing certificate {kid} signs from now; earlier ones verify only")
 
 
 @keys_group.command("rotate-root")
@@ -328,21 +301,14 @@ def keys_rotate(ctx: Context) -> None:
 @handle_errors
 def keys_rotate_root(ctx: Context, yes: bool) -> None:
     """Replace the city root; the next trust bundle is signed by the old and the new root."""
-    from cardservice.services import publication
-
     if not yes and not click.confirm(
             "Rotate the city root? Partners follow automatically at their next sync; "
             "read the new fingerprint to them as well.", err=True):
         raise click.ClickException("nothing changed")
-    now = utcnow()
-    fp = ctx.keys.store.rotate_root(now=now)
-    with ctx.session() as s:
-        audit.record(s, actor=operator(), action="keys.rotate_root", target_type="root",
-                     target_id=fp.replace(" ", "")[:16], now=now)
-        s.commit()
-        doc = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
-    click.echo(f"new city root; fingerprint {fp}")
-    click.echo(f"published trust bundle v{doc.version}, signed by the old and the new root")
+    rotation = ctx.app.city.rotate_root(actor=operator())
+    click.echo(f"new city root; fingerprint {rotation.fingerprint}")
+    click.echo(f"published trust bundle v{rotation.bundle_version}, signed by the old and the "
+               "new root")
 
 
 # ---- cards ---------------------------------------------------------------------------------
@@ -363,31 +329,28 @@ def cards_group() -> None:
 @handle_errors
 def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Path) -> None:
     """Every active card issued in a date range on A4 sheets with crop marks (duplex)."""
-    from datetime import UTC, timedelta
-
-    from cardservice.services import cards
-
     first = start.replace(tzinfo=UTC)
     last = (end or start).replace(tzinfo=UTC) + timedelta(days=1)
-    with ctx.session() as s:
-        serials = cards.cards_issued_between(s, start=first, end=last,
-                                             only_unprinted=unprinted)
-        if not serials:
-            raise click.ClickException("no card was issued in that range")
-        with click.progressbar(length=len(serials), label=f"rendering {len(serials)} cards",
-                               file=sys.stderr, show_pos=True) as bar:
-            done = [0]
+    expected = len(ctx.app.cards.issued_between(start=first, end=last,
+                                                only_unprinted=unprinted))
+    if not expected:
+        raise click.ClickException("no card was issued in that range")
+    with click.progressbar(length=expected, label=f"rendering {expected} cards",
+                           file=sys.stderr, show_pos=True) as bar:
+        done = [0]
 
-            def progress(n: int, total: int) -> None:
-                bar.update(n - done[0])
-                done[0] = n
+        def progress(n: int, total: int) -> None:
+            bar.update(n - done[0])
+            done[0] = n
 
-            pdf = cards.cards_sheet_pdf(s, ctx.keys, serials, settings=ctx.settings,
-                                        actor=operator(), now=utcnow(), progress=progress)
+        sheet = ctx.app.cards.sheet(start=first, end=last, only_unprinted=unprinted,
+                                    actor=operator(), progress=progress)
+    if not sheet.serials:
+        raise click.ClickException("no card was issued in that range")
     tmp = output.with_name(output.name + ".part")
-    tmp.write_bytes(pdf)
+    tmp.write_bytes(sheet.pdf)
     tmp.replace(output)  # never leave a half-written PDF under the real name
-    click.echo(f"wrote {len(serials)} cards to {output}")
+    click.echo(f"wrote {len(sheet.serials)} cards to {output}")
 
 
 # ---- purge ---------------------------------------------------------------------------------
@@ -401,35 +364,28 @@ def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Pat
 @handle_errors
 def purge(ctx: Context, dry_run: bool, everything: bool, confirm: str | None) -> None:
     """Forget residents past the retention period by destroying their data keys."""
-    from cardservice.services import residents
-
-    settings = ctx.settings
-    now = utcnow()
     if everything:
         _purge_all(ctx, dry_run=dry_run, confirm=confirm)
         return
-    with ctx.session() as s:
-        plan = residents.plan_purge(s, now=now,
-                                    days_after_expiry=settings.retention.days_after_expiry)
-        n = len(plan.resident_ids)
-        if dry_run:
-            click.echo(f"dry run: {n} resident(s) whose last card expired before "
-                       f"{plan.cutoff:%Y-%m-%d} would be forgotten")
-            for rid in plan.resident_ids:
-                click.echo(f"  {rid}")
-            return
-        with click.progressbar(plan.resident_ids, label="forgetting", file=sys.stderr,
-                               show_pos=True) as bar:
-            for rid in bar:
-                residents.purge_resident(s, rid, actor=operator(), now=now, reason="retention")
+    plan = ctx.app.residents.plan_purge()
+    n = len(plan.resident_ids)
+    if dry_run:
+        click.echo(f"dry run: {n} resident(s) whose last card expired before "
+                   f"{plan.cutoff:%Y-%m-%d} would be forgotten")
+        for rid in plan.resident_ids:
+            click.echo(f"  {rid}")
+        return
+    with click.progressbar(length=n, label="forgetting", file=sys.stderr,
+                           show_pos=True) as bar:
+        ctx.app.residents.purge_expired(plan, actor=operator(), progress=lambda _rid: bar.update(1))
     click.echo(f"forgot {n} resident(s): their data keys are destroyed; their cards still "
                "verify")
 
 
 def _purge_all(ctx: Context, *, dry_run: bool, confirm: str | None) -> None:
     settings = ctx.settings
-    path = ctx.keys.master_key_path
-    if not path.exists():
+    path = ctx.app.keys.master_key_path
+    if not ctx.app.city.master_key_present():
         raise click.ClickException("the master key is already gone: nothing left to destroy")
     if dry_run:
         click.echo(f"dry run: would destroy {path}; no resident's data could be read again")
@@ -444,13 +400,7 @@ def _purge_all(ctx: Context, *, dry_run: bool, confirm: str | None) -> None:
         confirm = click.prompt(f"Type the city id ({settings.city.id}) to confirm", err=True)
     if confirm.strip() != settings.city.id:
         raise click.ClickException("confirmation does not match the city id: nothing destroyed")
-    vault.destroy_master_key(path)
-    ctx.keys.forget_vault()
-    now = utcnow()
-    with ctx.session() as s:
-        audit.record(s, actor=operator(), action="register.destroy", target_type="register",
-                     target_id=settings.city.id, now=now)
-        s.commit()
+    ctx.app.residents.destroy_register(confirm=confirm, actor=operator())
     click.echo("the master key is destroyed: the register can no longer be read")
 
 
@@ -475,12 +425,7 @@ def _print_partner(view: Any) -> None:
 @handle_errors
 def partners_add(ctx: Context, url: str, fingerprint: str) -> None:
     """Fetch a partner's bundle from URL and pin it if the fingerprint matches."""
-    from cardservice.services import partners
-
-    with ctx.session() as s:
-        view = partners.add_partner(s, url=url, fingerprint=fingerprint,
-                                    own_city_id=ctx.settings.city.id, actor=operator(),
-                                    now=utcnow())
+    view = ctx.app.partners.add(url=url, fingerprint=fingerprint, actor=operator())
     click.echo("recognised:")
     _print_partner(view)
 
@@ -494,26 +439,9 @@ def partners_add(ctx: Context, url: str, fingerprint: str) -> None:
 def partners_import(ctx: Context, bundle: Path, revocations: Path | None,
                     fingerprint: str | None) -> None:
     """Offline exchange: add a partner, or update one, from its bundle file."""
-    from cardservice import trust
-    from cardservice.services import partners
-
-    data = bundle.read_bytes()
     rev = revocations.read_bytes() if revocations else None
-    try:
-        city = trust.decode_bundle_unverified(data).city_id
-    except trust.TrustError as exc:
-        raise click.ClickException(f"{bundle} is not a trust bundle: {exc}") from None
-    with ctx.session() as s:
-        held = {p.city_id for p in partners.list_partners(s)}
-        if city in held:
-            view = partners.apply_documents(s, city, bundle=data, revocations=rev,
-                                            actor=operator(), now=utcnow())
-        else:
-            if not fingerprint:
-                raise click.ClickException("a new partner needs --fingerprint")
-            view = partners.add_partner_from_documents(
-                s, bundle=data, revocations=rev, fingerprint=fingerprint,
-                own_city_id=ctx.settings.city.id, actor=operator(), now=utcnow())
+    view = ctx.app.partners.import_documents(bundle=bundle.read_bytes(), revocations=rev,
+                                             fingerprint=fingerprint, actor=operator())
     _print_partner(view)
 
 
@@ -522,10 +450,7 @@ def partners_import(ctx: Context, bundle: Path, revocations: Path | None,
 @handle_errors
 def partners_list(ctx: Context) -> None:
     """Partners, fingerprints, last sync."""
-    from cardservice.services import partners
-
-    with ctx.session() as s:
-        views = partners.list_partners(s)
+    views = ctx.app.partners.all()
     if not views:
         click.echo("no partner city")
     for v in views:
@@ -538,29 +463,21 @@ def partners_list(ctx: Context) -> None:
 @handle_errors
 def partners_sync(ctx: Context, cities: tuple[str, ...]) -> None:
     """Fetch every partner's (or the named partners') bundle and revocation list; for cron."""
-    from cardservice.services import partners
-
     failed = 0
-    with ctx.session() as s:
-        targets = cities or tuple(p.city_id for p in partners.list_partners(s))
-        for city in targets:
-            try:
-                v = partners.sync_partner(s, city, actor=operator(), now=utcnow())
-                click.echo(f"{city}: ok (bundle v{v.bundle_version}, revocations "
-                           f"#{v.revocations_sequence})")
-            except DomainError as exc:
-                failed += 1
-                click.echo(f"{city}: REFUSED or unreachable: {exc.message}", err=True)
+    for result in ctx.app.partners.sync_many(cities, actor=operator()):
+        if result.view is not None:
+            click.echo(f"{result.city_id}: ok (bundle v{result.view.bundle_version}, "
+                       f"revocations #{result.view.revocations_sequence})")
+        else:
+            failed += 1
+            message = result.error.message if result.error is not None else "failed"
+            click.echo(f"{result.city_id}: REFUSED or unreachable: {message}", err=True)
     if failed:
         sys.exit(1)
 
 
 def _partner_status(ctx: Context, city: str, *, suspended: bool) -> None:
-    from cardservice.services import partners
-
-    with ctx.session() as s:
-        view = partners.set_status(s, city, suspended=suspended, actor=operator(), now=utcnow())
-    _print_partner(view)
+    _print_partner(ctx.app.partners.set_suspended(city, suspended=suspended, actor=operator()))
 
 
 @partners_group.command("suspend")
@@ -588,12 +505,9 @@ def partners_resume(ctx: Context, city: str) -> None:
 @handle_errors
 def partners_remove(ctx: Context, city: str, yes: bool) -> None:
     """Forget a partner's keys (its cards then read unknown_issuer)."""
-    from cardservice.services import partners
-
     if not yes and not click.confirm(f"Remove partner {city}?", err=True):
         raise click.ClickException("nothing removed")
-    with ctx.session() as s:
-        partners.remove_partner(s, city, actor=operator(), now=utcnow())
+    ctx.app.partners.remove(city, actor=operator())
     click.echo(f"{city} removed")
 
 
@@ -603,13 +517,8 @@ def partners_remove(ctx: Context, city: str, yes: bool) -> None:
 @handle_errors
 def partners_request(ctx: Context, url: str) -> None:
     """Send our signed recognition request to another city."""
-    from cardservice.services import partners, publication
-
-    with ctx.session() as s:
-        doc = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=utcnow())
-    partners.send_recognition_request(partner_url=url, bundle=doc.data)
-    click.echo("sent; read our fingerprint to their officials: "
-               + pki.fingerprint(ctx.keys.store.root_certificate()))
+    ctx.app.partners.send_request(url)
+    click.echo("sent; read our fingerprint to their officials: " + ctx.app.city.fingerprint())
 
 
 @main.group("trust")
@@ -623,19 +532,14 @@ def trust_group() -> None:
 @handle_errors
 def trust_export(ctx: Context, directory: Path) -> None:
     """Write our signed bundle and revocation list for an offline exchange."""
-    from cardservice.services import publication
-
     directory.mkdir(parents=True, exist_ok=True)
-    now = utcnow()
-    with ctx.session() as s:
-        bundle = publication.current_bundle(s, ctx.keys, settings=ctx.settings, now=now)
-        rev = publication.current_revocations(s, ctx.keys, settings=ctx.settings, now=now)
-    city = ctx.settings.city.id
-    (directory / f"{city}-trust-bundle.cose").write_bytes(bundle.data)
-    (directory / f"{city}-revocations.cose").write_bytes(rev.data)
-    click.echo(f"wrote {city}-trust-bundle.cose (v{bundle.version}) and "
-               f"{city}-revocations.cose (#{rev.version}) to {directory}")
-    click.echo("fingerprint: " + pki.fingerprint(ctx.keys.store.root_certificate()))
+    export = ctx.app.city.export()
+    city = export.city_id
+    (directory / f"{city}-trust-bundle.cose").write_bytes(export.bundle.data)
+    (directory / f"{city}-revocations.cose").write_bytes(export.revocations.data)
+    click.echo(f"wrote {city}-trust-bundle.cose (v{export.bundle.version}) and "
+               f"{city}-revocations.cose (#{export.revocations.version}) to {directory}")
+    click.echo("fingerprint: " + export.fingerprint)
 
 
 @trust_group.command("fingerprint")
@@ -643,7 +547,7 @@ def trust_export(ctx: Context, directory: Path) -> None:
 @handle_errors
 def trust_fingerprint(ctx: Context) -> None:
     """Print this city's fingerprint (SHA-256 of the root certificate)."""
-    click.echo(pki.fingerprint(ctx.keys.store.root_certificate()))
+    click.echo(ctx.app.city.fingerprint())
 
 
 # ---- verify (offline) ----------------------------------------------------------------------
@@ -655,27 +559,15 @@ def trust_fingerprint(ctx: Context) -> None:
 @handle_errors
 def verify_cmd(ctx: Context, card: str, as_json: bool) -> None:
     """Verify a card offline from the local trust store: QR text, or an image/PDF file."""
-    import json as _json
-
-    from cardservice import qr as qr_mod
-    from cardservice.services import cards, partners, verification
-
     text = card
     if not card.startswith("LC") and Path(card).exists():
         try:
             text = qr_mod.read_qr_from_file(Path(card))
         except qr_mod.QrError as exc:
             raise click.ClickException(f"{card}: {exc}") from None
-    now = utcnow()
-    with ctx.session() as s:
-        trust_view = verification.CityTrust(
-            own_id=ctx.settings.city.id, own_name=ctx.settings.city.name,
-            own=verification.OwnCertificates(ctx.keys),
-            partners=partners.cached_partner_trust(s, {}))
-        result = verification.verify_qr(text, trust=trust_view, now=now,
-                                        own_is_revoked=lambda serial: cards.is_revoked(s, serial))
+    result = ctx.app.verifier.verify(text, now=utcnow())
     if as_json:
-        click.echo(_json.dumps(result.as_json(), ensure_ascii=False))
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
     else:
         mark = "VALID" if result.valid else "NOT VALID"
         click.echo(f"{mark}: {result.status}")

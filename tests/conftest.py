@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from cardservice import create_app, schema
+from cardservice.application import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.config import Settings, settings_from_mapping
 from cardservice.db import Database
@@ -194,7 +195,7 @@ class StaffAccount:
 def staff(db: Database) -> dict[str, StaffAccount]:
     """One account per role, each with an API token."""
     accounts = {}
-    with db.session() as s:
+    with UnitOfWork(db)() as s:
         for role in ("admin", "clerk", "agent"):
             name = f"{role}1"
             password = "pw-" + secrets.token_urlsafe(12)

@@ -2,7 +2,8 @@
 
 Issuing locks the resident first, so two clerks pressing "issue" at once make one
 card after the other, each superseding the earlier ones; the superseded cards join
-the revocation list so that a lost old card reads ``revoked``.
+the revocation list so that a lost old card reads ``revoked``. These functions flush;
+the application layer commits.
 """
 
 from __future__ import annotations
@@ -96,20 +97,9 @@ def printed_name(data: residents.ResidentData) -> str:
 
 def issue_card(
     session: Session, keys: CityKeys, resident_id: str, *, actor: str, now: datetime,
-    settings: Settings,
-) -> IssuedCard:
-    """Issue a new card to a resident; earlier cards of theirs are superseded."""
-    issued = issue_card_in_transaction(session, keys, resident_id, actor=actor, now=now,
-                                       settings=settings)
-    session.commit()
-    return issued
-
-
-def issue_card_in_transaction(
-    session: Session, keys: CityKeys, resident_id: str, *, actor: str, now: datetime,
     settings: Settings, supersede_reason: str = "superseded",
 ) -> IssuedCard:
-    """``issue_card`` without the commit, for services that issue as part of a larger change."""
+    """Issue a new card to a resident; earlier cards of theirs are superseded."""
     issued_at = now.replace(microsecond=0)
     resident = residents.lock_resident(session, resident_id, now=now)
     data = residents.open_data(keys, resident)
@@ -122,7 +112,14 @@ def issue_card_in_transaction(
     claims = credential.CardClaims(issuer=settings.city.id, serial=serial, issued_at=issued_at,
                                    expires_at=expires_at, holder=holder)
     signer = keys.signer(now=issued_at)
-    qr = credential.encode_card(claims, signer_key=signer.key, signer_cert=signer.certificate)
+    try:
+        qr = credential.encode_card(claims, signer_key=signer.key,
+                                    signer_cert=signer.certificate)
+    except credential.InvalidClaimsError as exc:
+        # Registration refuses what a card cannot carry; this guards records made before.
+        raise InvalidInputError(
+            N_("This record cannot be put on a card (%(reason)s). Correct the name, then issue "
+               "the card."), params={"reason": str(exc)}, field="given_names") from None
     # Check the card prints before anything is stored: a name no font covers is refused now.
     _face(settings, data, serial=serial, issued_at=issued_at, expires_at=expires_at, qr=qr,
           code=code, photo=None, check_only=True)
@@ -204,7 +201,7 @@ def revoke_card(
         card.revocation_reason = reason
     audit.record(session, actor=actor, action="card.revoke", target_type="card",
                  target_id=card.serial, now=now, details={"reason": reason})
-    session.commit()
+    session.flush()
     return get_card(session, card.serial)
 
 
@@ -296,7 +293,6 @@ def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Setting
     card.printed_at = now
     audit.record(session, actor=actor, action="card.print", target_type="card",
                  target_id=card.serial, now=now)
-    session.commit()
     return pdf
 
 
@@ -313,7 +309,6 @@ def cards_sheet_pdf(
     audit.record(session, actor=actor, action="card.print_batch", target_type="card",
                  target_id=f"{len(serials_)} cards", now=now,
                  details={"serials": [serials.normalise_serial(s) for s in serials_][:500]})
-    session.commit()
     return pdf
 
 

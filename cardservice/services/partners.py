@@ -13,10 +13,8 @@ Rules:
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,10 +42,11 @@ class PartnerFetchError(DomainError):
 
 
 class PartnerTrustError(DomainError):
-    """The partner's documents were refused; ``reason`` is the trust rule that refused them."""
+    """The partner's documents were refused; ``trust_code`` is the trust rule that refused them."""
 
     code = "partner_refused"
     http_status = 422
+    trust_code = "refused"
 
 
 @dataclass(frozen=True)
@@ -134,11 +133,14 @@ def _refused(exc: trust.TrustError) -> PartnerTrustError:
         trust.RootRotationError: N_("A new root key was not signed by the root we trust. "
                                     "(%(detail)s)"),
     }
+    refused = PartnerTrustError(N_("The partner's trust data was refused: %(detail)s"),
+                                params={"detail": str(exc)})
     for cls, msg in messages.items():
         if isinstance(exc, cls):
-            return PartnerTrustError(msg, params={"detail": str(exc)})
-    return PartnerTrustError(N_("The partner's trust data was refused: %(detail)s"),
-                             params={"detail": str(exc)})
+            refused = PartnerTrustError(msg, params={"detail": str(exc)})
+            break
+    refused.trust_code = exc.code
+    return refused
 
 
 def _bump(session: Session) -> None:
@@ -182,13 +184,20 @@ def add_partner_from_documents(
     audit.record(session, actor=actor, action="partner.add", target_type="partner",
                  target_id=partner.city_id, now=now,
                  details={"fingerprint": state.fingerprint, "version": state.version})
-    session.commit()
     return _view(partner, state)
 
 
-def add_partner(session: Session, *, url: str, fingerprint: str, own_city_id: str, actor: str,
-                now: datetime) -> PartnerView:
-    """Fetch a partner's bundle and revocation list from its base URL and pin it."""
+@dataclass(frozen=True)
+class FetchedDocuments:
+    """A partner's bundle and revocation list as fetched, not yet checked."""
+
+    base_url: str
+    bundle: bytes
+    revocations: bytes
+
+
+def fetch_documents(url: str, *, fingerprint: str) -> FetchedDocuments:
+    """Fetch a partner's bundle and revocation list from its base URL (no database here)."""
     base = _base(url)
     _fingerprint(fingerprint)  # a malformed fingerprint is refused before any network call
     bundle = fetch(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
@@ -197,9 +206,29 @@ def add_partner(session: Session, *, url: str, fingerprint: str, own_city_id: st
     except trust.TrustError as exc:
         raise _refused(exc) from None
     revocations = fetch(revocations_url, max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
-    return add_partner_from_documents(session, bundle=bundle, revocations=revocations,
-                                      fingerprint=fingerprint, own_city_id=own_city_id,
-                                      actor=actor, now=now, url=base)
+    return FetchedDocuments(base, bundle, revocations)
+
+
+def fetch_updates(base_url: str) -> tuple[bytes, bytes]:
+    """Fetch a known partner's current bundle and revocation list."""
+    bundle = fetch(f"{base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
+    revocations = fetch(f"{base_url}{WELL_KNOWN}/revocations",
+                        max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
+    return bundle, revocations
+
+
+def city_of_bundle(data: bytes) -> str:
+    """The city a bundle file claims to be from (unverified: only to route an import)."""
+    try:
+        return trust.decode_bundle_unverified(data).city_id
+    except trust.TrustError as exc:
+        raise InvalidInputError(N_("This file is not a trust bundle: %(detail)s"),
+                                params={"detail": str(exc)}) from None
+
+
+def is_partner(session: Session, city_id: str) -> bool:
+    """Whether ``city_id`` is a partner already."""
+    return session.scalar(select(Partner.id).where(Partner.city_id == city_id)) is not None
 
 
 def _get(session: Session, partner_id: int | str) -> Partner:
@@ -222,13 +251,7 @@ def apply_documents(session: Session, partner_id: int | str, *, bundle: bytes | 
         if revocations is not None:
             state = state.update_revocations(revocations, now=now)
     except trust.TrustError as exc:
-        refused = _refused(exc)
-        p.last_sync_at = now
-        p.last_sync_result = refused.message[:500]
-        audit.record(session, actor=actor, action="partner.sync_refused", target_type="partner",
-                     target_id=p.city_id, now=now, details={"error": exc.code})
-        session.commit()
-        raise refused from None
+        raise _refused(exc) from None
     p.state = state.to_bytes()
     p.fingerprint = state.fingerprint  # follows a verified root rotation
     p.name = state.bundle.city_name
@@ -240,25 +263,22 @@ def apply_documents(session: Session, partner_id: int | str, *, bundle: bytes | 
                  details={"version": state.version,
                           "revocations": state.revocations.sequence if state.revocations
                           else None})
-    session.commit()
     return _view(p, state)
 
 
-def sync_partner(session: Session, partner_id: int | str, *, actor: str, now: datetime
-                 ) -> PartnerView:
-    """Fetch and check a partner's bundle, then its revocation list."""
+def record_sync_failure(session: Session, partner_id: int | str, error: DomainError, *,
+                        actor: str, now: datetime) -> None:
+    """Note a failed sync on the partner (its trust data stays exactly as it was).
+
+    A refusal by the trust rules is also audited; an unreachable server is only noted.
+    """
     p = _get(session, partner_id)
-    try:
-        bundle = fetch(f"{p.base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
-        revocations = fetch(f"{p.base_url}{WELL_KNOWN}/revocations",
-                            max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
-    except PartnerFetchError as exc:
-        p.last_sync_at = now
-        p.last_sync_result = exc.message[:500]
-        session.commit()
-        raise
-    return apply_documents(session, p.id, bundle=bundle, revocations=revocations, actor=actor,
-                           now=now)
+    p.last_sync_at = now
+    p.last_sync_result = error.message[:500]
+    if isinstance(error, PartnerTrustError):
+        audit.record(session, actor=actor, action="partner.sync_refused", target_type="partner",
+                     target_id=p.city_id, now=now, details={"error": error.trust_code})
+    session.flush()
 
 
 def set_status(session: Session, partner_id: int | str, *, suspended: bool, actor: str,
@@ -269,7 +289,7 @@ def set_status(session: Session, partner_id: int | str, *, suspended: bool, acto
     _bump(session)
     audit.record(session, actor=actor, action="partner.suspend" if suspended
                  else "partner.resume", target_type="partner", target_id=p.city_id, now=now)
-    session.commit()
+    session.flush()
     return _view(p)
 
 
@@ -281,7 +301,7 @@ def remove_partner(session: Session, partner_id: int | str, *, actor: str, now: 
     _bump(session)
     audit.record(session, actor=actor, action="partner.remove", target_type="partner",
                  target_id=city, now=now)
-    session.commit()
+    session.flush()
 
 
 def list_partners(session: Session) -> list[PartnerView]:
@@ -294,48 +314,31 @@ def get_partner(session: Session, partner_id: int | str) -> PartnerView:
     return _view(_get(session, partner_id))
 
 
-# ---- verification data, cached per process -------------------------------------------------
+# ---- verification data ---------------------------------------------------------------------
 
-_cache_lock = threading.Lock()
 # How long a process trusts its cached partner data before asking the database whether it
 # changed: a sync, suspension or removal reaches every app process within this time.
 RECHECK_SECONDS = 1.0
 
 
-def cached_partner_trust(
-    session: Session | Callable[[], Session], cache: dict[str, Any], *,
-    monotonic: float | None = None,
-) -> Mapping[str, PartnerTrust]:
-    """Partners' verification data, rebuilt only when the partners' version changed.
+def partners_version(session: Session) -> int:
+    """A number that grows with every change to any partner (sync, suspend, remove)."""
+    return session.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
 
-    ``session`` may be a factory, so the verify hot path opens no session at all while the
-    cache is fresh.
-    """
-    hit = cache.get("partners")
-    if hit is not None and monotonic is not None and monotonic - hit[2] < RECHECK_SECONDS:
-        fresh: Mapping[str, PartnerTrust] = hit[1]
-        return fresh
-    if callable(session):
-        session = session()
-    version = session.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
-    checked = monotonic if monotonic is not None else 0.0
-    if hit is not None and hit[0] == version:
-        cache["partners"] = (version, hit[1], checked)
-        partners: Mapping[str, PartnerTrust] = hit[1]
-        return partners
-    with _cache_lock:
-        built: dict[str, PartnerTrust] = {}
-        for p in session.scalars(select(Partner)):
-            state = trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
-            certs = tuple(k.certificate for k in state.bundle.signing_keys)
-            revoked = frozenset(r.serial for r in state.revocations.revoked) \
-                if state.revocations else frozenset()
-            built[p.city_id] = PartnerTrust(
-                info=IssuerInfo(p.city_id, p.name, own=False, suspended=p.status != "active"),
-                roots=state.roots, signing_certificates=certs, revoked=revoked,
-                synced_at=p.last_sync_ok_at, state=state)
-        cache["partners"] = (version, built, checked)
-        return built
+
+def load_partner_trust(session: Session) -> dict[str, PartnerTrust]:
+    """What verification needs of every partner, read from the stored trusted states."""
+    built: dict[str, PartnerTrust] = {}
+    for p in session.scalars(select(Partner)):
+        state = trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
+        certs = tuple(k.certificate for k in state.bundle.signing_keys)
+        revoked = frozenset(r.serial for r in state.revocations.revoked) \
+            if state.revocations else frozenset()
+        built[p.city_id] = PartnerTrust(
+            info=IssuerInfo(p.city_id, p.name, own=False, suspended=p.status != "active"),
+            roots=state.roots, signing_certificates=certs, revoked=revoked,
+            synced_at=p.last_sync_ok_at, state=state)
+    return built
 
 
 # ---- recognition requests ------------------------------------------------------------------
@@ -362,14 +365,29 @@ def receive_recognition_request(session: Session, *, data: bytes, now: datetime
                              base_url=bundle.base_url, received_at=now, data=data,
                              status="pending")
     session.add(req)
-    session.commit()
+    session.flush()
     return req
 
 
-def pending_recognition_requests(session: Session) -> list[RecognitionRequest]:
+@dataclass(frozen=True)
+class RecognitionRequestView:
+    """A city's request to be recognised, as the admin page shows it."""
+
+    id: int
+    city_id: str
+    name: str
+    base_url: str
+    received_at: datetime
+
+
+def pending_recognition_requests(session: Session) -> list[RecognitionRequestView]:
     """Requests waiting for an admin."""
-    return list(session.scalars(select(RecognitionRequest).where(
-        RecognitionRequest.status == "pending").order_by(RecognitionRequest.received_at)))
+    rows = session.scalars(select(RecognitionRequest).where(
+        RecognitionRequest.status == "pending").order_by(RecognitionRequest.received_at))
+    # The bundle's own fingerprint is not shown: the admin types the one read out by the
+    # other city's officials, and only that check makes the request trusted.
+    return [RecognitionRequestView(r.id, r.city_id, r.name, r.base_url, r.received_at)
+            for r in rows]
 
 
 def decide_recognition_request(session: Session, request_id: int, *, accept: bool,
@@ -383,15 +401,13 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
         req.status = "rejected"
         audit.record(session, actor=actor, action="recognition.reject", target_type="partner",
                      target_id=req.city_id, now=now)
-        session.commit()
+        session.flush()
         return None
     view = add_partner_from_documents(session, bundle=req.data, revocations=None,
                                       fingerprint=fingerprint, own_city_id=own_city_id,
                                       actor=actor, now=now, url=req.base_url)
-    req = session.get(RecognitionRequest, request_id)
-    assert req is not None
     req.status = "accepted"
-    session.commit()
+    session.flush()
     return view
 
 

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cardservice import pki, trust
@@ -132,10 +131,6 @@ def _store(session: Session, kind: str, version: int, issued_at: datetime,
            expires_at: datetime, digest: str, data: bytes) -> Published:
     session.add(PublishedDocument(kind=kind, version=version, issued_at=issued_at,
                                   expires_at=expires_at, digest=digest, data=data))
-    try:
-        session.commit()
-    except IntegrityError:  # pragma: no cover - the counter lock makes this unreachable
-        session.rollback()
-        raise
+    session.flush()
     return Published(version, issued_at, expires_at, data)
 

@@ -6,7 +6,7 @@ combination gets one answer that never says which part was wrong; attempts are
 limited per serial and per client by the web layer. A lost or stolen card is revoked
 at once, to protect its holder, and a replacement waits for a clerk.
 
-Approving issues the new card in the same transaction that marks the request
+Approving issues the new card in the same unit of work that marks the request
 approved, and the conditional UPDATE that claims the request lets exactly one of
 two concurrent approvals win.
 """
@@ -35,6 +35,10 @@ from cardservice.services.citykeys import CityKeys
 KINDS = ("renew", "lost", "stolen", "damaged", "change")
 CHANGE_FIELDS = ("address", "gender", "preferred_name")
 REVOKE_AT_ONCE = ("lost", "stolen")
+
+
+NOT_MATCHED = N_("We could not find a card with these details. Check the card number, your "
+                 "date of birth and the renewal code on the back of your card.")
 
 
 class CardNotMatchedError(DomainError):
@@ -77,6 +81,7 @@ class RequestView:
     reject_reason: str | None
     new_serial: str | None
     changes: Mapping[str, Any] | None = None
+    locale: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The resident-facing JSON."""
@@ -96,9 +101,7 @@ def authenticate_holder(
     session: Session, keys: CityKeys, *, serial: str, date_of_birth: str, renewal_code: str,
 ) -> Card:
     """The card these three facts prove, or ``CardNotMatchedError`` — the same for any miss."""
-    miss = CardNotMatchedError(
-        N_("We could not find a card with these details. Check the card number, your date of "
-        "birth and the renewal code on the back of your card."))
+    miss = CardNotMatchedError(NOT_MATCHED)
     try:
         normalised = serials.normalise_serial(serial)
         born = date.fromisoformat(str(date_of_birth).strip())
@@ -121,6 +124,11 @@ def authenticate_holder(
 @cache
 def _dummy_card() -> Card:
     return Card(serial="0", renewal_code_hash=cards.hash_renewal_code(secrets.token_hex(8)))
+
+
+def held_card(session: Session, serial: str) -> Card | None:
+    """The card a resident proved they hold earlier in their browser session."""
+    return session.get(Card, serial)
 
 
 def holder_view(session: Session, card: Card, *, settings: Settings, now: datetime
@@ -183,7 +191,7 @@ def create_request(
     session.add(req)
     audit.record(session, actor="resident", action="request.create", target_type="request",
                  target_id=req.id, now=now, details={"kind": kind, "card": card.serial})
-    session.commit()
+    session.flush()
     return _view(req)
 
 
@@ -208,7 +216,7 @@ def _view(req: RenewalRequest, changes: Mapping[str, Any] | None = None) -> Requ
     return RequestView(id=req.id, serial=req.serial, resident_id=req.resident_id, kind=req.kind,
                        status=req.status, created_at=req.created_at, decided_at=req.decided_at,
                        reject_reason=req.reject_reason, new_serial=req.new_serial,
-                       changes=changes)
+                       changes=changes, locale=req.locale)
 
 
 def get_request(session: Session, request_id: str) -> RequestView:
@@ -259,7 +267,6 @@ def _claim(session: Session, request_id: str, *, status: str, actor: str, now: d
         .where(RenewalRequest.id == request_id, RenewalRequest.status == "pending")
         .values(status=status, decided_at=now, decided_by=actor, reject_reason=reason))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
         if session.get(RenewalRequest, request_id) is None:
             raise NotFoundError(N_("No such request."))
         raise ConflictError(N_("This request has already been decided by another clerk."))
@@ -271,29 +278,24 @@ def _claim(session: Session, request_id: str, *, status: str, actor: str, now: d
 
 def approve(session: Session, keys: CityKeys, request_id: str, *, actor: str, now: datetime,
             settings: Settings) -> cards.IssuedCard:
-    """Approve: apply any changes, issue the new card (superseding the old), in one commit."""
-    try:
-        req = _claim(session, request_id, status="approved", actor=actor, now=now)
-        changes = _open_changes(keys, session, req)
-        if changes:
-            resident = session.get(Resident, req.resident_id)
-            assert resident is not None
-            data = residents.parse_resident(changes, settings=settings, today=now.date(),
-                                            base=residents.open_data(keys, resident))
-            resident.record = keys.vault().encrypt(
-                residents.data_key(keys, resident), data.to_json(), record_id=resident.id,
-                field="record")
-        reason = req.kind if req.kind in ("lost", "stolen", "damaged") else "superseded"
-        issued = cards.issue_card_in_transaction(
-            session, keys, req.resident_id, actor=actor, now=now, settings=settings,
-            supersede_reason=reason)
-        req.new_serial = issued.serial
-        audit.record(session, actor=actor, action="request.approve", target_type="request",
-                     target_id=req.id, now=now, details={"new_card": issued.serial})
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    """Approve: apply any changes and issue the new card (superseding the old) together."""
+    req = _claim(session, request_id, status="approved", actor=actor, now=now)
+    changes = _open_changes(keys, session, req)
+    if changes:
+        resident = session.get(Resident, req.resident_id)
+        assert resident is not None
+        data = residents.parse_resident(changes, settings=settings, today=now.date(),
+                                        base=residents.open_data(keys, resident))
+        resident.record = keys.vault().encrypt(
+            residents.data_key(keys, resident), data.to_json(), record_id=resident.id,
+            field="record")
+    reason = req.kind if req.kind in ("lost", "stolen", "damaged") else "superseded"
+    issued = cards.issue_card(session, keys, req.resident_id, actor=actor, now=now,
+                              settings=settings, supersede_reason=reason)
+    req.new_serial = issued.serial
+    audit.record(session, actor=actor, action="request.approve", target_type="request",
+                 target_id=req.id, now=now, details={"new_card": issued.serial})
+    session.flush()
     return issued
 
 
@@ -308,7 +310,6 @@ def reject(session: Session, request_id: str, *, reason: str, actor: str, now: d
     req = _claim(session, request_id, status="rejected", actor=actor, now=now, reason=reason)
     audit.record(session, actor=actor, action="request.reject", target_type="request",
                  target_id=req.id, now=now)
-    session.commit()
     return _view(req)
 
 

@@ -1,5 +1,8 @@
 """Register residents, read and correct their record, find duplicates, purge.
 
+These functions flush, never commit: each use case in ``cardservice.application``
+runs them in one unit of work.
+
 Personal data is sealed with the resident's own data key (see ``cardservice.vault``);
 the database row holds ciphertext, a blind index for duplicate detection and dates
 needed for retention. Nothing here stores what SPEC §2 forbids: the raw request is
@@ -359,7 +362,7 @@ def register(
     audit.record(session, actor=actor, action="resident.register", target_type="resident",
                  target_id=rid, now=now,
                  details={"confirmed_duplicate": confirm_new, "photo": processed is not None})
-    session.commit()
+    session.flush()
     return rid
 
 
@@ -458,7 +461,7 @@ def correct_resident(
     changed = sorted(k for k in changes if k not in ("confirm_new",))
     audit.record(session, actor=actor, action="resident.correct", target_type="resident",
                  target_id=resident.id, now=now, details={"fields": changed})
-    session.commit()
+    session.flush()
     return get_resident(session, keys, resident_id)
 
 
@@ -472,7 +475,6 @@ def find_by_name(
         Resident.blind_index == blind, Resident.purged_at.is_(None))))
     audit.record(session, actor=actor, action="resident.search", target_type="resident",
                  target_id="-", now=now, details={"results": len(ids)})
-    session.commit()
     return [get_resident(session, keys, rid) for rid in ids]
 
 
@@ -535,7 +537,7 @@ def purge_resident(session: Session, resident_id: str, *, actor: str, now: datet
         card.renewal_code_hash = None
     audit.record(session, actor=actor, action="resident.purge", target_type="resident",
                  target_id=resident_id, now=now, details={"reason": reason})
-    session.commit()
+    session.flush()
 
 
 def set_last_card_expiry(session: Session, resident: Resident) -> None:

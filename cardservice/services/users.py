@@ -1,4 +1,8 @@
-"""Staff accounts, sign-in with lock-out, and API tokens."""
+"""Staff accounts, sign-in with lock-out, and API tokens.
+
+Like every service, these functions change the session and flush; the application
+layer commits (``cardservice.application``).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,43 @@ TOKEN_PREFIX = "cs_"  # noqa: S105 - a visible marker so leaked tokens are easy 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff account as pages, the API and the CLI see it (no password hash)."""
+
+    id: int
+    username: str
+    role: str
+    must_change_password: bool
+    disabled: bool
+    locale: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+    # A slice of the password hash: a browser session is bound to it, so a password
+    # change signs the account out elsewhere.
+    session_tag: str
+
+    @classmethod
+    def of(cls, user: User) -> StaffMember:
+        """The view of an account row."""
+        return cls(id=user.id, username=user.username, role=user.role,
+                   must_change_password=user.must_change_password, disabled=user.disabled,
+                   locale=user.locale, created_at=user.created_at,
+                   last_login_at=user.last_login_at, session_tag=user.password_hash[-16:])
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """What a sign-in attempt did: the account on success, else the error to raise.
+
+    A failed attempt still changes the database (the failure count, a lock-out), so
+    it is returned, not raised, and the caller commits before raising ``error``.
+    """
+
+    member: StaffMember | None
+    error: AuthenticationError | None
 
 
 @dataclass(frozen=True)
@@ -92,7 +133,6 @@ def create_user(
     session.flush()
     audit.record(session, actor=actor, action="user.create", target_type="user",
                  target_id=user.id, now=now, details={"role": role})
-    session.commit()
     return user, password
 
 
@@ -104,6 +144,19 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def user_by_id(session: Session, user_id: int) -> User | None:
+    """The account with this id, if it exists."""
+    return session.get(User, user_id)
+
+
+def set_locale(session: Session, *, user_id: int, locale: str) -> None:
+    """Remember an account's language."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+        session.flush()
+
+
 def list_users(session: Session) -> list[User]:
     """All accounts, by username."""
     return list(session.scalars(select(User).order_by(User.username)))
@@ -111,17 +164,17 @@ def list_users(session: Session) -> list[User]:
 
 def authenticate(
     session: Session, *, username: str, password: str, now: datetime, policy: LockoutPolicy,
-) -> User:
+) -> SignInOutcome:
     """Check a sign-in; counts failures and locks the account after too many."""
+    wrong = AuthenticationError(N_("Wrong username or password."))
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _verify_quietly(_DUMMY_HASH, password)
-        raise AuthenticationError(N_("Wrong username or password."))
+        return SignInOutcome(None, wrong)
     if user.locked_until is not None and user.locked_until > now:
-        raise AccountLockedError(
+        return SignInOutcome(None, AccountLockedError(
             N_("Too many failed attempts: this account is locked for a while. "
-            "Try again later or ask an administrator.")
-        )
+            "Try again later or ask an administrator.")))
     if not _verify_quietly(user.password_hash, password) or user.disabled:
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failed:
@@ -129,8 +182,8 @@ def authenticate(
             user.failed_logins = 0
             audit.record(session, actor="system", action="user.locked", target_type="user",
                          target_id=user.id, now=now)
-        session.commit()
-        raise AuthenticationError(N_("Wrong username or password."))
+        session.flush()
+        return SignInOutcome(None, wrong)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -138,8 +191,8 @@ def authenticate(
         user.password_hash = hash_password(password)
     audit.record(session, actor=user.username, action="user.login", target_type="user",
                  target_id=user.id, now=now)
-    session.commit()
-    return user
+    session.flush()
+    return SignInOutcome(StaffMember.of(user), None)
 
 
 def _verify_quietly(password_hash: str, password: str) -> bool:
@@ -163,7 +216,7 @@ def change_password(
     user.must_change_password = False
     audit.record(session, actor=user.username, action="user.password", target_type="user",
                  target_id=user.id, now=now)
-    session.commit()
+    session.flush()
 
 
 def set_disabled(
@@ -186,7 +239,7 @@ def set_disabled(
                 token.revoked_at = now
     audit.record(session, actor=actor, action="user.disable" if disabled else "user.enable",
                  target_type="user", target_id=user.id, now=now)
-    session.commit()
+    session.flush()
     return user
 
 
@@ -200,7 +253,6 @@ def reset_password(session: Session, *, username: str, actor: str, now: datetime
     user.locked_until = None
     audit.record(session, actor=actor, action="user.reset_password", target_type="user",
                  target_id=user.id, now=now)
-    session.commit()
     return password
 
 
@@ -221,7 +273,6 @@ def create_token(session: Session, *, username: str, actor: str, now: datetime) 
     session.flush()
     audit.record(session, actor=actor, action="token.create", target_type="user",
                  target_id=user.id, now=now, details={"token_id": row.id})
-    session.commit()
     return token
 
 
@@ -234,7 +285,6 @@ def revoke_token(session: Session, *, token_id: int, actor: str, now: datetime) 
         row.revoked_at = now
         audit.record(session, actor=actor, action="token.revoke", target_type="user",
                      target_id=row.user_id, now=now, details={"token_id": row.id})
-        session.commit()
 
 
 def user_for_token(session: Session, token: str, *, now: datetime) -> User:
@@ -245,5 +295,5 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User:
     # Record use at most once a minute, so reads stay reads.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
-        session.commit()
+        session.flush()
     return row.user

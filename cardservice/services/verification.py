@@ -8,17 +8,20 @@ not write to the database on every scan.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -194,7 +197,9 @@ class VerificationCounter:
     """Counts per (day, status), kept in memory and added to the database in batches.
 
     Only counts: no serial, name or QR text is ever recorded. A crash can lose the
-    counts of the last batch, never anything a user was told.
+    counts of the last batch, never anything a user was told. One thread flushes at a
+    time: ``take`` hands the pending counts to it, ``give_back`` returns them when the
+    database refused them.
     """
 
     def __init__(self, *, flush_every: int = 200, flush_seconds: float = 30.0) -> None:
@@ -220,33 +225,40 @@ class VerificationCounter:
             return (sum(self._pending.values()) >= self._flush_every
                     or monotonic - self._last_flush >= self._flush_seconds)
 
-    def flush(self, session: Session, *, monotonic: float | None = None) -> None:
-        """Add pending counts to the database (one flusher at a time per process)."""
+    @contextmanager
+    def take(self, *, monotonic: float | None = None) -> Iterator[Counter[tuple[date, str]]]:
+        """The pending counts for one flusher (empty when another thread is flushing).
+
+        If the block raises, the counts are kept for the next flush.
+        """
         if not self._flushing.acquire(blocking=False):
-            return  # another thread is flushing; these counts go with the next one
+            yield Counter()  # another thread is flushing; these counts go with the next one
+            return
         try:
             with self._lock:
                 pending, self._pending = self._pending, Counter()
                 self._last_flush = monotonic
-            if not pending:
-                return
             try:
-                for (day, status), n in sorted(pending.items()):
-                    row = session.scalar(select(VerificationCount).where(
-                        VerificationCount.day == day, VerificationCount.status == status
-                    ).with_for_update())
-                    if row is None:
-                        session.add(VerificationCount(day=day, status=status, count=n))
-                    else:
-                        row.count += n
-                session.commit()
-            except Exception:
-                session.rollback()
-                with self._lock:  # keep the counts for the next try
+                yield pending
+            except BaseException:
+                with self._lock:
                     self._pending.update(pending)
                 raise
         finally:
             self._flushing.release()
+
+
+def add_counts(session: Session, pending: Mapping[tuple[date, str], int]) -> None:
+    """Add counts per (day, status) to the stored totals."""
+    for (day, status), n in sorted(pending.items()):
+        row = session.scalar(select(VerificationCount).where(
+            VerificationCount.day == day, VerificationCount.status == status
+        ).with_for_update())
+        if row is None:
+            session.add(VerificationCount(day=day, status=status, count=n))
+        else:
+            row.count += n
+    session.flush()
 
 
 def verify_qr(
@@ -292,3 +304,57 @@ def _age(trust: CityTrust, issuer: str, now: datetime) -> int | None:
         age: int = p.state.trust_data_age_seconds(now)
         return age
     return None if p.synced_at is None else max(0, int((now - p.synced_at).total_seconds()))
+
+
+# ---- trust data for offline verification ----------------------------------------------------
+
+def _iso_or_none(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _chains_to_any(cert: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
+    for root in roots:
+        try:
+            pki.check_chain(cert=cert, root=root)
+        except pki.PKIError:
+            continue
+        return True
+    return False
+
+
+def _issuer_json(cid: str, name: str, own: bool, suspended: bool,
+                 roots: Sequence[x509.Certificate], signing: Sequence[x509.Certificate],
+                 revoked: list[str], age: int | None) -> dict[str, Any]:
+    keys = []
+    for cert in signing:
+        if not _chains_to_any(cert, roots):
+            continue
+        public = cert.public_key()
+        assert isinstance(public, Ed25519PublicKey)  # the chain check accepts Ed25519 only
+        raw = public.public_bytes_raw()
+        keys.append({
+            "kid": pki.key_id(cert).hex(),
+            "public_key": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            "not_before": _iso_or_none(cert.not_valid_before_utc),
+            "not_after": _iso_or_none(cert.not_valid_after_utc),
+        })
+    return {"id": cid, "name": name, "own": own, "suspended": suspended,
+            "fingerprint": pki.fingerprint(roots[0]), "keys": keys, "revoked": revoked,
+            "trust_data_age_seconds": age}
+
+
+def offline_trust_data(trust: CityTrust, *, own_revoked: Sequence[str], now: datetime
+                       ) -> dict[str, Any]:
+    """Public keys and revoked serials of every recognised city, for offline checks.
+
+    Only certificates that chain to a trusted root are included, so a verifier can trust
+    what it caches; holds no personal data.
+    """
+    roots, signing = trust.own_certificates()
+    issuers = [_issuer_json(trust.own_id, trust.own_name, True, False, roots, signing,
+                            list(own_revoked), 0)]
+    for p in trust.partners.values():
+        age = p.state.trust_data_age_seconds(now) if p.state is not None else None
+        issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
+                                    p.signing_certificates, sorted(p.revoked), age))
+    return {"generated_at": _iso_or_none(now), "issuers": issuers}

@@ -10,12 +10,10 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from cardservice.application import Application
 from cardservice.config import Settings
-from cardservice.db import Database
-from cardservice.services.citykeys import CityKeys
 from cardservice.web import errors, i18n, security
 from cardservice.web.extensions import csrf, limiter
-from cardservice.web.state import AppState
 
 
 def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
@@ -43,8 +41,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
-    db = Database(settings.database_url)
-    app.extensions["cardservice"] = AppState(settings=settings, db=db, keys=CityKeys(settings))
+    app.extensions["cardservice"] = Application(settings)
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -81,11 +78,4 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     def _city() -> dict[str, object]:
         return {"city_name": settings.city.name}
 
-    app.teardown_appcontext(_close_session)
     logging.getLogger("cardservice").setLevel(logging.INFO)
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    from cardservice.web.state import close_session
-
-    close_session()

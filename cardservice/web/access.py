@@ -12,26 +12,24 @@ from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
 
-from cardservice.clock import utcnow
+from cardservice.application.staff import StaffMember
 from cardservice.errors import N_, AuthenticationError, PermissionDeniedError
-from cardservice.models import User
-from cardservice.services import users
 from cardservice.web import state
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
 
 
-def current_user() -> User | None:
+def current_user() -> StaffMember | None:
     """The signed-in staff member of this request, if any."""
     if "user" in g:
-        user: User | None = g.user
+        user: StaffMember | None = g.user
         return user
     user = None
     user_id = session.get("user_id")
     if user_id is not None:
-        user = state.session().get(User, user_id)
-        if user is None or user.disabled or session.get("pw") != user.password_hash[-16:]:
+        user = state.application().staff.member(user_id)
+        if user is None or user.disabled or session.get("pw") != user.session_tag:
             # Disabled, deleted, or password changed elsewhere: this session ends now.
             session.clear()
             user = None
@@ -39,14 +37,14 @@ def current_user() -> User | None:
     return user
 
 
-def login_user(user: User) -> None:
+def login_user(user: StaffMember) -> None:
     """Start a fresh session for ``user``."""
     locale = session.get("locale")
     session.clear()
     session.permanent = True
     session["user_id"] = user.id
     # A slice of the hash ties the session to the password: changing it signs out elsewhere.
-    session["pw"] = user.password_hash[-16:]
+    session["pw"] = user.session_tag
     if locale:
         session["locale"] = locale
     g.user = user
@@ -101,13 +99,13 @@ def api(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def api_user() -> User:
+def api_user() -> StaffMember:
     """The user of the request's bearer token, or ``AuthenticationError``."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError(N_("Send an API token: 'Authorization: Bearer <token>'."))
-    user = users.user_for_token(state.session(), token.strip(), now=utcnow())
+    user = state.application().staff.for_token(token.strip())
     g.user = user
     return user
 

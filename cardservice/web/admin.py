@@ -6,9 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from cardservice.clock import utcnow
 from cardservice.errors import DomainError
-from cardservice.services import audit, users
 from cardservice.web import state
 from cardservice.web.access import actor, page
 from cardservice.web.forms import ConfirmForm, NewUserForm
@@ -22,23 +20,23 @@ AUDIT_PAGE = 50
 @page("admin")
 def users_page() -> ResponseReturnValue:
     """List accounts and create one; a new account's one-time password is shown once."""
+    staff = state.application().staff
     form = NewUserForm()
     created: tuple[str, str] | None = None
     status = 200
     if form.validate_on_submit():
         try:
-            user, password = users.create_user(
-                state.session(), username=form.username.data or "", role=form.role.data or "",
-                actor=actor(), now=utcnow())
+            new = staff.create(username=form.username.data or "", role=form.role.data or "",
+                               actor=actor())
         except DomainError as exc:
             form.username.errors = [*form.username.errors, exc.translated(_)]
             status = 400
         else:
-            created = (user.username, password)
+            created = (new.member.username, new.password)
             form = NewUserForm(formdata=None)
     elif form.is_submitted():
         status = 400
-    return render_template("admin/users.html", users=users.list_users(state.session()),
+    return render_template("admin/users.html", users=staff.all(),
                            form=form, created=created, confirm=ConfirmForm()), status
 
 
@@ -49,24 +47,21 @@ def _act(username: str, action: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("admin.users_page"))
-    session = state.session()
+    staff = state.application().staff
     try:
         if action == "disable":
-            users.set_disabled(session, username=username, disabled=True, actor=actor(),
-                               now=utcnow())
+            staff.set_disabled(username, disabled=True, actor=actor())
             flash(_("%(name)s is disabled and their API tokens are revoked.", name=username),
                   "success")
         elif action == "enable":
-            users.set_disabled(session, username=username, disabled=False, actor=actor(),
-                               now=utcnow())
+            staff.set_disabled(username, disabled=False, actor=actor())
             flash(_("%(name)s can sign in again.", name=username), "success")
         elif action == "reset":
-            password = users.reset_password(session, username=username, actor=actor(),
-                                            now=utcnow())
+            password = staff.reset_password(username, actor=actor())
             flash(_("New one-time password for %(name)s: %(password)s — it is shown only once.",
                     name=username, password=password), "secret")
         elif action == "token":
-            token = users.create_token(session, username=username, actor=actor(), now=utcnow())
+            token = staff.create_token(username, actor=actor())
             flash(_("New API token for %(name)s: %(token)s — copy it now, it is shown only "
                     "once.", name=username, token=token), "secret")
     except DomainError as exc:
@@ -107,7 +102,7 @@ def token_user(username: str) -> ResponseReturnValue:
 def audit_page() -> ResponseReturnValue:
     """The audit log, newest first, a page at a time."""
     before = request.args.get("before", type=int)
-    entries = audit.recent(state.session(), limit=AUDIT_PAGE + 1, before=before)
+    entries = state.application().staff.audit_entries(limit=AUDIT_PAGE + 1, before=before)
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
     next_before = entries[-1].seq if more and entries else None

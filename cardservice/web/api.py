@@ -14,10 +14,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from cardservice.clock import utcnow
+from cardservice.application import LikelyDuplicateError, ResidentView, iso
 from cardservice.errors import N_, InvalidInputError
 from cardservice.privacy import refuse_not_collected
-from cardservice.services import cards, residents
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, actor, api
 from cardservice.web.openapi import openapi_document
@@ -47,11 +46,11 @@ def _photo(body: dict[str, Any]) -> bytes | None:
         raise InvalidInputError(N_("'photo' is not valid base64."), field="photo") from None
 
 
-def _resident_json(view: residents.ResidentView) -> dict[str, Any]:
+def _resident_json(view: ResidentView) -> dict[str, Any]:
     return {
         "id": view.id, **view.data.public_dict(), "has_photo": view.has_photo,
-        "cards": [{"serial": c.serial, "issued_at": cards.iso(c.issued_at),
-                   "expires_at": cards.iso(c.expires_at), "status": c.status,
+        "cards": [{"serial": c.serial, "issued_at": iso(c.issued_at),
+                   "expires_at": iso(c.expires_at), "status": c.status,
                    "revocation_reason": c.revocation_reason} for c in view.cards],
     }
 
@@ -76,16 +75,13 @@ def register_resident() -> ResponseReturnValue:
     """Register a resident: 201 {"id"}; 409 on a likely duplicate unless confirmed."""
     body = json_body()
     refuse_not_collected(body)
-    settings = state.settings()
-    now = utcnow()
     confirm = body.get("confirm_new", False)
     if not isinstance(confirm, bool):
         raise InvalidInputError(N_("'confirm_new' must be true or false."), field="confirm_new")
-    data = residents.parse_resident(body, settings=settings, today=now.date())
     try:
-        rid = residents.register(state.session(), state.keys(), data=data, photo=_photo(body),
-                                 confirm_new=confirm, actor=actor(), now=now, settings=settings)
-    except residents.LikelyDuplicateError as exc:
+        rid = state.application().residents.register(body, photo=_photo(body),
+                                                     confirm_new=confirm, actor=actor())
+    except LikelyDuplicateError as exc:
         resp = jsonify(error=exc.code, message=exc.translated(_), matches=exc.matches)
         resp.status_code = 409
         return resp
@@ -96,8 +92,7 @@ def register_resident() -> ResponseReturnValue:
 @api("clerk")
 def get_resident(resident_id: str) -> ResponseReturnValue:
     """A resident's record and cards."""
-    view = residents.get_resident(state.session(), state.keys(), resident_id)
-    return jsonify(_resident_json(view))
+    return jsonify(_resident_json(state.application().residents.get(resident_id)))
 
 
 @bp.patch("/residents/<resident_id>")
@@ -106,10 +101,9 @@ def patch_resident(resident_id: str) -> ResponseReturnValue:
     """Correct a resident's record; only the fields sent change."""
     body = json_body()
     refuse_not_collected(body)
-    view = residents.correct_resident(
-        state.session(), state.keys(), resident_id,
-        changes={k: v for k, v in body.items() if k != "photo"}, photo=_photo(body),
-        actor=actor(), now=utcnow(), settings=state.settings())
+    view = state.application().residents.correct(
+        resident_id, {k: v for k, v in body.items() if k != "photo"}, photo=_photo(body),
+        actor=actor())
     return jsonify(_resident_json(view))
 
 
@@ -117,10 +111,9 @@ def patch_resident(resident_id: str) -> ResponseReturnValue:
 @api("clerk")
 def issue_card(resident_id: str) -> ResponseReturnValue:
     """Issue a card; supersedes the resident's earlier cards."""
-    issued = cards.issue_card(state.session(), state.keys(), resident_id, actor=actor(),
-                              now=utcnow(), settings=state.settings())
-    return jsonify(serial=issued.serial, qr=issued.qr, issued_at=cards.iso(issued.issued_at),
-                   expires_at=cards.iso(issued.expires_at),
+    issued = state.application().cards.issue(resident_id, actor=actor())
+    return jsonify(serial=issued.serial, qr=issued.qr, issued_at=iso(issued.issued_at),
+                   expires_at=iso(issued.expires_at),
                    renewal_code=issued.renewal_code), 201
 
 
@@ -128,15 +121,14 @@ def issue_card(resident_id: str) -> ResponseReturnValue:
 @api("clerk")
 def get_card(serial: str) -> ResponseReturnValue:
     """A card's status."""
-    return jsonify(cards.get_card(state.session(), serial).as_json())
+    return jsonify(state.application().cards.get(serial).as_json())
 
 
 @bp.get("/cards/<serial>/pdf")
 @api("clerk")
 def card_pdf(serial: str) -> ResponseReturnValue:
     """The printable card."""
-    pdf = cards.card_pdf(state.session(), state.keys(), serial, settings=state.settings(),
-                         actor=actor(), now=utcnow())
+    pdf = state.application().cards.pdf(serial, actor=actor())
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
 
@@ -146,6 +138,6 @@ def card_pdf(serial: str) -> ResponseReturnValue:
 def revoke_card(serial: str) -> ResponseReturnValue:
     """Revoke a card: lost, stolen, damaged or withdrawn."""
     body = json_body()
-    info = cards.revoke_card(state.session(), serial, reason=str(body.get("reason", "")),
-                             actor=actor(), now=utcnow())
+    info = state.application().cards.revoke(serial, reason=str(body.get("reason", "")),
+                                            actor=actor())
     return jsonify(info.as_json())

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from cardservice.clock import utcnow
 from cardservice.errors import AccountLockedError, AuthenticationError, InvalidInputError
-from cardservice.services import users
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, current_user, login_user, logout_user, page
 from cardservice.web.extensions import limiter
@@ -33,13 +29,9 @@ def login() -> ResponseReturnValue:
     """The sign-in form; failures are counted and lock the account after too many."""
     form = LoginForm()
     if form.validate_on_submit():
-        cfg = state.settings().auth
-        policy = users.LockoutPolicy(max_failed=cfg.max_failed_logins,
-                                     lock_for=timedelta(minutes=cfg.lockout_minutes))
         try:
-            user = users.authenticate(state.session(), username=form.username.data or "",
-                                      password=form.password.data or "", now=utcnow(),
-                                      policy=policy)
+            user = state.application().staff.sign_in(username=form.username.data or "",
+                                                     password=form.password.data or "")
         except AccountLockedError as exc:
             form.form_errors.append(exc.translated(_))
         except AuthenticationError:
@@ -77,8 +69,9 @@ def password() -> ResponseReturnValue:
     assert user is not None  # page() guarantees a signed-in user
     if form.validate_on_submit():
         try:
-            users.change_password(state.session(), user=user, current=form.current_password.data
-                                  or "", new=form.new_password.data or "", now=utcnow())
+            user = state.application().staff.change_password(
+                user.id, current=form.current_password.data or "",
+                new=form.new_password.data or "")
         except InvalidInputError as exc:
             field = getattr(form, exc.field or "", None)
             (field.errors if field is not None else form.form_errors).append(  # type: ignore[union-attr]

@@ -22,11 +22,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from cardservice import serials
+from cardservice.application import CardStatus, LikelyDuplicateError, ResidentView
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
-from cardservice.models import CardStatus
 from cardservice.privacy import refuse_not_collected
-from cardservice.services import cards, residents
 from cardservice.web import state
 from cardservice.web.access import actor, page
 from cardservice.web.clerk_forms import (
@@ -97,7 +96,7 @@ def _card_row(serial: str, status: str, reason: str | None, issued_at: datetime,
         expired=expires_at <= now)
 
 
-def _rows(view: residents.ResidentView, now: datetime) -> list[CardRow]:
+def _rows(view: ResidentView, now: datetime) -> list[CardRow]:
     rows = [_card_row(c.serial, c.status, c.revocation_reason, c.issued_at, c.expires_at, now)
             for c in view.cards]
     return sorted(rows, key=lambda r: r.issued_at, reverse=True)
@@ -141,15 +140,15 @@ def desk() -> ResponseReturnValue:
     name_form = NameSearchForm()
     card: CardRow | None = None
     card_holder: str | None = None
-    results: list[residents.ResidentView] | None = None
+    results: list[ResidentView] | None = None
     page_no, has_next, total = 1, False, 0
     status = 200
     now = utcnow()
     if "serial" in request.args:
         if serial_form.validate():
             try:
-                info = cards.get_card(state.session(),
-                                      serials.normalise_serial(serial_form.serial.data or ""))
+                info = state.application().cards.get(
+                    serials.normalise_serial(serial_form.serial.data or ""))
             except serials.SerialFormatError as exc:
                 serial_form.serial.errors = [_(str(exc))]
                 status = 400
@@ -165,10 +164,10 @@ def desk() -> ResponseReturnValue:
             status = 400
     elif name_form.validate_on_submit():
         assert name_form.date_of_birth.data is not None
-        found = residents.find_by_name(
-            state.session(), state.keys(), given_names=name_form.given_names.data or "",
+        found = state.application().residents.find_by_name(
+            given_names=name_form.given_names.data or "",
             family_names=name_form.family_names.data or "",
-            date_of_birth=name_form.date_of_birth.data, actor=actor(), now=now)
+            date_of_birth=name_form.date_of_birth.data, actor=actor())
         total = len(found)
         results, page_no, has_next = _page_of(found, name_form.page.data or 1, SEARCH_PAGE)
     elif name_form.is_submitted():
@@ -179,7 +178,7 @@ def desk() -> ResponseReturnValue:
         has_next=has_next, active_serial=_active_serial), status
 
 
-def _active_serial(view: residents.ResidentView) -> str | None:
+def _active_serial(view: ResidentView) -> str | None:
     """The resident's card in force, formatted (for the result list)."""
     for c in view.cards:
         if c.status == CardStatus.ACTIVE:
@@ -201,7 +200,7 @@ def _save_resident_form(form: ResidentForm, save: Callable[[bytes | None], str])
         return save(photo)
     except NotCollectedError:
         raise
-    except residents.LikelyDuplicateError:
+    except LikelyDuplicateError:
         form.keep_photo(photo)
         raise
     except InvalidInputError as exc:
@@ -224,19 +223,14 @@ def register_page() -> ResponseReturnValue:
         _refuse_not_collected()
         status = 400
         if form.validate():
-            now = utcnow()
-
             def save(photo: bytes | None) -> str:
-                data = residents.parse_resident(form.to_mapping(), settings=settings,
-                                                today=now.date())
-                return residents.register(
-                    state.session(), state.keys(), data=data, photo=photo,
-                    confirm_new=bool(form.confirm_new.data), actor=actor(), now=now,
-                    settings=settings)
+                return state.application().residents.register(
+                    form.to_mapping(), photo=photo, confirm_new=bool(form.confirm_new.data),
+                    actor=actor())
 
             try:
                 rid = _save_resident_form(form, save)
-            except residents.LikelyDuplicateError as exc:
+            except LikelyDuplicateError as exc:
                 matches = exc.matches
                 status = 409
             else:
@@ -252,7 +246,7 @@ def register_page() -> ResponseReturnValue:
 def edit_page(resident_id: str) -> ResponseReturnValue:
     """Correct a resident's record: the registration form, prefilled."""
     settings = state.settings()
-    view = residents.get_resident(state.session(), state.keys(), resident_id)
+    view = state.application().residents.get(resident_id)
     form = ResidentForm().setup(settings)
     status = 200
     if not form.is_submitted():
@@ -262,9 +256,8 @@ def edit_page(resident_id: str) -> ResponseReturnValue:
         status = 400
         if form.validate():
             def save(photo: bytes | None) -> str:
-                residents.correct_resident(
-                    state.session(), state.keys(), resident_id, changes=form.to_mapping(),
-                    photo=photo, actor=actor(), now=utcnow(), settings=settings)
+                state.application().residents.correct(resident_id, form.to_mapping(),
+                                                      photo=photo, actor=actor())
                 return resident_id
 
             if _save_resident_form(form, save) is not None:
@@ -285,7 +278,7 @@ def _form_context(settings: Any) -> dict[str, Any]:
 @page("clerk")
 def resident_page(resident_id: str) -> ResponseReturnValue:
     """The resident's record, photo and cards, with the card actions."""
-    view = residents.get_resident(state.session(), state.keys(), resident_id)
+    view = state.application().residents.get(resident_id)
     rows = _rows(view, utcnow())
     return render_template(
         "clerk/resident.html", r=view, d=view.data, cards=rows,
@@ -298,7 +291,7 @@ def resident_page(resident_id: str) -> ResponseReturnValue:
 @page("clerk")
 def resident_photo(resident_id: str) -> ResponseReturnValue:
     """The resident's photo (decrypted for this response only, never cached)."""
-    jpeg = residents.get_photo(state.session(), state.keys(), resident_id)
+    jpeg = state.application().residents.photo(resident_id)
     if jpeg is None:
         raise NotFoundError(N_("This resident has no photo."))
     return _no_store(jpeg, "image/jpeg")
@@ -315,8 +308,7 @@ def issue(resident_id: str) -> ResponseReturnValue:
         flash(_("The form expired. Please try again."), "error")
         return redirect(back)
     try:
-        issued = cards.issue_card(state.session(), state.keys(), resident_id, actor=actor(),
-                                  now=utcnow(), settings=state.settings())
+        issued = state.application().cards.issue(resident_id, actor=actor())
     except NotFoundError:
         raise
     except DomainError as exc:
@@ -332,7 +324,7 @@ def issue(resident_id: str) -> ResponseReturnValue:
 @page("clerk")
 def issued_page(serial: str) -> ResponseReturnValue:
     """The new card's number and, this once, its renewal code; print from here."""
-    info = cards.get_card(state.session(), _canonical(serial))
+    info = state.application().cards.get(_canonical(serial))
     stash = browser_session.pop(_ISSUED_KEY, None)
     code = None
     if isinstance(stash, dict) and stash.get("serial") == info.serial:
@@ -349,8 +341,7 @@ def issued_page(serial: str) -> ResponseReturnValue:
 def card_pdf(serial: str) -> ResponseReturnValue:
     """The printable card, 2 pages (recorded as a print)."""
     serial = _canonical(serial)
-    pdf = cards.card_pdf(state.session(), state.keys(), serial, settings=state.settings(),
-                         actor=actor(), now=utcnow())
+    pdf = state.application().cards.pdf(serial, actor=actor())
     return _no_store(pdf, "application/pdf",
                      **{"Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
 
@@ -359,7 +350,7 @@ def card_pdf(serial: str) -> ResponseReturnValue:
 @page("clerk")
 def preview_page(serial: str) -> ResponseReturnValue:
     """Front and back as they will print."""
-    info = cards.get_card(state.session(), _canonical(serial))
+    info = state.application().cards.get(_canonical(serial))
     row = _card_row(info.serial, info.status, info.revocation_reason, info.issued_at,
                     info.expires_at, utcnow())
     return render_template("clerk/preview.html", card=row, resident_id=info.resident_id)
@@ -372,8 +363,7 @@ def preview_png(serial: str) -> ResponseReturnValue:
     side = {"front": 0, "back": 1}.get(request.args.get("side", "front"))
     if side is None:
         raise NotFoundError(N_("A card has a front and a back."))
-    png = cards.card_preview_png(state.session(), state.keys(), _canonical(serial), page=side,
-                                 settings=state.settings())
+    png = state.application().cards.preview_png(_canonical(serial), side=side)
     return _no_store(png, "image/png")
 
 
@@ -381,7 +371,7 @@ def preview_png(serial: str) -> ResponseReturnValue:
 @page("clerk")
 def revoke(serial: str) -> ResponseReturnValue:
     """Revoke a card for a reason (after the confirmation step on the resident's page)."""
-    info = cards.get_card(state.session(), _canonical(serial))
+    info = state.application().cards.get(_canonical(serial))
     back = url_for("clerk.resident_page", resident_id=info.resident_id)
     form = RevokeForm().setup()
     if not form.validate_on_submit():
@@ -389,8 +379,8 @@ def revoke(serial: str) -> ResponseReturnValue:
               or _("The form expired. Please try again."), "error")
         return redirect(back)
     try:
-        cards.revoke_card(state.session(), info.serial, reason=form.reason.data or "",
-                          actor=actor(), now=utcnow())
+        state.application().cards.revoke(info.serial, reason=form.reason.data or "",
+                                         actor=actor())
     except DomainError as exc:
         flash(exc.translated(_), "error")
     else:
@@ -430,8 +420,8 @@ def print_page() -> ResponseReturnValue:
         else:
             assert form.start.data is not None and form.end.data is not None
             start, end = _period(form.start.data, form.end.data)
-            selected = cards.cards_issued_between(state.session(), start=start, end=end,
-                                                  only_unprinted=bool(form.only_unprinted.data))
+            selected = state.application().cards.issued_between(
+                start=start, end=end, only_unprinted=bool(form.only_unprinted.data))
             listing, page_no, has_next = _page_of(selected, form.page.data or 1,
                                                   PRINT_LIST_PAGE)
     batch = min(len(selected or []), MAX_BATCH)
@@ -457,13 +447,12 @@ def _print_sheet() -> ResponseReturnValue:
             **({"only_unprinted": "y"} if only else {})}
     again = url_for("clerk.print_page", **args)
     start, end = _period(form.start.data, form.end.data)
-    selected = cards.cards_issued_between(state.session(), start=start, end=end,
-                                          only_unprinted=only)[:MAX_BATCH]
-    if not selected:
+    sheet = state.application().cards.sheet(start=start, end=end, only_unprinted=only,
+                                            actor=actor(), limit=MAX_BATCH)
+    if not sheet.serials:
         flash(_("No cards to print for these days."), "error")
         return redirect(again)
-    pdf = cards.cards_sheet_pdf(state.session(), state.keys(), selected,
-                                settings=state.settings(), actor=actor(), now=utcnow())
+    pdf = sheet.pdf
     name = f"cards-{form.start.data.isoformat()}-{form.end.data.isoformat()}.pdf"
     return _no_store(pdf, "application/pdf",
                      **{"Content-Disposition": f'attachment; filename="{name}"'})

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
 
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, current_user, page
@@ -56,9 +55,8 @@ def set_locale() -> ResponseReturnValue:
     if form.validate_on_submit():
         session["locale"] = form.locale.data
         user = current_user()
-        if user is not None:
-            user.locale = form.locale.data
-            state.session().commit()
+        if user is not None and form.locale.data:
+            state.application().staff.set_locale(user.id, form.locale.data)
     return redirect(safe_next(form.next.data or request.referrer and urlsplit(
         request.referrer).path, url_for("main.index")))
 
@@ -68,8 +66,6 @@ def set_locale() -> ResponseReturnValue:
 @csrf.exempt
 def healthz() -> ResponseReturnValue:
     """200 when the app and its database answer."""
-    try:
-        state.session().execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+    if not state.application().healthy():
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok", database="up")

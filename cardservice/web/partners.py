@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -11,10 +13,9 @@ from flask_wtf.file import FileField
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from cardservice import pki, trust
+from cardservice import trust
 from cardservice.clock import utcnow
-from cardservice.errors import N_, DomainError, InvalidInputError
-from cardservice.services import partners, publication
+from cardservice.errors import DomainError
 from cardservice.web import state
 from cardservice.web.access import actor, api, page
 from cardservice.web.api import json_body
@@ -68,29 +69,22 @@ class ConfirmForm(FlaskForm):
 @page("admin")
 def index() -> ResponseReturnValue:
     """Partners, their fingerprints, last sync and its result; our own fingerprint."""
-    s = state.session()
-    own = pki.fingerprint(state.keys().store.root_certificate())
+    app = state.application()
     return render_template(
-        "partners/index.html", partners=partners.list_partners(s), own_fingerprint=own,
-        requests=partners.pending_recognition_requests(s), add=AddForm(), imp=ImportForm(),
-        send=SendForm(), decide=DecideForm(), confirm=ConfirmForm(), now=utcnow())
+        "partners/index.html", partners=app.partners.all(),
+        own_fingerprint=app.city.fingerprint(), requests=app.partners.pending_requests(),
+        add=AddForm(), imp=ImportForm(), send=SendForm(), decide=DecideForm(),
+        confirm=ConfirmForm(), now=utcnow())
 
 
 def _back() -> ResponseReturnValue:
     return redirect(url_for("partners.index"))
 
 
-def forget_cached_trust() -> None:
-    """Make this process see a partner change at once (others within a second)."""
-    state.state().extras.pop("partners", None)
-
-
-def _run(fn, success: str) -> ResponseReturnValue:  # noqa: ANN001
+def _run(fn: Callable[[], object], success: str) -> ResponseReturnValue:
     try:
         fn()
-        forget_cached_trust()
     except DomainError as exc:
-        state.session().rollback()
         flash(exc.translated(_), "error")
     else:
         flash(success, "success")
@@ -105,9 +99,8 @@ def add() -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(_("Give the partner's URL and fingerprint."), "error")
         return _back()
-    return _run(lambda: partners.add_partner(
-        state.session(), url=form.url.data or "", fingerprint=form.fingerprint.data or "",
-        own_city_id=state.settings().city.id, actor=actor(), now=utcnow()),
+    return _run(lambda: state.application().partners.add(
+        url=form.url.data or "", fingerprint=form.fingerprint.data or "", actor=actor()),
         _("The partner city is recognised: its cards now verify here."))
 
 
@@ -122,24 +115,9 @@ def import_files() -> ResponseReturnValue:
     bundle = form.bundle.data.read(trust.MAX_BUNDLE_BYTES + 1)
     rev = form.revocations.data.read(trust.MAX_REVOCATION_LIST_BYTES + 1) \
         if form.revocations.data else None
-
-    def go() -> None:
-        try:
-            city = trust.decode_bundle_unverified(bundle).city_id
-        except trust.TrustError as exc:
-            raise InvalidInputError(N_("This file is not a trust bundle: %(detail)s"),
-                                    params={"detail": str(exc)}) from None
-        held = {p.city_id for p in partners.list_partners(state.session())}
-        if city in held:
-            partners.apply_documents(state.session(), city, bundle=bundle, revocations=rev,
-                                     actor=actor(), now=utcnow())
-        else:
-            partners.add_partner_from_documents(
-                state.session(), bundle=bundle, revocations=rev,
-                fingerprint=form.fingerprint.data or "", own_city_id=state.settings().city.id,
-                actor=actor(), now=utcnow())
-
-    return _run(go, _("The files were checked and accepted."))
+    return _run(lambda: state.application().partners.import_documents(
+        bundle=bundle, revocations=rev, fingerprint=form.fingerprint.data or "",
+        actor=actor()), _("The files were checked and accepted."))
 
 
 @bp.post("/<partner_id>/sync")
@@ -148,8 +126,8 @@ def sync(partner_id: str) -> ResponseReturnValue:
     """Fetch the partner's latest documents now."""
     if not ConfirmForm().validate_on_submit():
         return _back()
-    return _run(lambda: partners.sync_partner(state.session(), partner_id, actor=actor(),
-                                              now=utcnow()), _("Synchronised."))
+    return _run(lambda: state.application().partners.sync(partner_id, actor=actor()),
+                _("Synchronised."))
 
 
 @bp.post("/<partner_id>/suspend")
@@ -158,9 +136,9 @@ def suspend(partner_id: str) -> ResponseReturnValue:
     """Suspend recognition."""
     if not ConfirmForm().validate_on_submit():
         return _back()
-    return _run(lambda: partners.set_status(state.session(), partner_id, suspended=True,
-                                            actor=actor(), now=utcnow()),
-                _("Suspended: this city's cards read 'partner suspended'."))
+    return _run(lambda: state.application().partners.set_suspended(
+        partner_id, suspended=True, actor=actor()),
+        _("Suspended: this city's cards read 'partner suspended'."))
 
 
 @bp.post("/<partner_id>/resume")
@@ -169,8 +147,8 @@ def resume(partner_id: str) -> ResponseReturnValue:
     """Resume recognition."""
     if not ConfirmForm().validate_on_submit():
         return _back()
-    return _run(lambda: partners.set_status(state.session(), partner_id, suspended=False,
-                                            actor=actor(), now=utcnow()), _("Recognised again."))
+    return _run(lambda: state.application().partners.set_suspended(
+        partner_id, suspended=False, actor=actor()), _("Recognised again."))
 
 
 @bp.post("/<partner_id>/remove")
@@ -179,8 +157,8 @@ def remove(partner_id: str) -> ResponseReturnValue:
     """Remove a partner and its trust data."""
     if not ConfirmForm().validate_on_submit():
         return _back()
-    return _run(lambda: partners.remove_partner(state.session(), partner_id, actor=actor(),
-                                                now=utcnow()), _("Removed."))
+    return _run(lambda: state.application().partners.remove(partner_id, actor=actor()),
+                _("Removed."))
 
 
 @bp.post("/send-request")
@@ -190,13 +168,8 @@ def send_request() -> ResponseReturnValue:
     form = SendForm()
     if not form.validate_on_submit():
         return _back()
-
-    def go() -> None:
-        doc = publication.current_bundle(state.session(), state.keys(),
-                                         settings=state.settings(), now=utcnow())
-        partners.send_recognition_request(partner_url=form.url.data or "", bundle=doc.data)
-
-    return _run(go, _("Sent. Read our fingerprint to their officials by another channel."))
+    return _run(lambda: state.application().partners.send_request(form.url.data or ""),
+                _("Sent. Read our fingerprint to their officials by another channel."))
 
 
 @bp.post("/requests/<int:request_id>/<decision>")
@@ -206,10 +179,9 @@ def decide(request_id: int, decision: str) -> ResponseReturnValue:
     form = DecideForm()
     if not form.validate_on_submit() or decision not in ("accept", "reject"):
         return _back()
-    return _run(lambda: partners.decide_recognition_request(
-        state.session(), request_id, accept=decision == "accept",
-        fingerprint=form.fingerprint.data or "", own_city_id=state.settings().city.id,
-        actor=actor(), now=utcnow()), _("Done."))
+    return _run(lambda: state.application().partners.decide_request(
+        request_id, accept=decision == "accept", fingerprint=form.fingerprint.data or "",
+        actor=actor()), _("Done."))
 
 
 @api_bp.post("/partners")
@@ -217,11 +189,9 @@ def decide(request_id: int, decision: str) -> ResponseReturnValue:
 def api_add() -> ResponseReturnValue:
     """``{"url", "fingerprint"}`` → 201, or 4xx and nothing stored."""
     body = json_body()
-    view = partners.add_partner(state.session(), url=str(body.get("url", "")),
-                                fingerprint=str(body.get("fingerprint", "")),
-                                own_city_id=state.settings().city.id, actor=actor(),
-                                now=utcnow())
-    forget_cached_trust()
+    view = state.application().partners.add(url=str(body.get("url", "")),
+                                            fingerprint=str(body.get("fingerprint", "")),
+                                            actor=actor())
     return view.as_json(), 201
 
 
@@ -229,16 +199,14 @@ def api_add() -> ResponseReturnValue:
 @api("admin")
 def api_list() -> ResponseReturnValue:
     """Every partner with its last sync."""
-    return {"partners": [p.as_json() for p in partners.list_partners(state.session())]}
+    return {"partners": [p.as_json() for p in state.application().partners.all()]}
 
 
 @api_bp.post("/partners/<partner_id>/sync")
 @api("admin")
 def api_sync(partner_id: str) -> ResponseReturnValue:
     """Fetch and check the partner's bundle and revocation list now."""
-    view = partners.sync_partner(state.session(), partner_id, actor=actor(), now=utcnow())
-    forget_cached_trust()
-    return view.as_json()
+    return state.application().partners.sync(partner_id, actor=actor()).as_json()
 
 
 def init_app(app: Flask) -> None:

@@ -11,9 +11,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from cardservice import serials
-from cardservice.clock import utcnow
 from cardservice.errors import DomainError
-from cardservice.services import notify, renewals
 from cardservice.web import state
 from cardservice.web.access import actor, page
 from cardservice.web.main import add_home_link
@@ -41,8 +39,8 @@ class RejectForm(FlaskForm):
 def index() -> ResponseReturnValue:
     """Pending requests, oldest first, a page at a time."""
     page_no = max(1, request.args.get("page", 1, type=int))
-    rows, total = renewals.pending_requests(state.session(), limit=PAGE,
-                                            offset=(page_no - 1) * PAGE)
+    rows, total = state.application().renewals.pending(limit=PAGE,
+                                                       offset=(page_no - 1) * PAGE)
     pages = max(1, (total + PAGE - 1) // PAGE)
     return render_template("queue/index.html", rows=rows, total=total, page=page_no,
                            pages=pages, fmt=serials.format_serial)
@@ -52,33 +50,15 @@ def index() -> ResponseReturnValue:
 @page("clerk")
 def detail(request_id: str) -> ResponseReturnValue:
     """One request, with what it asks to change."""
-    view = renewals.request_for_clerk(state.session(), state.keys(), request_id)
+    view = state.application().renewals.for_clerk(request_id)
     return render_template("queue/detail.html", req=view, approve=ApproveForm(),
                            reject=RejectForm(), fmt=serials.format_serial)
 
 
-def _notify(request_id: str, *, approved: bool) -> None:
-    settings = state.settings()
-    if not settings.mail.enabled:
-        return
-    email = renewals.contact_email(state.session(), state.keys(), request_id)
-    if not email:
-        return
-    view = renewals.get_request(state.session(), request_id)
-    msg = notify.build_notice(
-        sender=settings.mail.sender, to=email, city_name=settings.city.name,
-        status_url=settings.city.base_url + url_for("resident.request_status",
-                                                    request_id=request_id),
-        approved=approved, locale=renewals_locale(view))
-    notify.send_notice(settings.mail, msg)
-
-
-def renewals_locale(view: renewals.RequestView) -> str:
-    """The language the resident used when asking (English when unknown)."""
-    from cardservice.models import RenewalRequest
-
-    row = state.session().get(RenewalRequest, view.id)
-    return (row.locale if row is not None and row.locale else "en")
+def _status_url(request_id: str) -> str:
+    """Where the resident follows their request (named in the optional e-mail notice)."""
+    return state.settings().city.base_url + url_for("resident.request_status",
+                                                    request_id=request_id)
 
 
 @bp.post("/<request_id>/approve")
@@ -89,12 +69,11 @@ def approve(request_id: str) -> ResponseReturnValue:
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
     try:
-        issued = renewals.approve(state.session(), state.keys(), request_id, actor=actor(),
-                                  now=utcnow(), settings=state.settings())
+        issued = state.application().renewals.approve(request_id, actor=actor(),
+                                                      status_url=_status_url(request_id))
     except DomainError as exc:
         flash(exc.translated(_), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
-    _notify(request_id, approved=True)
     flash(_("Approved. New card %(serial)s is issued; its renewal code is %(code)s (printed on "
             "the back, not kept in clear).", serial=serials.format_serial(issued.serial),
             code=issued.renewal_code), "secret")
@@ -110,11 +89,10 @@ def reject(request_id: str) -> ResponseReturnValue:
         flash(_("Give the resident a reason."), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
     try:
-        renewals.reject(state.session(), request_id, reason=form.reason.data or "",
-                        actor=actor(), now=utcnow())
+        state.application().renewals.reject(request_id, reason=form.reason.data or "",
+                                            actor=actor(), status_url=_status_url(request_id))
     except DomainError as exc:
         flash(exc.translated(_), "error")
         return redirect(url_for("queue.detail", request_id=request_id))
-    _notify(request_id, approved=False)
     flash(_("Rejected. The resident sees your reason on their status page."), "success")
     return redirect(url_for("queue.index"))

@@ -20,10 +20,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from cardservice import serials
-from cardservice.clock import utcnow
-from cardservice.errors import N_, DomainError
-from cardservice.models import Card
-from cardservice.services import renewals
+from cardservice.application import CardNotMatchedError
+from cardservice.errors import DomainError
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, page
 from cardservice.web.api import json_body
@@ -89,16 +87,24 @@ class EmptyForm(FlaskForm):
     """A confirmation form (CSRF only)."""
 
 
-def _holder_card() -> Card:
+def _holder_serial() -> str:
+    """The card this browser proved it holds in the last minutes (else back to the start)."""
     serial = session.get("holder_serial")
     until = session.get("holder_until", 0)
     if not serial or until < time.time():
         session.pop("holder_serial", None)
         abort(redirect(url_for("resident.start")))
-    card = state.session().get(Card, serial)
-    if card is None:
+    return str(serial)
+
+
+def _manage_page(serial: str, *, error: str | None = None, status: int = 200
+                 ) -> ResponseReturnValue:
+    view = state.application().renewals.holder_view(serial)
+    if view is None:
         abort(redirect(url_for("resident.start")))
-    return card
+    return render_template("resident/manage.html", card=view, report=ReportForm(),
+                           change=ChangeForm(), confirm=EmptyForm(), error=error,
+                           serial=serials.format_serial(serial)), status
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -111,15 +117,15 @@ def start() -> ResponseReturnValue:
     error = None
     if form.validate_on_submit():
         try:
-            card = renewals.authenticate_holder(
-                state.session(), state.keys(), serial=form.serial.data or "",
+            serial = state.application().renewals.authenticate_holder(
+                serial=form.serial.data or "",
                 date_of_birth=form.date_of_birth.data.isoformat(),  # type: ignore[union-attr]
                 renewal_code=form.renewal_code.data or "")
-        except renewals.CardNotMatchedError:
+        except CardNotMatchedError:
             error = _("We could not find a card with these details. Check the card number, "
                       "your date of birth and the renewal code on the back of your card.")
         else:
-            session["holder_serial"] = card.serial
+            session["holder_serial"] = serial
             session["holder_until"] = time.time() + HOLDER_MINUTES * 60
             return redirect(url_for("resident.manage"))
     status = 403 if error else (400 if form.errors else 200)
@@ -130,26 +136,16 @@ def start() -> ResponseReturnValue:
 @page(PUBLIC)
 def manage() -> ResponseReturnValue:
     """What the resident can do with their card now."""
-    card = _holder_card()
-    view = renewals.holder_view(state.session(), card, settings=state.settings(), now=utcnow())
-    return render_template("resident/manage.html", card=view, report=ReportForm(),
-                           change=ChangeForm(), confirm=EmptyForm(),
-                           serial=serials.format_serial(card.serial))
+    return _manage_page(_holder_serial())
 
 
 def _file(kind: str, changes: dict[str, object] | None = None) -> ResponseReturnValue:
-    card = _holder_card()
+    serial = _holder_serial()
     try:
-        req = renewals.create_request(state.session(), state.keys(), card=card, kind=kind,
-                                      now=utcnow(), settings=state.settings(), changes=changes,
-                                      locale=str(get_locale()))
+        req = state.application().renewals.file(serial, kind=kind, changes=changes,
+                                                locale=str(get_locale()))
     except DomainError as exc:
-        state.session().rollback()
-        view = renewals.holder_view(state.session(), card, settings=state.settings(),
-                                    now=utcnow())
-        return render_template("resident/manage.html", card=view, report=ReportForm(),
-                               change=ChangeForm(), confirm=EmptyForm(), error=exc.translated(_),
-                               serial=serials.format_serial(card.serial)), exc.http_status
+        return _manage_page(serial, error=exc.translated(_), status=exc.http_status)
     session.pop("holder_serial", None)
     return redirect(url_for("resident.request_status", request_id=req.id))
 
@@ -195,7 +191,7 @@ def change() -> ResponseReturnValue:
 @page(PUBLIC)
 def request_status(request_id: str) -> ResponseReturnValue:
     """The status page of one request (its link is the only key to it)."""
-    view = renewals.get_request(state.session(), request_id)
+    view = state.application().renewals.status(request_id)
     return render_template("resident/request.html", req=view,
                            serial=serials.format_serial(view.serial))
 
@@ -207,19 +203,10 @@ def request_status(request_id: str) -> ResponseReturnValue:
 def renewals_api() -> ResponseReturnValue:
     """``{"serial", "date_of_birth", "renewal_code"[, "kind", "changes"]}`` → 202."""
     body = json_body()
-    card = renewals.authenticate_holder(
-        state.session(), state.keys(), serial=str(body.get("serial", "")),
-        date_of_birth=str(body.get("date_of_birth", "")),
-        renewal_code=str(body.get("renewal_code", "")))
-    changes = body.get("changes")
-    if changes is not None and not isinstance(changes, dict):
-        from cardservice.errors import InvalidInputError
-
-        raise InvalidInputError(N_("'changes' must be an object."), field="changes")
-    view = renewals.create_request(state.session(), state.keys(), card=card,
-                                   kind=str(body.get("kind", "renew")), now=utcnow(),
-                                   settings=state.settings(), changes=changes,
-                                   locale=request.accept_languages.best_match(("en", "fr")))
+    view = state.application().renewals.request(
+        serial=str(body.get("serial", "")), date_of_birth=str(body.get("date_of_birth", "")),
+        renewal_code=str(body.get("renewal_code", "")), kind=str(body.get("kind", "renew")),
+        changes=body.get("changes"), locale=request.accept_languages.best_match(("en", "fr")))
     return {"id": view.id, "status": view.status}, 202
 
 
@@ -227,7 +214,7 @@ def renewals_api() -> ResponseReturnValue:
 @api(PUBLIC)
 def renewal_status(request_id: str) -> ResponseReturnValue:
     """A request's status, by its unguessable id."""
-    return renewals.get_request(state.session(), request_id).as_json()
+    return state.application().renewals.status(request_id).as_json()
 
 
 def init_app(app: Flask) -> None:

@@ -6,22 +6,18 @@ Nothing about a scanned card is logged; only counts per status are kept.
 
 from __future__ import annotations
 
-import base64
 import logging
-import time
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import SQLAlchemyError
 
-from cardservice import pki
 from cardservice import qr as qr_mod
+from cardservice.application import VerificationResult
 from cardservice.clock import utcnow
 from cardservice.errors import N_, AuthenticationError, InvalidInputError, PermissionDeniedError
-from cardservice.services import cards, verification
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, api_user, current_user, page
 from cardservice.web.extensions import csrf, limiter
@@ -68,43 +64,9 @@ def _require_verifier_api() -> None:
         raise PermissionDeniedError(N_("Only agents may verify cards here."))
 
 
-def _trust() -> verification.CityTrust:
-    ext = state.state()
-    own = ext.extras.setdefault("own_certs", verification.OwnCertificates(ext.keys))
-    settings = ext.settings
-    from cardservice.services import partners as partner_service
-
-    return verification.CityTrust(
-        own_id=settings.city.id, own_name=settings.city.name, own=own,
-        partners=partner_service.cached_partner_trust(state.session, ext.extras,
-                                                      monotonic=time.monotonic()))
-
-
-def _counter() -> verification.VerificationCounter:
-    return state.state().extras.setdefault("verify_counter", verification.VerificationCounter())
-
-
-def run_verification(qr_text: str) -> verification.VerificationResult:
+def run_verification(qr_text: str) -> VerificationResult:
     """Verify and count (by status only)."""
-    now = utcnow()
-    engine = state.state().db.engine
-
-    def own_is_revoked(serial: str) -> bool:
-        with engine.connect() as conn:  # no ORM session on the hot path
-            return cards.is_revoked(conn, serial)
-
-    result = verification.verify_qr(qr_text.strip(), trust=_trust(), now=now,
-                                    own_is_revoked=own_is_revoked)
-    counter = _counter()
-    counter.add(result.status, now=now)
-    mono = time.monotonic()
-    if counter.due(monotonic=mono):
-        try:
-            counter.flush(state.session(), monotonic=mono)
-        except SQLAlchemyError as exc:
-            # Statistics must never cost an agent their answer; the counts are kept.
-            log.warning("verification counts not saved yet: %s", type(exc).__name__)
-    return result
+    return state.application().verifier.verify(qr_text, now=utcnow())
 
 
 @api_bp.post("/verify")
@@ -158,47 +120,9 @@ def trust_data() -> ResponseReturnValue:
     Only certificates that chain to a trusted root are included, so the page can trust
     what it caches; holds no personal data.
     """
-    now = utcnow()
-    trust = _trust()
-    roots, signing = trust.own_certificates()
-    own_revoked = [c.serial for c in cards.revoked_cards(state.session(), now=now)]
-    issuers = [_issuer_json(trust.own_id, trust.own_name, True, False, roots, signing,
-                            own_revoked, 0)]
-    for p in trust.partners.values():
-        age = p.state.trust_data_age_seconds(now) if p.state is not None else None
-        issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
-                                    p.signing_certificates, sorted(p.revoked), age))
-    resp = jsonify(generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), issuers=issuers)
+    resp = jsonify(state.application().verifier.offline_trust_data(now=utcnow()))
     resp.headers["Cache-Control"] = "no-cache"
     return resp
-
-
-def _chains_to_any(cert: Any, roots: Any) -> bool:
-    for root in roots:
-        try:
-            pki.check_chain(cert=cert, root=root)
-        except pki.PKIError:
-            continue
-        return True
-    return False
-
-
-def _issuer_json(cid: str, name: str, own: bool, suspended: bool, roots: Any, signing: Any,
-                 revoked: list[str], age: int | None) -> dict[str, Any]:
-    keys = []
-    for cert in signing:
-        if not _chains_to_any(cert, roots):
-            continue
-        raw = cert.public_key().public_bytes_raw()
-        keys.append({
-            "kid": pki.key_id(cert).hex(),
-            "public_key": base64.urlsafe_b64encode(raw).decode().rstrip("="),
-            "not_before": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        })
-    return {"id": cid, "name": name, "own": own, "suspended": suspended,
-            "fingerprint": pki.fingerprint(roots[0]), "keys": keys, "revoked": revoked,
-            "trust_data_age_seconds": age}
 
 
 def init_app(app: Flask) -> None:

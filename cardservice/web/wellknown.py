@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from cardservice import trust
-from cardservice.clock import utcnow
 from cardservice.errors import N_, InvalidInputError
-from cardservice.services import partners, publication
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api
 from cardservice.web.extensions import csrf, limiter
@@ -27,19 +27,15 @@ def _cose(data: bytes, max_age: int) -> Response:
 @api(PUBLIC)
 def trust_bundle() -> ResponseReturnValue:
     """The signed trust bundle (COSE)."""
-    doc = publication.current_bundle(state.session(), state.keys(), settings=state.settings(),
-                                     now=utcnow())
-    return _cose(doc.data, 300)
+    return _cose(state.application().city.bundle().data, 300)
 
 
 @bp.get("/trust-bundle.json")
 @api(PUBLIC)
 def trust_bundle_json() -> ResponseReturnValue:
     """The same bundle, readable (certificates in PEM)."""
-    doc = publication.current_bundle(state.session(), state.keys(), settings=state.settings(),
-                                     now=utcnow())
-    body = trust.bundle_to_json(trust.decode_bundle_unverified(doc.data))
-    resp = Response(_dumps(body), mimetype="application/json")
+    body = state.application().city.bundle_json()
+    resp = Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json")
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
@@ -48,9 +44,7 @@ def trust_bundle_json() -> ResponseReturnValue:
 @api(PUBLIC)
 def revocations() -> ResponseReturnValue:
     """The signed revocation list (COSE)."""
-    doc = publication.current_revocations(state.session(), state.keys(),
-                                          settings=state.settings(), now=utcnow())
-    return _cose(doc.data, 60)
+    return _cose(state.application().city.revocations().data, 60)
 
 
 @bp.post("/recognition-requests")
@@ -61,15 +55,9 @@ def recognition_request() -> ResponseReturnValue:
     data = request.get_data(cache=False)
     if not data or len(data) > trust.MAX_BUNDLE_BYTES:
         raise InvalidInputError(N_("Send your signed trust bundle as application/cose."))
-    req = partners.receive_recognition_request(state.session(), data=data, now=utcnow())
-    return {"status": "received", "city_id": req.city_id,
+    city_id = state.application().partners.receive_request(data)
+    return {"status": "received", "city_id": city_id,
             "message": "An administrator will check your fingerprint before accepting."}, 202
-
-
-def _dumps(body: object) -> str:
-    import json
-
-    return json.dumps(body, ensure_ascii=False, indent=2)
 
 
 def init_app(app) -> None:  # noqa: ANN001

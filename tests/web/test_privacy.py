@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cardservice import vault
+from cardservice.application import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.config import load_settings
 from cardservice.models import Resident
@@ -126,7 +127,7 @@ def test_purge_one_resident_unreadable_and_card_still_verifies(app, client, staf
     with ext.db.session() as s:
         before = s.get(Resident, ids[0])
         saved_record, saved_photo = before.record, before.photo  # a "backup" of ciphertexts
-        residents.purge_resident(s, ids[0], actor="test", now=utcnow(), reason="retention")
+    ext.residents.purge(ids[0], actor="test", reason="retention")
     with ext.db.session() as s:
         row = s.get(Resident, ids[0])
         assert row.wrapped_key is None and row.record is None and row.photo is None
@@ -155,7 +156,7 @@ def test_purge_cli_dry_run_and_retention(tmp_path, db, keys_template):
     runner = CliRunner()
     assert runner.invoke(main, ["init"], env=env).exit_code == 0
     keys = CityKeys(load_settings(cfg, environ=env))
-    with db.session() as s:
+    with UnitOfWork(db)() as s:
         data = residents.ResidentData(given_names="Old", family_names="Card",
                                       date_of_birth=date(1970, 1, 1),
                                       address=residents.Address(line1="x"))

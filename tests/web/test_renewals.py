@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import text
 
 from cardservice import create_app
-from cardservice.clock import utcnow
 from cardservice.errors import ConflictError
 from cardservice.services import renewals
 from tests.conftest import Auth, copy_keys, csrf_token, make_settings
@@ -124,9 +123,7 @@ def test_change_request_applies_on_approval(city, staff):
     bad = ask(client, card, kind="change", changes={"nationality": "x"})
     assert bad.status_code == 400 and bad.get_json()["error"] == "not_collected"
     ext = city.extensions["cardservice"]
-    with ext.db.session() as s:
-        issued = renewals.approve(s, ext.keys, resp.get_json()["id"], actor="clerk1",
-                                  now=utcnow(), settings=ext.settings)
+    issued = ext.renewals.approve(resp.get_json()["id"], actor="clerk1")
     body = client.post("/api/v1/verify", json={"qr": issued.qr}).get_json()
     assert body["status"] == "valid" and body["holder"]["gender"] == "X"
 
@@ -177,14 +174,12 @@ def test_two_concurrent_approvals_make_one_card(city, staff, db):
     outcomes: list[str] = []
 
     def approve(name):
-        with ext.db.session() as s:
-            barrier.wait()
-            try:
-                renewals.approve(s, ext.keys, request_id, actor=name, now=utcnow(),
-                                 settings=ext.settings)
-                outcomes.append("approved")
-            except ConflictError:
-                outcomes.append("conflict")
+        barrier.wait()
+        try:
+            ext.renewals.approve(request_id, actor=name)
+            outcomes.append("approved")
+        except ConflictError:
+            outcomes.append("conflict")
 
     threads = [threading.Thread(target=approve, args=(f"clerk{i}",)) for i in (1, 2)]
     for t in threads:

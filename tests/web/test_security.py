@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cardservice.application import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.services import users
 from tests.conftest import csrf_token
@@ -34,7 +35,7 @@ def test_api_with_revoked_token_gets_401(client, staff, db):
     headers = {"Authorization": f"Bearer {staff['clerk'].token}"}
     assert client.get("/api/v1/me", headers=headers).get_json() == {
         "username": "clerk1", "role": "clerk"}
-    with db.session() as s:
+    with UnitOfWork(db)() as s:
         user = users.get_user(s, "clerk1")
         for token in user.tokens:
             users.revoke_token(s, token_id=token.id, actor="test", now=utcnow())
@@ -44,7 +45,7 @@ def test_api_with_revoked_token_gets_401(client, staff, db):
 
 
 def test_api_with_token_of_disabled_user_gets_401(client, staff, db):
-    with db.session() as s:
+    with UnitOfWork(db)() as s:
         users.set_disabled(s, username="agent1", disabled=True, actor="admin1", now=utcnow())
     resp = client.get("/api/v1/me", headers={"Authorization": f"Bearer {staff['agent'].token}"})
     assert resp.status_code == 401

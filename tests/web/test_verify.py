@@ -147,9 +147,7 @@ def test_counts_by_status_only(app, client, issued, db):
     for _ in range(3):
         verify(client, issued["qr"])
     verify(client, "garbage")
-    counter = app.extensions["cardservice"].extras["verify_counter"]
-    with db.session() as s:
-        counter.flush(s)
+    app.extensions["cardservice"].verifier.flush_counts()
     with db.engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT status, count FROM verification_counts")).all())
         columns = conn.execute(text("SELECT * FROM verification_counts")).keys()
@@ -198,9 +196,15 @@ def test_concurrent_count_flushes_lose_nothing_and_never_fail(db):
     import threading
     from datetime import UTC, datetime
 
-    from cardservice.services.verification import VerificationCounter
+    from cardservice.application import UnitOfWork
+    from cardservice.services.verification import VerificationCounter, add_counts
 
     counter = VerificationCounter(flush_every=1)
+    uow = UnitOfWork(db)
+
+    def flush():
+        with counter.take() as pending, uow() as s:
+            add_counts(s, pending)
     now = datetime.now(UTC)
     barrier = threading.Barrier(4)
     failures = []
@@ -209,19 +213,17 @@ def test_concurrent_count_flushes_lose_nothing_and_never_fail(db):
         barrier.wait()
         for _ in range(25):
             counter.add("valid", now=now)
-            with db.session() as s:
-                try:
-                    counter.flush(s)
-                except Exception as exc:  # noqa: BLE001 - the test reports any failure
-                    failures.append(exc)
+            try:
+                flush()
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                failures.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    with db.session() as s:
-        counter.flush(s)
+    flush()
     from sqlalchemy import text
 
     with db.engine.connect() as conn:

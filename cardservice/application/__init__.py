@@ -1,0 +1,91 @@
+"""The application layer: one ``Application`` per process, one method per use case.
+
+Web views and CLI commands call this layer and nothing below it: they never open a
+transaction, query the engine or rebuild a use case. Each use case runs in one unit of
+work (``unit.UnitOfWork``) that commits once or not at all; services underneath only
+flush. Errors of the pure modules become typed domain errors here.
+
+    app = Application(settings)
+    rid = app.residents.register(fields, photo=None, confirm_new=False, actor="ana")
+    issued = app.cards.issue(rid, actor="ana")
+    result = app.verifier.verify(issued.qr, now=utcnow())
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from cardservice import schema
+from cardservice.application.cards import CardSheet, CardUseCases
+from cardservice.application.city import CityUseCases, RootRotation, TrustExport
+from cardservice.application.partners import PartnerUseCases, SyncResult
+from cardservice.application.renewals import RenewalUseCases
+from cardservice.application.residents import ResidentUseCases
+from cardservice.application.staff import AuditEntryView, NewAccount, StaffUseCases
+from cardservice.application.unit import UnitOfWork
+from cardservice.application.verifier import PartnerDirectory, Verifier
+from cardservice.config import Settings
+from cardservice.db import Database
+from cardservice.models import CardStatus
+from cardservice.services.audit import AuditChainError
+from cardservice.services.cards import CardInfo, IssuedCard, iso
+from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
+from cardservice.services.partners import PartnerView, RecognitionRequestView
+from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
+from cardservice.services.residents import LikelyDuplicateError, PurgePlan, ResidentView
+from cardservice.services.users import StaffMember
+from cardservice.services.verification import VerificationResult
+
+# What web views and CLI commands may name: the use cases' results and errors. They
+# import these from here, never from the services or models below.
+__all__ = [
+    "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
+    "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
+    "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
+    "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
+    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork",
+    "VerificationResult", "Verifier", "iso",
+]
+
+
+class Application:
+    """Everything one city's process needs, built once from its settings.
+
+    The database engine and the keys are opened lazily (keys on first signature or
+    decryption), so building an ``Application`` is cheap and touches nothing.
+    """
+
+    def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db if db is not None else Database(settings.database_url)
+        self.keys = CityKeys(settings)
+        self.uow = UnitOfWork(self.db)
+        self.verifier = Verifier(settings, self.keys, self.db, self.uow)
+        self.staff = StaffUseCases(settings, self.uow)
+        self.residents = ResidentUseCases(settings, self.keys, self.uow)
+        self.cards = CardUseCases(settings, self.keys, self.uow)
+        self.renewals = RenewalUseCases(settings, self.keys, self.uow)
+        self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
+        self.city = CityUseCases(settings, self.keys, self.uow)
+
+    def upgrade_schema(self) -> None:
+        """Create or upgrade the database schema (safe to repeat)."""
+        schema.upgrade(self.db)
+
+    def schema_is_current(self) -> bool:
+        """Whether the database is at the newest migration."""
+        return schema.is_current(self.db)
+
+    def healthy(self) -> bool:
+        """Whether the database answers."""
+        try:
+            with self.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release pooled database connections (flushing verification counts first)."""
+        self.verifier.flush_counts()
+        self.db.dispose()

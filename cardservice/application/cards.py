@@ -1,0 +1,85 @@
+"""Use cases of cards: issue, read, revoke, print one, print a batch, preview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cardservice.application.unit import UnitOfWork
+from cardservice.clock import utcnow
+from cardservice.config import Settings
+from cardservice.services import cards
+from cardservice.services.cards import CardInfo, IssuedCard
+from cardservice.services.citykeys import CityKeys
+
+
+@dataclass(frozen=True)
+class CardSheet:
+    """A batch of cards on A4 sheets."""
+
+    serials: tuple[str, ...]
+    pdf: bytes
+
+
+class CardUseCases:
+    """What clerks do with cards."""
+
+    def __init__(self, settings: Settings, keys: CityKeys, uow: UnitOfWork) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._uow = uow
+
+    def issue(self, resident_id: str, *, actor: str) -> IssuedCard:
+        """Issue a card; the resident's earlier cards are superseded (and so revoked)."""
+        with self._uow() as s:
+            return cards.issue_card(s, self._keys, resident_id, actor=actor, now=utcnow(),
+                                    settings=self._settings)
+
+    def get(self, serial: str) -> CardInfo:
+        """A card's status (no personal data)."""
+        with self._uow.read() as s:
+            return cards.get_card(s, serial)
+
+    def revoke(self, serial: str, *, reason: str, actor: str) -> CardInfo:
+        """Revoke a card; checks of it read ``revoked`` from the moment this returns."""
+        with self._uow() as s:
+            return cards.revoke_card(s, serial, reason=reason, actor=actor, now=utcnow())
+
+    def pdf(self, serial: str, *, actor: str) -> bytes:
+        """The printable card (recorded as a print)."""
+        with self._uow() as s:
+            return cards.card_pdf(s, self._keys, serial, settings=self._settings, actor=actor,
+                                  now=utcnow())
+
+    def preview_png(self, serial: str, *, side: int) -> bytes:
+        """One side of the card as it will print (not recorded as a print)."""
+        with self._uow.read() as s:
+            return cards.card_preview_png(s, self._keys, serial, page=side,
+                                          settings=self._settings)
+
+    def issued_between(self, *, start: datetime, end: datetime, only_unprinted: bool
+                       ) -> list[str]:
+        """Serials of active cards issued in ``[start, end)``, oldest first."""
+        with self._uow.read() as s:
+            return cards.cards_issued_between(s, start=start, end=end,
+                                              only_unprinted=only_unprinted)
+
+    def sheet(self, *, start: datetime, end: datetime, only_unprinted: bool, actor: str,
+              limit: int | None = None, progress: Callable[[int, int], None] | None = None,
+              ) -> CardSheet:
+        """The cards issued in a period on A4 sheets (fronts, then backs, for duplex).
+
+        The selection and the "printed" marks are one unit of work; an empty selection
+        is an empty sheet, which callers report.
+        """
+        with self._uow() as s:
+            chosen = cards.cards_issued_between(s, start=start, end=end,
+                                                only_unprinted=only_unprinted)
+            if limit is not None:
+                chosen = chosen[:limit]
+            if not chosen:
+                return CardSheet((), b"")
+            pdf = cards.cards_sheet_pdf(s, self._keys, chosen, settings=self._settings,
+                                        actor=actor, now=utcnow(), progress=progress)
+            return CardSheet(tuple(chosen), pdf)

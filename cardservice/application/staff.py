@@ -1,0 +1,139 @@
+"""Use cases of staff accounts and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cardservice.application.unit import UnitOfWork
+from cardservice.clock import utcnow
+from cardservice.config import Settings
+from cardservice.errors import N_, DomainError, NotFoundError
+from cardservice.services import audit, users
+from cardservice.services.users import StaffMember
+
+
+@dataclass(frozen=True)
+class AuditEntryView:
+    """One audit entry as the admin page shows it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, object]
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """A created account and its one-time password (shown once)."""
+
+    member: StaffMember
+    password: str
+
+
+class StaffUseCases:
+    """Create, sign in, disable, reset staff accounts; API tokens; the audit log."""
+
+    def __init__(self, settings: Settings, uow: UnitOfWork) -> None:
+        self._settings = settings
+        self._uow = uow
+
+    def _policy(self) -> users.LockoutPolicy:
+        cfg = self._settings.auth
+        return users.LockoutPolicy(max_failed=cfg.max_failed_logins,
+                                   lock_for=timedelta(minutes=cfg.lockout_minutes))
+
+    def create(self, *, username: str, role: str, actor: str, password: str | None = None
+               ) -> NewAccount:
+        """Create an account; its password is generated unless given."""
+        with self._uow() as s:
+            user, pw = users.create_user(s, username=username, role=role, actor=actor,
+                                         now=utcnow(), password=password)
+            return NewAccount(StaffMember.of(user), pw)
+
+    def ensure_admin(self, *, username: str, actor: str) -> NewAccount | None:
+        """Create this admin unless an account of that name exists (``init``)."""
+        with self._uow() as s:
+            try:
+                users.get_user(s, username)
+            except NotFoundError:
+                user, pw = users.create_user(s, username=username, role="admin", actor=actor,
+                                             now=utcnow())
+                return NewAccount(StaffMember.of(user), pw)
+            return None
+
+    def all(self) -> list[StaffMember]:
+        """Every account, by username."""
+        with self._uow.read() as s:
+            return [StaffMember.of(u) for u in users.list_users(s)]
+
+    def sign_in(self, *, username: str, password: str) -> StaffMember:
+        """Check a sign-in; failures are counted (and kept) even though they raise."""
+        with self._uow() as s:
+            outcome = users.authenticate(s, username=username, password=password,
+                                         now=utcnow(), policy=self._policy())
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.member is not None
+        return outcome.member
+
+    def member(self, user_id: int) -> StaffMember | None:
+        """The account behind a browser session, if it still exists."""
+        with self._uow.read() as s:
+            user = users.user_by_id(s, user_id)
+            return StaffMember.of(user) if user is not None else None
+
+    def for_token(self, token: str) -> StaffMember:
+        """The active account an API token belongs to (its use is noted once a minute)."""
+        with self._uow() as s:
+            return StaffMember.of(users.user_for_token(s, token, now=utcnow()))
+
+    def change_password(self, user_id: int, *, current: str, new: str) -> StaffMember:
+        """Replace one's own password after checking the current one."""
+        with self._uow() as s:
+            user = users.user_by_id(s, user_id)
+            if user is None:
+                raise NotFoundError(N_("No such account."))
+            users.change_password(s, user=user, current=current, new=new, now=utcnow())
+            return StaffMember.of(user)
+
+    def set_locale(self, user_id: int, locale: str) -> None:
+        """Remember an account's language."""
+        with self._uow() as s:
+            users.set_locale(s, user_id=user_id, locale=locale)
+
+    def set_disabled(self, username: str, *, disabled: bool, actor: str) -> StaffMember:
+        """Disable (revoking API tokens) or enable an account."""
+        with self._uow() as s:
+            return StaffMember.of(users.set_disabled(s, username=username, disabled=disabled,
+                                                     actor=actor, now=utcnow()))
+
+    def reset_password(self, username: str, *, actor: str) -> str:
+        """A new one-time password for an account, which is unlocked."""
+        with self._uow() as s:
+            return users.reset_password(s, username=username, actor=actor, now=utcnow())
+
+    def create_token(self, username: str, *, actor: str) -> str:
+        """A new API token (returned once; only its hash is kept)."""
+        with self._uow() as s:
+            return users.create_token(s, username=username, actor=actor, now=utcnow())
+
+    # ---- audit log ---------------------------------------------------------------------
+
+    def audit_entries(self, *, limit: int, before: int | None = None) -> list[AuditEntryView]:
+        """The newest audit entries, keyset-paged by sequence number."""
+        with self._uow.read() as s:
+            return [AuditEntryView(e.seq, e.at, e.actor, e.action, e.target_type, e.target_id,
+                                   dict(e.details or {}))
+                    for e in audit.recent(s, limit=limit, before=before)]
+
+    def verify_audit(self) -> audit.AuditReport:
+        """Recompute the hash chain; ``AuditChainError`` names the first bad entry."""
+        with self._uow.read() as s:
+            return audit.verify_chain(s)
+
+
+__all__ = ["AuditEntryView", "DomainError", "NewAccount", "StaffMember", "StaffUseCases"]

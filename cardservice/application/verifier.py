@@ -1,0 +1,124 @@
+"""The app's one verifier: trust anchors (own city + partners), revocation look-ups, counts.
+
+Web pages, the JSON API, the CLI and the offline trust export all verify through the
+``Verifier`` of their ``Application``. Its caches are objects with a lifetime, not
+dictionary entries: own certificates are re-read when ``keys/keys.json`` changes, and
+partners' trust data when the partners' version counter moves (checked at most once a
+``RECHECK_SECONDS``), so a change made by another process is seen within that bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from cardservice.application.unit import UnitOfWork
+from cardservice.config import Settings
+from cardservice.db import Database
+from cardservice.services import cards, partners, verification
+from cardservice.services.citykeys import CityKeys
+from cardservice.services.verification import (
+    CityTrust,
+    OwnCertificates,
+    PartnerTrust,
+    VerificationCounter,
+    VerificationResult,
+)
+
+log = logging.getLogger("cardservice.verify")
+
+
+@dataclass(frozen=True)
+class _PartnerSnapshot:
+    version: int
+    partners: Mapping[str, PartnerTrust]
+    checked_at: float
+
+
+class PartnerDirectory:
+    """Partners' verification data for one process, rebuilt only when it changed."""
+
+    def __init__(self, uow: UnitOfWork, *, recheck_seconds: float = partners.RECHECK_SECONDS
+                 ) -> None:
+        self._uow = uow
+        self._recheck = recheck_seconds
+        self._snapshot: _PartnerSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Mapping[str, PartnerTrust]:
+        """The partners as last stored; the database is asked at most once a recheck period."""
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - snap.checked_at < self._recheck:
+            return snap.partners
+        with self._lock, self._uow.read() as session:
+            version = partners.partners_version(session)
+            snap = self._snapshot
+            if snap is not None and snap.version == version:
+                self._snapshot = _PartnerSnapshot(version, snap.partners, now)
+                return snap.partners
+            built = partners.load_partner_trust(session)
+            self._snapshot = _PartnerSnapshot(version, built, now)
+            return built
+
+    def forget(self) -> None:
+        """Make this process read the partners again at the next verification."""
+        self._snapshot = None
+
+
+class Verifier:
+    """Checks cards against this city and its partners (SPEC §6), and counts the outcomes."""
+
+    def __init__(self, settings: Settings, keys: CityKeys, db: Database, uow: UnitOfWork,
+                 ) -> None:
+        self._settings = settings
+        self._db = db
+        self._uow = uow
+        self._own = OwnCertificates(keys)
+        self.partners = PartnerDirectory(uow)
+        self.counter = VerificationCounter()
+
+    def anchors(self) -> CityTrust:
+        """The trust anchors for one verification: own certificates and partners, now."""
+        city = self._settings.city
+        return CityTrust(own_id=city.id, own_name=city.name, own=self._own,
+                         partners=self.partners.current())
+
+    def _own_is_revoked(self, serial: str) -> bool:
+        # No ORM session on the hot path: one indexed query on a pooled connection.
+        with self._db.engine.connect() as conn:
+            return cards.is_revoked(conn, serial)
+
+    def verify(self, qr_text: str, *, now: datetime) -> VerificationResult:
+        """Verify one card's text and count the outcome (by status only)."""
+        result = verification.verify_qr(qr_text.strip(), trust=self.anchors(), now=now,
+                                        own_is_revoked=self._own_is_revoked)
+        self.counter.add(result.status, now=now)
+        mono = time.monotonic()
+        if self.counter.due(monotonic=mono):
+            self.flush_counts(monotonic=mono)
+        return result
+
+    def flush_counts(self, *, monotonic: float | None = None) -> None:
+        """Add the pending counts to the database; statistics never cost an agent an answer."""
+        try:
+            with self.counter.take(monotonic=monotonic) as pending:
+                if pending:
+                    with self._uow() as session:
+                        verification.add_counts(session, pending)
+        except SQLAlchemyError as exc:
+            log.warning("verification counts not saved yet: %s", type(exc).__name__)
+
+    def offline_trust_data(self, *, now: datetime) -> dict[str, Any]:
+        """Public keys and revoked serials of every recognised city (no personal data)."""
+        anchors = self.anchors()
+        with self._uow.read() as session:
+            own_revoked = [c.serial for c in cards.revoked_cards(session, now=now)]
+        return verification.offline_trust_data(anchors, own_revoked=own_revoked, now=now)
