@@ -666,11 +666,7 @@ def _chains(cert: x509.Certificate, root: x509.Certificate) -> bool:
     hit = _CHAINS.get((id(cert), id(root)))
     if hit is not None and hit[0] is cert and hit[1] is root:
         return hit[2]
-    try:
-        pki.check_chain(cert=cert, root=root)
-        ok = True
-    except pki.UntrustedCertificateError:
-        ok = False
+    ok = pki.chains_to(cert, (root,))
     if len(_CHAINS) >= _CACHE_LIMIT:
         _CHAINS.clear()
     _CHAINS[(id(cert), id(root))] = (cert, root, ok)

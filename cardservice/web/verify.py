@@ -173,21 +173,11 @@ def trust_data() -> ResponseReturnValue:
     return resp
 
 
-def _chains_to_any(cert: Any, roots: Any) -> bool:
-    for root in roots:
-        try:
-            pki.check_chain(cert=cert, root=root)
-        except pki.PKIError:
-            continue
-        return True
-    return False
-
-
 def _issuer_json(cid: str, name: str, own: bool, suspended: bool, roots: Any, signing: Any,
                  revoked: list[str], age: int | None) -> dict[str, Any]:
     keys = []
     for cert in signing:
-        if not _chains_to_any(cert, roots):
+        if not pki.chains_to(cert, roots):
             continue
         raw = cert.public_key().public_bytes_raw()
         keys.append({

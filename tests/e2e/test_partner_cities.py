@@ -28,7 +28,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardservice import pki, trust
+from cardservice import keystore, pki, trust
 from tests.conftest import TEST_PASSPHRASE
 from tests.e2e.cities import EXE, City, Run, start_cities, stop_cities
 
@@ -257,8 +257,8 @@ class LisboaKeys:
 def lisboa_keys(cities: Cities, signing_rotation: SigningRotation) -> LisboaKeys:
     """Read from Lisboa's keys/ (after the signing rotation, before a root rotation)."""
     keys_dir = cities.a.keys_dir
-    store = pki.KeyStore(keys_dir, passphrase=None)  # certificates only
-    root_key = pki.load_private_key(keys_dir / "root.key.pem",
+    store = keystore.KeyStore(keys_dir, passphrase=None)  # certificates only
+    root_key = keystore.load_private_key(keys_dir / "root.key.pem",
                                     passphrase=TEST_PASSPHRASE.encode())
     return LisboaKeys(root_key, store.root_certificate(), store.signing_certificates(),
                       cities.a.url)
@@ -574,8 +574,8 @@ def test_a_root_rotation_is_followed_and_forgeries_after_it_refused(
 
     # Lisboa's genuine new root, alone, is not enough for a city holding the old root:
     # the same version Lisboa publishes, with the same content, lacking the old signature.
-    store = pki.KeyStore(a.keys_dir, passphrase=None)
-    new_root_key = pki.load_private_key(a.keys_dir / "root.key.pem",
+    store = keystore.KeyStore(a.keys_dir, passphrase=None)
+    new_root_key = keystore.load_private_key(a.keys_dir / "root.key.pem",
                                         passphrase=TEST_PASSPHRASE.encode())
     alone = _lisboa_bundle(lisboa_keys, version=trust.decode_bundle_unverified(published).version,
                            now=utcnow(), root=store.root_certificate(),
