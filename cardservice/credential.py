@@ -46,7 +46,6 @@ import datetime as dt
 import functools
 import io
 import re
-import struct
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +62,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cwt import COSE, COSEKey
 
-from cardservice import pki, viscii
+from cardservice import cose, pki, viscii
 from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
@@ -149,17 +148,12 @@ MAX_NAME_LENGTH = 100
 MAX_SERIAL_LENGTH = 32
 _MAX_QR_CHARS = 4096
 _MAX_COSE_BYTES = 4096  # also the cap on zlib output: no decompression bomb
-_ALG_EDDSA = -8
 _ISS, _EXP, _IAT, _CTI = 1, 4, 6, 7
 _CLAIM_KEYS = frozenset({_ISS, _EXP, _IAT, _CTI, HOLDER_CLAIM_KEY})
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 _EPOCH_DAY = dt.date(1970, 1, 1)
 _MIN_DAY = (dt.date.min - _EPOCH_DAY).days
 _MAX_DAY = (dt.date.max - _EPOCH_DAY).days
-_SIG1_CONTEXT = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
-# tag 18, array(4), bstr(13) holding map(2) {1: -8, 4: bstr(8) <kid>}
-_COSE_HEAD = b"\xd2\x84\x4d\xa2\x01\x27\x04\x48"
-_COSE_MIN_LENGTH = 8 + 8 + 1 + 1 + 66  # head, kid, {}, empty payload, signature
 # Characters no printed name holds: controls (Unicode category Cc), surrogates (Cs),
 # line and paragraph separators (Zl, Zp), and the bidi embedding/override/isolate
 # controls, which could make a name display as another. Format characters such as
@@ -536,7 +530,7 @@ def _cose_key(key: Ed25519PrivateKey) -> Any:
     )
     x = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     # COSE_Key: kty OKP (1), alg EdDSA (-8), crv Ed25519 (6), x, d.
-    cose_key = COSEKey.new({1: 1, 3: _ALG_EDDSA, -1: 6, -2: x, -4: d})
+    cose_key = COSEKey.new({1: 1, 3: cose.ALG_EDDSA, -1: 6, -2: x, -4: d})
     _COSE_KEYS[id(key)] = (key, cose_key)
     return cose_key
 
@@ -554,14 +548,14 @@ def unsafe_encode_card(claims: CardClaims, *, signer_key: Ed25519PrivateKey, kid
     certificate's validity); issuing code must use :func:`encode_card`.
     """
     payload = cbor2.dumps(_claims_map(claims), canonical=True)
-    cose = _cose_context().encode_and_sign(
+    message = _cose_context().encode_and_sign(
         payload,
         _cose_key(signer_key),
-        protected={1: _ALG_EDDSA, 4: bytes(kid)},
+        protected={1: cose.ALG_EDDSA, 4: bytes(kid)},
         unprotected={},
     )
-    compressed = zlib.compress(cose, 9)
-    return PREFIX + _b45encode(compressed if len(compressed) < len(cose) else cose)
+    compressed = zlib.compress(message, 9)
+    return PREFIX + _b45encode(compressed if len(compressed) < len(message) else message)
 
 
 def encode_card(
@@ -696,14 +690,6 @@ class _ParsedCard(NamedTuple):
     exp: int
 
 
-def _bstr_head(length: int) -> bytes:
-    if length < 24:
-        return bytes([0x40 | length])
-    if length < 0x100:
-        return bytes([0x58, length])
-    return b"\x59" + struct.pack(">H", length)
-
-
 def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     out = inflater.decompress(data, _MAX_COSE_BYTES)
@@ -727,18 +713,8 @@ def _is_int(value: Any) -> bool:
 def _parse(qr: Any) -> _ParsedCard:
     """Check (1): decode and type-check everything, or raise ``ValueError``/``TypeError``.
 
-    The COSE_Sign1 envelope of a card has exactly one valid encoding (shortest-form
-    CBOR, fixed headers, empty unprotected header), so it is matched byte for byte::
-
-        D2 84                      tag 18, array(4)
-        4D A2 01 27 04 48 <kid:8>  protected: bstr(13) {1: -8, 4: bstr(8)}
-        A0                         unprotected: {}
-        <bstr head> <payload>      the CWT claims
-        58 40 <signature:64>       Ed25519 signature
-
-    Matching instead of decoding refuses every other encoding of the same message
-    (so no byte of a card can change without changing what is checked) and is the
-    cheaper path on the hot loop. The claims inside are decoded with cbor2.
+    The COSE_Sign1 envelope is matched byte for byte (:func:`cose.parse_sign1_eddsa`);
+    the claims inside are decoded with cbor2.
     """
     if not isinstance(qr, str):
         raise TypeError("a card is text")
@@ -749,19 +725,8 @@ def _parse(qr: Any) -> _ParsedCard:
     data = _b45decode(qr[len(PREFIX) :])
     if data[:1] == b"\x78":
         data = _inflate(data)
-    if len(data) < _COSE_MIN_LENGTH or not data.startswith(_COSE_HEAD):
-        raise ValueError("not a COSE_Sign1 card with {alg: EdDSA, kid: 8 bytes}")
-    if data[16] != 0xA0:
-        raise ValueError("unprotected header is not empty")
-    first = data[17]
-    head_length = 1 if 0x40 <= first < 0x58 else 2 if first == 0x58 else 3 if first == 0x59 else 0
-    payload = data[17 + head_length : -66]
-    if (
-        not head_length
-        or data[17 : 17 + head_length] != _bstr_head(len(payload))
-        or data[-66:-64] != b"\x58\x40"
-    ):
-        raise ValueError("not a COSE_Sign1 card in shortest CBOR form")
+    envelope = cose.parse_sign1_eddsa(data)
+    payload = envelope.payload
 
     stream = io.BytesIO(payload)
     raw = cbor2.CBORDecoder(stream).decode()
@@ -812,7 +777,7 @@ def _parse(qr: Any) -> _ParsedCard:
         expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
         holder=holder,
     )
-    return _ParsedCard(data[3:16], payload, data[-64:], data[8:16], claims, iat, exp)
+    return _ParsedCard(*envelope, claims, iat, exp)
 
 
 def verify_card(
@@ -864,16 +829,7 @@ def verify_card(
         )
 
     # (5): signature over the COSE Sig_structure
-    to_be_signed = b"".join(
-        (
-            _SIG1_CONTEXT,
-            _bstr_head(len(card.protected)),
-            card.protected,
-            b"\x40",  # external_aad: empty
-            _bstr_head(len(card.payload)),
-            card.payload,
-        )
-    )
+    to_be_signed = cose.sig1_input(card.protected, card.payload)
     signer = None
     for cert, root in chained:
         public, cert_from, cert_until = _cert_info(cert)

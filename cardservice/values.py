@@ -40,6 +40,7 @@ from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 from cardservice.serials import format_serial, normalise_serial
 
 __all__ = [
+    "CARD_NAME_FORBIDDEN",
     "CITY_ID_PATTERN",
     "GENDERS",
     "MAX_AGE_YEARS",
@@ -78,8 +79,11 @@ SERIAL_PATTERN = re.compile(f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}")
 #: Oldest birth date accepted, in years before today.
 MAX_AGE_YEARS = 130
 
-# Stable across Unicode versions (the wire rule): Cc, Cs, Zl, Zp, bidi controls.
-_WIRE_FORBIDDEN = re.compile(
+#: Characters no name on a card holds (the wire rule; stable across Unicode versions):
+#: controls (Cc), surrogates (Cs), line and paragraph separators (Zl, Zp), and the bidi
+#: embedding/override/isolate controls. Format characters such as ZWNJ are not here:
+#: Persian names need them.
+CARD_NAME_FORBIDDEN = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
 # Printing also refuses what draws nothing or nothing agreed on; ZWNJ and ZWJ stay.
@@ -136,17 +140,20 @@ def is_city_id(value: Any) -> bool:
     return type(value) is str and CITY_ID_PATTERN.fullmatch(value) is not None
 
 
-def check_card_name(value: Any, *, what: str = "holder name") -> str:
-    """Return ``value`` if a card may carry it (the wire rule), else raise."""
+def check_card_name(
+    value: Any, *, what: str = "holder name", max_length: int = MAX_NAME_LENGTH
+) -> str:
+    """Return ``value`` if a card may carry it (the wire rule), else raise.
+
+    Trust documents hold city names under the same rule (``max_length`` 64).
+    """
     if not isinstance(value, str) or not value:
-        raise EmptyValueError(f"{what} must be 1 to {MAX_NAME_LENGTH} characters")
-    if len(value) > MAX_NAME_LENGTH:
-        raise TooLongError(
-            f"{what} must be 1 to {MAX_NAME_LENGTH} characters", maximum=MAX_NAME_LENGTH
-        )
+        raise EmptyValueError(f"{what} must be 1 to {max_length} characters")
+    if len(value) > max_length:
+        raise TooLongError(f"{what} must be 1 to {max_length} characters", maximum=max_length)
     if value != value.strip():
         raise SurroundingSpaceError(f"{what} must not start or end with white space")
-    bad = _WIRE_FORBIDDEN.search(value)
+    bad = CARD_NAME_FORBIDDEN.search(value)
     if bad:
         raise ForbiddenCharacterError(
             f"{what} holds control character U+{ord(bad[0]):04X}", character=bad[0]
@@ -168,7 +175,7 @@ def check_printed_name(
     for ch in value:
         if ch in _JOINERS:
             continue
-        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES or _WIRE_FORBIDDEN.match(ch):
+        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES or CARD_NAME_FORBIDDEN.match(ch):
             raise ForbiddenCharacterError(
                 f"{what} holds character U+{ord(ch):04X}, which cannot be printed",
                 character=ch,
@@ -177,7 +184,7 @@ def check_printed_name(
         raise SurroundingSpaceError(f"{what} must not start or end with white space")
     if not unicodedata.is_normalized("NFC", value):
         raise NotNormalisedError(f"{what} is not in Unicode normalisation form C")
-    return check_card_name(value, what=what)
+    return check_card_name(value, what=what, max_length=max_length)
 
 
 def join_name(*parts: str) -> str:

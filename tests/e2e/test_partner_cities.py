@@ -28,7 +28,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardservice import keystore, pki, trust
+from cardservice import cose, keystore, pki, trust
+from cardservice.trust import documents as trust_documents
 from tests.conftest import TEST_PASSPHRASE
 from tests.e2e.cities import EXE, City, Run, start_cities, stop_cities
 
@@ -484,7 +485,7 @@ def _forged_signature_of_the_held_root(x: Ctx) -> Offer:
     key, root, signing = _impostor_root(x.now)
     bundle = _lisboa_bundle(x.keys, version=x.ref.held_version + 10, now=x.now, root=root,
                             signing=[signing], previous_root=x.keys.root)
-    data = trust._sign_multi(trust._bundle_payload(bundle),
+    data = cose.sign_multi(trust_documents.bundle_payload(bundle),
                              content_type=trust.BUNDLE_CONTENT_TYPE,
                              signers=[(key, pki.key_id(root)),
                                       (Ed25519PrivateKey.generate(), pki.key_id(x.keys.root))])
