@@ -45,7 +45,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import re
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -62,7 +61,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cwt import COSE, COSEKey
 
-from cardservice import cose, pki, viscii
+from cardservice import cose, pki, values, viscii
 from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
@@ -100,9 +99,9 @@ PREFIX = "LC1:"
 HOLDER_CLAIM_KEY = -70001
 #: Gender markers a card may carry (as on ICAO travel documents); absent when None.
 #: On the wire each is its position here plus one (1 F, 2 M, 3 X): one CBOR byte.
-GENDERS = ("F", "M", "X")
+GENDERS = values.GENDERS
 #: Characters in a card serial (Crockford Base32, ``cardservice.serials``).
-SERIAL_LENGTH = 11
+SERIAL_LENGTH = values.SERIAL_LENGTH
 #: Every ``status`` a verification can end in (SPEC §6).
 STATUSES = (
     "valid",
@@ -142,7 +141,7 @@ NAME_ENCODINGS: dict[int, tuple[str, str]] = {
 }
 _VISCII = 13
 
-MAX_NAME_LENGTH = 100
+MAX_NAME_LENGTH = values.MAX_NAME_LENGTH
 #: The longest serial a revocation list may name (``cardservice.trust``); card serials
 #: themselves are exactly :data:`SERIAL_LENGTH` characters.
 MAX_SERIAL_LENGTH = 32
@@ -154,14 +153,9 @@ _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 _EPOCH_DAY = dt.date(1970, 1, 1)
 _MIN_DAY = (dt.date.min - _EPOCH_DAY).days
 _MAX_DAY = (dt.date.max - _EPOCH_DAY).days
-# Characters no printed name holds: controls (Unicode category Cc), surrogates (Cs),
-# line and paragraph separators (Zl, Zp), and the bidi embedding/override/isolate
-# controls, which could make a name display as another. Format characters such as
-# ZWNJ stay allowed: Persian names need them.
-_NAME_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
-_SERIAL_PATTERN = re.compile(f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}")
+# The wire rule for names (values.check_card_name): what verification refuses.
+_NAME_FORBIDDEN = values.CARD_NAME_FORBIDDEN
+_SERIAL_PATTERN = values.SERIAL_PATTERN
 _SERIAL_BYTES = 7  # 11 digits of 5 bits: 55 bits, the top bit of 7 bytes is always 0
 _SERIAL_DIGITS = {ch: i for i, ch in enumerate(SERIAL_ALPHABET)}
 # Two serial digits per 10 bits: decoding the 55-bit value takes six look-ups, not an
@@ -280,18 +274,21 @@ def _utc_whole_seconds(value: Any, name: str) -> dt.datetime:
 
 
 def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidClaimsError(f"holder name must be 1 to {MAX_NAME_LENGTH} characters")
-    if name != name.strip():
-        raise InvalidClaimsError("holder name must not start or end with white space")
-    bad = _NAME_FORBIDDEN.search(name)
-    if bad:
-        raise InvalidClaimsError(f"holder name holds control character U+{ord(bad[0]):04X}")
+    """The wire rule (what verification accepts); ``InvalidClaimsError`` if broken."""
+    try:
+        values.check_card_name(name)
+    except values.ValueRuleError as exc:
+        raise InvalidClaimsError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
 class Holder:
-    """The holder as the card shows them: printed name, date of birth, optional gender."""
+    """The holder as the card shows them: printed name, date of birth, optional gender.
+
+    The name follows the wire rule (:func:`values.check_card_name`), which a card read
+    back is held to as well. What a city registers and prints is stricter
+    (:func:`values.check_printed_name`), and registration checks it.
+    """
 
     name: str
     date_of_birth: dt.date
@@ -321,7 +318,7 @@ class CardClaims:
     holder: Holder
 
     def __post_init__(self) -> None:
-        if not isinstance(self.issuer, str) or not pki.CITY_ID_PATTERN.fullmatch(self.issuer):
+        if not values.is_city_id(self.issuer):
             raise InvalidClaimsError("issuer must be a city id (UN/LOCODE without the space)")
         if not isinstance(self.serial, str) or not _SERIAL_PATTERN.fullmatch(self.serial):
             raise InvalidClaimsError(
@@ -750,7 +747,7 @@ def _parse(qr: Any) -> _ParsedCard:
         and _is_int(entry[1])
         and _MIN_DAY <= entry[1] <= _MAX_DAY
         and (len(entry) == 2 or (_is_int(entry[2]) and 1 <= entry[2] <= len(GENDERS)))
-        and pki.CITY_ID_PATTERN.fullmatch(iss)
+        and values.CITY_ID_PATTERN.fullmatch(iss)
     ):
         raise ValueError("claims of the wrong type or range")
     serial = _cti_to_serial(cti)
