@@ -42,6 +42,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from cardservice import values
 from cardservice.photo import PHOTO_RATIO
 from cardservice.qr import QUIET_ZONE, QrMatrix, encode_qr
 
@@ -95,7 +96,7 @@ _GUTTER_Y = 4 * mm
 _MARK_OFFSET = 0.5 * mm
 _MARK_LENGTH = 3 * mm
 
-_GENDERS = frozenset({"F", "M", "X"})
+_GENDERS = frozenset(values.GENDERS)
 
 # Unicode categories never printed: control, format, surrogate, private use, unassigned.
 _UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardservice.values import is_city_id
+
 CONFIG_ENV = "CARDSERVICE_CONFIG"
 SECRET_KEY_ENV = "CARDSERVICE_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 PASSPHRASE_ENV = "CARDSERVICE_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 DATABASE_URL_ENV = "CARDSERVICE_DATABASE_URL"
 
 SUPPORTED_LOCALES = ("en", "fr")
-_CITY_ID = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")  # UN/LOCODE without the space
 _MIN_SECRET_LEN = 32
 
 
@@ -189,7 +190,7 @@ def settings_from_mapping(
     r = _Reader(data)
 
     city_id = r.text("city.id")
-    if not _CITY_ID.match(city_id):
+    if not is_city_id(city_id):
         raise ConfigError(
             f"city.id {city_id!r} is not a UN/LOCODE without the space (e.g. PTLIS, FRLYS)"
         )

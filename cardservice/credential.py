@@ -45,8 +45,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import re
-import struct
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +61,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cwt import COSE, COSEKey
 
-from cardservice import pki, viscii
+from cardservice import cose, pki, values, viscii
 from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
@@ -101,9 +99,9 @@ PREFIX = "LC1:"
 HOLDER_CLAIM_KEY = -70001
 #: Gender markers a card may carry (as on ICAO travel documents); absent when None.
 #: On the wire each is its position here plus one (1 F, 2 M, 3 X): one CBOR byte.
-GENDERS = ("F", "M", "X")
+GENDERS = values.GENDERS
 #: Characters in a card serial (Crockford Base32, ``cardservice.serials``).
-SERIAL_LENGTH = 11
+SERIAL_LENGTH = values.SERIAL_LENGTH
 #: Every ``status`` a verification can end in (SPEC §6).
 STATUSES = (
     "valid",
@@ -143,31 +141,21 @@ NAME_ENCODINGS: dict[int, tuple[str, str]] = {
 }
 _VISCII = 13
 
-MAX_NAME_LENGTH = 100
+MAX_NAME_LENGTH = values.MAX_NAME_LENGTH
 #: The longest serial a revocation list may name (``cardservice.trust``); card serials
 #: themselves are exactly :data:`SERIAL_LENGTH` characters.
 MAX_SERIAL_LENGTH = 32
 _MAX_QR_CHARS = 4096
 _MAX_COSE_BYTES = 4096  # also the cap on zlib output: no decompression bomb
-_ALG_EDDSA = -8
 _ISS, _EXP, _IAT, _CTI = 1, 4, 6, 7
 _CLAIM_KEYS = frozenset({_ISS, _EXP, _IAT, _CTI, HOLDER_CLAIM_KEY})
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 _EPOCH_DAY = dt.date(1970, 1, 1)
 _MIN_DAY = (dt.date.min - _EPOCH_DAY).days
 _MAX_DAY = (dt.date.max - _EPOCH_DAY).days
-_SIG1_CONTEXT = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
-# tag 18, array(4), bstr(13) holding map(2) {1: -8, 4: bstr(8) <kid>}
-_COSE_HEAD = b"\xd2\x84\x4d\xa2\x01\x27\x04\x48"
-_COSE_MIN_LENGTH = 8 + 8 + 1 + 1 + 66  # head, kid, {}, empty payload, signature
-# Characters no printed name holds: controls (Unicode category Cc), surrogates (Cs),
-# line and paragraph separators (Zl, Zp), and the bidi embedding/override/isolate
-# controls, which could make a name display as another. Format characters such as
-# ZWNJ stay allowed: Persian names need them.
-_NAME_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
-_SERIAL_PATTERN = re.compile(f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}")
+# The wire rule for names (values.check_card_name): what verification refuses.
+_NAME_FORBIDDEN = values.CARD_NAME_FORBIDDEN
+_SERIAL_PATTERN = values.SERIAL_PATTERN
 _SERIAL_BYTES = 7  # 11 digits of 5 bits: 55 bits, the top bit of 7 bytes is always 0
 _SERIAL_DIGITS = {ch: i for i, ch in enumerate(SERIAL_ALPHABET)}
 # Two serial digits per 10 bits: decoding the 55-bit value takes six look-ups, not an
@@ -286,18 +274,21 @@ def _utc_whole_seconds(value: Any, name: str) -> dt.datetime:
 
 
 def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidClaimsError(f"holder name must be 1 to {MAX_NAME_LENGTH} characters")
-    if name != name.strip():
-        raise InvalidClaimsError("holder name must not start or end with white space")
-    bad = _NAME_FORBIDDEN.search(name)
-    if bad:
-        raise InvalidClaimsError(f"holder name holds control character U+{ord(bad[0]):04X}")
+    """The wire rule (what verification accepts); ``InvalidClaimsError`` if broken."""
+    try:
+        values.check_card_name(name)
+    except values.ValueRuleError as exc:
+        raise InvalidClaimsError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
 class Holder:
-    """The holder as the card shows them: printed name, date of birth, optional gender."""
+    """The holder as the card shows them: printed name, date of birth, optional gender.
+
+    The name follows the wire rule (:func:`values.check_card_name`), which a card read
+    back is held to as well. What a city registers and prints is stricter
+    (:func:`values.check_printed_name`), and registration checks it.
+    """
 
     name: str
     date_of_birth: dt.date
@@ -327,7 +318,7 @@ class CardClaims:
     holder: Holder
 
     def __post_init__(self) -> None:
-        if not isinstance(self.issuer, str) or not pki.CITY_ID_PATTERN.fullmatch(self.issuer):
+        if not values.is_city_id(self.issuer):
             raise InvalidClaimsError("issuer must be a city id (UN/LOCODE without the space)")
         if not isinstance(self.serial, str) or not _SERIAL_PATTERN.fullmatch(self.serial):
             raise InvalidClaimsError(
@@ -536,7 +527,7 @@ def _cose_key(key: Ed25519PrivateKey) -> Any:
     )
     x = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     # COSE_Key: kty OKP (1), alg EdDSA (-8), crv Ed25519 (6), x, d.
-    cose_key = COSEKey.new({1: 1, 3: _ALG_EDDSA, -1: 6, -2: x, -4: d})
+    cose_key = COSEKey.new({1: 1, 3: cose.ALG_EDDSA, -1: 6, -2: x, -4: d})
     _COSE_KEYS[id(key)] = (key, cose_key)
     return cose_key
 
@@ -554,14 +545,14 @@ def unsafe_encode_card(claims: CardClaims, *, signer_key: Ed25519PrivateKey, kid
     certificate's validity); issuing code must use :func:`encode_card`.
     """
     payload = cbor2.dumps(_claims_map(claims), canonical=True)
-    cose = _cose_context().encode_and_sign(
+    message = _cose_context().encode_and_sign(
         payload,
         _cose_key(signer_key),
-        protected={1: _ALG_EDDSA, 4: bytes(kid)},
+        protected={1: cose.ALG_EDDSA, 4: bytes(kid)},
         unprotected={},
     )
-    compressed = zlib.compress(cose, 9)
-    return PREFIX + _b45encode(compressed if len(compressed) < len(cose) else cose)
+    compressed = zlib.compress(message, 9)
+    return PREFIX + _b45encode(compressed if len(compressed) < len(message) else message)
 
 
 def encode_card(
@@ -666,11 +657,7 @@ def _chains(cert: x509.Certificate, root: x509.Certificate) -> bool:
     hit = _CHAINS.get((id(cert), id(root)))
     if hit is not None and hit[0] is cert and hit[1] is root:
         return hit[2]
-    try:
-        pki.check_chain(cert=cert, root=root)
-        ok = True
-    except pki.UntrustedCertificateError:
-        ok = False
+    ok = pki.chains_to(cert, (root,))
     if len(_CHAINS) >= _CACHE_LIMIT:
         _CHAINS.clear()
     _CHAINS[(id(cert), id(root))] = (cert, root, ok)
@@ -700,14 +687,6 @@ class _ParsedCard(NamedTuple):
     exp: int
 
 
-def _bstr_head(length: int) -> bytes:
-    if length < 24:
-        return bytes([0x40 | length])
-    if length < 0x100:
-        return bytes([0x58, length])
-    return b"\x59" + struct.pack(">H", length)
-
-
 def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     out = inflater.decompress(data, _MAX_COSE_BYTES)
@@ -731,18 +710,8 @@ def _is_int(value: Any) -> bool:
 def _parse(qr: Any) -> _ParsedCard:
     """Check (1): decode and type-check everything, or raise ``ValueError``/``TypeError``.
 
-    The COSE_Sign1 envelope of a card has exactly one valid encoding (shortest-form
-    CBOR, fixed headers, empty unprotected header), so it is matched byte for byte::
-
-        D2 84                      tag 18, array(4)
-        4D A2 01 27 04 48 <kid:8>  protected: bstr(13) {1: -8, 4: bstr(8)}
-        A0                         unprotected: {}
-        <bstr head> <payload>      the CWT claims
-        58 40 <signature:64>       Ed25519 signature
-
-    Matching instead of decoding refuses every other encoding of the same message
-    (so no byte of a card can change without changing what is checked) and is the
-    cheaper path on the hot loop. The claims inside are decoded with cbor2.
+    The COSE_Sign1 envelope is matched byte for byte (:func:`cose.parse_sign1_eddsa`);
+    the claims inside are decoded with cbor2.
     """
     if not isinstance(qr, str):
         raise TypeError("a card is text")
@@ -753,19 +722,8 @@ def _parse(qr: Any) -> _ParsedCard:
     data = _b45decode(qr[len(PREFIX) :])
     if data[:1] == b"\x78":
         data = _inflate(data)
-    if len(data) < _COSE_MIN_LENGTH or not data.startswith(_COSE_HEAD):
-        raise ValueError("not a COSE_Sign1 card with {alg: EdDSA, kid: 8 bytes}")
-    if data[16] != 0xA0:
-        raise ValueError("unprotected header is not empty")
-    first = data[17]
-    head_length = 1 if 0x40 <= first < 0x58 else 2 if first == 0x58 else 3 if first == 0x59 else 0
-    payload = data[17 + head_length : -66]
-    if (
-        not head_length
-        or data[17 : 17 + head_length] != _bstr_head(len(payload))
-        or data[-66:-64] != b"\x58\x40"
-    ):
-        raise ValueError("not a COSE_Sign1 card in shortest CBOR form")
+    envelope = cose.parse_sign1_eddsa(data)
+    payload = envelope.payload
 
     stream = io.BytesIO(payload)
     raw = cbor2.CBORDecoder(stream).decode()
@@ -789,7 +747,7 @@ def _parse(qr: Any) -> _ParsedCard:
         and _is_int(entry[1])
         and _MIN_DAY <= entry[1] <= _MAX_DAY
         and (len(entry) == 2 or (_is_int(entry[2]) and 1 <= entry[2] <= len(GENDERS)))
-        and pki.CITY_ID_PATTERN.fullmatch(iss)
+        and values.CITY_ID_PATTERN.fullmatch(iss)
     ):
         raise ValueError("claims of the wrong type or range")
     serial = _cti_to_serial(cti)
@@ -816,7 +774,7 @@ def _parse(qr: Any) -> _ParsedCard:
         expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
         holder=holder,
     )
-    return _ParsedCard(data[3:16], payload, data[-64:], data[8:16], claims, iat, exp)
+    return _ParsedCard(*envelope, claims, iat, exp)
 
 
 def verify_card(
@@ -868,16 +826,7 @@ def verify_card(
         )
 
     # (5): signature over the COSE Sig_structure
-    to_be_signed = b"".join(
-        (
-            _SIG1_CONTEXT,
-            _bstr_head(len(card.protected)),
-            card.protected,
-            b"\x40",  # external_aad: empty
-            _bstr_head(len(card.payload)),
-            card.payload,
-        )
-    )
+    to_be_signed = cose.sig1_input(card.protected, card.payload)
     signer = None
     for cert, root in chained:
         public, cert_from, cert_until = _cert_info(cert)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from cardservice import pki, vault
+from cardservice import keystore, pki, vault
 from cardservice.config import Settings
 from cardservice.errors import N_, DomainError
 
@@ -35,7 +35,7 @@ class CityKeys:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = pki.KeyStore(settings.keys_dir, passphrase=settings.key_passphrase)
+        self.store = keystore.KeyStore(settings.keys_dir, passphrase=settings.key_passphrase)
         self._vault: vault.Vault | None = None
         self._lock = threading.Lock()
 
@@ -88,22 +88,22 @@ class CityKeys:
     def root_key(self) -> pki.Ed25519PrivateKey:
         """The city root's private key, to sign trust bundles and revocation lists only."""
         try:
-            return pki.load_private_key(self.settings.keys_dir / "root.key.pem",
+            return keystore.load_private_key(self.settings.keys_dir / "root.key.pem",
                                         passphrase=self._passphrase())
-        except pki.KeyPassphraseError:
+        except keystore.KeyPassphraseError:
             raise KeysUnavailableError(N_("The key passphrase is wrong.")) from None
 
-    def signer(self, *, now: datetime) -> pki.Signer:
+    def signer(self, *, now: datetime) -> keystore.Signer:
         """The key and certificate that sign cards now."""
         self._passphrase()
         try:
             return self.store.active_signer(now=now)
-        except pki.KeyPassphraseError:
+        except keystore.KeyPassphraseError:
             raise KeysUnavailableError(N_("The key passphrase is wrong: cards cannot be signed.")) \
                 from None
-        except pki.KeyStoreNotInitialisedError:
+        except keystore.KeyStoreNotInitialisedError:
             raise KeysUnavailableError(N_("The city's keys are missing: run `cardservice init`.")) \
                 from None
-        except pki.NoActiveSigningKeyError:
+        except keystore.NoActiveSigningKeyError:
             raise KeysUnavailableError(
                 N_("No signing key can sign now: run `cardservice keys rotate`.")) from None

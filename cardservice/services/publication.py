@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -39,14 +38,6 @@ class Published:
     issued_at: datetime
     expires_at: datetime
     data: bytes
-
-
-def _chains(cert: x509.Certificate, root: x509.Certificate) -> bool:
-    try:
-        pki.check_chain(cert=cert, root=root)
-    except pki.PKIError:
-        return False
-    return True
 
 
 def _latest(session: Session, kind: str) -> PublishedDocument | None:
@@ -81,7 +72,7 @@ def current_bundle(session: Session, keys: CityKeys, *, settings: Settings, now:
     # Partners can tie a signing certificate only to the root or the previous root; older
     # ones (two rotations ago) are left out of the bundle.
     signing = [c for c in store.signing_certificates()
-               if _chains(c, root) or (previous is not None and _chains(c, previous))]
+               if pki.chains_to(c, [root] if previous is None else [root, previous])]
     base = settings.city.base_url
     content = b"".join([root.public_bytes(_DER), *(c.public_bytes(_DER) for c in signing),
                         previous.public_bytes(_DER) if previous else b"",

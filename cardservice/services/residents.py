@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cardservice import photo as photo_mod
-from cardservice import vault
+from cardservice import values, vault
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
 from cardservice.models import Resident
@@ -32,8 +32,8 @@ from cardservice.privacy import refuse_not_collected
 from cardservice.services import audit
 from cardservice.services.citykeys import CityKeys
 
-GENDERS = ("F", "M", "X")
-MAX_NAME = 80
+GENDERS = values.GENDERS
+MAX_NAME = values.MAX_NAME_PART_LENGTH
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{4,24}$")
 _LANG = re.compile(r"^[^\x00-\x1f<>]{2,32}$")
@@ -177,6 +177,20 @@ def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: s
     return value
 
 
+def _name(data: Mapping[str, Any], key: str) -> str:
+    """A name that is printed on the card: text, and printable (``values.check_printed_name``)."""
+    value = _text(data, key, max_len=values.MAX_NAME_PART_LENGTH)
+    if value:
+        try:
+            values.check_printed_name(value, what=key, max_length=values.MAX_NAME_PART_LENGTH)
+        except values.ValueRuleError:
+            # _text has already settled length, spacing and NFC: what is left is a
+            # character no card prints (a bidi override, an invisible or unassigned one).
+            raise InvalidInputError(N_("'%(field)s' holds characters that cannot be printed."),
+                                    params={"field": key}, field=key) from None
+    return value
+
+
 def _bool(data: Mapping[str, Any], key: str, path: str = "") -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
@@ -228,21 +242,30 @@ def parse_resident(
     merged: dict[str, Any] = base.public_dict() if base is not None else {}
     merged.update({k: v for k, v in raw.items() if k not in ("photo", "confirm_new")})
 
-    given = _text(merged, "given_names")
-    family = _text(merged, "family_names")
+    given = _name(merged, "given_names")
+    family = _name(merged, "family_names")
     if not given and not family:
         raise InvalidInputError(N_("Give at least one name in 'given_names' or "
                                    "'family_names' (a single name is fine)."),
                                 field="given_names")
+    if len(values.join_name(given, family)) > values.MAX_NAME_LENGTH:
+        # The card (and its QR) holds both parts as one name of limited length.
+        last = "family_names" if family else "given_names"
+        raise InvalidInputError(
+            N_("'%(field)s': the name printed on the card (given and family names "
+               "together) is at most %(max)d characters."),
+            params={"field": last, "max": values.MAX_NAME_LENGTH}, field=last)
     dob_raw = merged.get("date_of_birth")
     try:
         dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
     except ValueError:
         raise InvalidInputError(N_("'date_of_birth' must be a date, YYYY-MM-DD."),
                                 field="date_of_birth") from None
-    if dob > today or dob < today.replace(year=today.year - 130):
+    try:
+        values.check_birth_date(dob, today=today)
+    except values.ValueRuleError:
         raise InvalidInputError(N_("'date_of_birth' is not a possible birth date."),
-                                field="date_of_birth")
+                                field="date_of_birth") from None
     gender = merged.get("gender") or None
     if gender is not None and gender not in GENDERS:
         raise InvalidInputError(N_("'gender' is F, M, X or left empty."), field="gender")
@@ -315,8 +338,8 @@ def parse_resident(
 
     return ResidentData(
         given_names=given, family_names=family, date_of_birth=dob,
-        preferred_name=_text(merged, "preferred_name"),
-        name_latin=_text(merged, "name_latin"),
+        preferred_name=_name(merged, "preferred_name"),
+        name_latin=_name(merged, "name_latin"),
         gender=gender, address=address, languages=tuple(languages),
         contact=_contact(merged.get("contact"), "contact"),
         emergency_contact=_contact(merged.get("emergency_contact"), "emergency_contact"),

@@ -312,22 +312,12 @@ def _iso_or_none(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _chains_to_any(cert: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
-    for root in roots:
-        try:
-            pki.check_chain(cert=cert, root=root)
-        except pki.PKIError:
-            continue
-        return True
-    return False
-
-
 def _issuer_json(cid: str, name: str, own: bool, suspended: bool,
                  roots: Sequence[x509.Certificate], signing: Sequence[x509.Certificate],
                  revoked: list[str], age: int | None) -> dict[str, Any]:
     keys = []
     for cert in signing:
-        if not _chains_to_any(cert, roots):
+        if not pki.chains_to(cert, roots):
             continue
         public = cert.public_key()
         assert isinstance(public, Ed25519PublicKey)  # the chain check accepts Ed25519 only

@@ -28,7 +28,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardservice import pki, trust
+from cardservice import cose, keystore, pki, trust
+from cardservice.trust import documents as trust_documents
 from tests.conftest import TEST_PASSPHRASE
 from tests.e2e.cities import EXE, City, Run, start_cities, stop_cities
 
@@ -257,8 +258,8 @@ class LisboaKeys:
 def lisboa_keys(cities: Cities, signing_rotation: SigningRotation) -> LisboaKeys:
     """Read from Lisboa's keys/ (after the signing rotation, before a root rotation)."""
     keys_dir = cities.a.keys_dir
-    store = pki.KeyStore(keys_dir, passphrase=None)  # certificates only
-    root_key = pki.load_private_key(keys_dir / "root.key.pem",
+    store = keystore.KeyStore(keys_dir, passphrase=None)  # certificates only
+    root_key = keystore.load_private_key(keys_dir / "root.key.pem",
                                     passphrase=TEST_PASSPHRASE.encode())
     return LisboaKeys(root_key, store.root_certificate(), store.signing_certificates(),
                       cities.a.url)
@@ -484,7 +485,7 @@ def _forged_signature_of_the_held_root(x: Ctx) -> Offer:
     key, root, signing = _impostor_root(x.now)
     bundle = _lisboa_bundle(x.keys, version=x.ref.held_version + 10, now=x.now, root=root,
                             signing=[signing], previous_root=x.keys.root)
-    data = trust._sign_multi(trust._bundle_payload(bundle),
+    data = cose.sign_multi(trust_documents.bundle_payload(bundle),
                              content_type=trust.BUNDLE_CONTENT_TYPE,
                              signers=[(key, pki.key_id(root)),
                                       (Ed25519PrivateKey.generate(), pki.key_id(x.keys.root))])
@@ -574,8 +575,8 @@ def test_a_root_rotation_is_followed_and_forgeries_after_it_refused(
 
     # Lisboa's genuine new root, alone, is not enough for a city holding the old root:
     # the same version Lisboa publishes, with the same content, lacking the old signature.
-    store = pki.KeyStore(a.keys_dir, passphrase=None)
-    new_root_key = pki.load_private_key(a.keys_dir / "root.key.pem",
+    store = keystore.KeyStore(a.keys_dir, passphrase=None)
+    new_root_key = keystore.load_private_key(a.keys_dir / "root.key.pem",
                                         passphrase=TEST_PASSPHRASE.encode())
     alone = _lisboa_bundle(lisboa_keys, version=trust.decode_bundle_unverified(published).version,
                            now=utcnow(), root=store.root_certificate(),

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardservice import credential as c
-from cardservice import pki, serials, viscii
+from cardservice import keystore, pki, serials, viscii
 
 from .conftest import CITY_EPOCH, KeyedCity, make_city, seeded_key
 
@@ -574,7 +574,7 @@ def test_naive_now_is_a_programming_error(lisboa, good):
 
 def test_verification_after_the_signing_period_still_works(tmp_path, passphrase):
     """A rotated-away certificate still verifies the cards it signed (KeyStore + credential)."""
-    store = pki.KeyStore(tmp_path / "keys", passphrase=passphrase)
+    store = keystore.KeyStore(tmp_path / "keys", passphrase=passphrase)
     store.init(city_id="PTLIS", city_name="Lisboa", now=CITY_EPOCH)
     old = store.active_signer(now=ISSUED)
     qr = c.encode_card(claims(), signer_key=old.key, signer_cert=old.certificate)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardservice import credential, pki, trust
+from cardservice import cose, credential, pki, trust
 from cardservice.trust import (
     MAX_ROOT_CHAIN,
     CityMismatchError,
@@ -43,6 +43,7 @@ from cardservice.trust import (
     UntrustedRootError,
     UntrustedSigningCertificateError,
 )
+from cardservice.trust import documents as trust_documents
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -148,11 +149,11 @@ def unsafe_sign(
     payload: bytes | None = None,
 ) -> bytes:
     """Sign whatever we like, skipping every check sign_bundle makes: tampered inputs."""
-    payload = trust._bundle_payload(bundle) if payload is None else payload
+    payload = trust_documents.bundle_payload(bundle) if payload is None else payload
     if len(signers) == 1:
         key, kid = signers[0]
-        return trust._sign1(payload, content_type=content_type, key=key, kid=kid)
-    return trust._sign_multi(payload, content_type=content_type, signers=signers)
+        return cose.sign1(payload, content_type=content_type, key=key, kid=kid)
+    return cose.sign_multi(payload, content_type=content_type, signers=signers)
 
 
 def rotations(city: City, count: int, *, first_version: int) -> list[bytes]:
@@ -239,7 +240,7 @@ def _root_of_other_city(w: World) -> Callable[[], object]:
 
 
 def _non_canonical_payload(w: World) -> Callable[[], object]:
-    payload = trust._bundle_payload(w.city.content(6))
+    payload = trust_documents.bundle_payload(w.city.content(6))
     shuffled = dict(reversed(list(cbor2.loads(payload).items())))
     data = unsafe_sign(
         w.city.content(6),
@@ -272,8 +273,8 @@ def _rl_signed_by_previous_root(w: World) -> Callable[[], object]:
 
 
 def _rl_forged(w: World) -> Callable[[], object]:
-    payload = trust._revocations_payload(w.city.revocation_list(11))
-    data = trust._sign1(
+    payload = trust_documents.revocations_payload(w.city.revocation_list(11))
+    data = cose.sign1(
         payload,
         content_type=trust.REVOCATIONS_CONTENT_TYPE,
         key=Ed25519PrivateKey.generate(),
@@ -283,8 +284,8 @@ def _rl_forged(w: World) -> Callable[[], object]:
 
 
 def _rl_labelled_as_bundle(w: World) -> Callable[[], object]:
-    payload = trust._revocations_payload(w.city.revocation_list(11))
-    data = trust._sign1(
+    payload = trust_documents.revocations_payload(w.city.revocation_list(11))
+    data = cose.sign1(
         payload, content_type=trust.BUNDLE_CONTENT_TYPE, key=w.city.root.key, kid=w.city.root.kid
     )
     return lambda: w.state.update_bundle(data, now=NOW)
