@@ -57,6 +57,7 @@ __all__ = [
     "CardPdfError",
     "InvalidCardDataError",
     "UnsupportedCharactersError",
+    "check_front",
     "display_text",
     "missing_glyphs",
     "qr_symbol_width_mm",
@@ -330,11 +331,11 @@ class _Prepared:
     languages: str | None
     lab: dict[str, str]
     notices: tuple[str, ...]
-    qr: QrMatrix
+    qr: QrMatrix | None  # None when only the front is checked
 
 
-def _prepare(face: CardFace) -> _Prepared:
-    """Check every printed string against the fonts and encode the QR code."""
+def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
+    """Check every printed string against the fonts and encode the QR code (if ``encode``)."""
     labels = face.labels
     lab = {
         attr: _joined(labels, attr)
@@ -383,7 +384,7 @@ def _prepare(face: CardFace) -> _Prepared:
         languages=languages,
         lab=lab,
         notices=notices,
-        qr=encode_qr(face.qr_text),
+        qr=encode_qr(face.qr_text) if encode else None,
     )
 
 
@@ -700,6 +701,7 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
 
     box = QR_BOX_MM * mm
     qr_y = (_H - band_h - box) / 2
+    assert p.qr is not None  # _prepare encodes it for every rendered back
     _draw_qr(c, p.qr, margin, qr_y, box)
 
     x0 = margin + box + 2 * mm
@@ -771,6 +773,17 @@ def render_card_pdf(face: CardFace) -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def check_front(face: CardFace) -> None:
+    """Lay out the front of ``face`` and keep nothing: the check that a record can be printed.
+
+    Raises what :func:`render_card_pdf` raises for the front (missing glyphs, a name that
+    cannot fit) without encoding the QR code, so registration can afford it.
+    """
+    prepared = _prepare(face, encode=False)
+    c = _new_canvas(io.BytesIO(), (_W, _H), "check")
+    _draw_front(c, prepared)
 
 
 def _sheet_positions() -> list[tuple[float, float]]:

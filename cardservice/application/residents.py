@@ -12,7 +12,7 @@ from cardservice.clock import utcnow
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError
 from cardservice.privacy import refuse_not_collected
-from cardservice.services import audit, residents
+from cardservice.services import audit, cards, residents
 from cardservice.services.citykeys import CityKeys
 from cardservice.services.residents import PurgePlan, ResidentView
 
@@ -35,6 +35,7 @@ class ResidentUseCases:
         refuse_not_collected(fields)
         now = utcnow()
         data = residents.parse_resident(fields, settings=self._settings, today=now.date())
+        cards.check_printable(self._settings, data, now=now)
         with self._uow() as s:
             return residents.register(s, self._keys, data=data, photo=photo,
                                       confirm_new=confirm_new, actor=actor, now=now,
@@ -43,10 +44,14 @@ class ResidentUseCases:
     def correct(self, resident_id: str, changes: Mapping[str, Any], *, photo: bytes | None,
                 actor: str) -> ResidentView:
         """Correct a record: only the fields given change."""
+        now = utcnow()
         with self._uow() as s:
-            return residents.correct_resident(s, self._keys, resident_id, changes=changes,
-                                              photo=photo, actor=actor, now=utcnow(),
+            view = residents.correct_resident(s, self._keys, resident_id, changes=changes,
+                                              photo=photo, actor=actor, now=now,
                                               settings=self._settings)
+            # A correction the card could not carry is refused, and rolled back with it.
+            cards.check_printable(self._settings, view.data, now=now)
+            return view
 
     def get(self, resident_id: str) -> ResidentView:
         """A resident's decrypted record and cards."""

@@ -258,7 +258,26 @@ def _face(
                 raise InvalidInputError(
                     N_("The card's fonts cannot print: %(characters)s."),
                     params={"characters": "".join(sorted(missing))}, field="preferred_name")
+        try:
+            cardpdf.check_front(face)
+        except cardpdf.CardLayoutError:
+            raise InvalidInputError(
+                N_("This name does not fit on the card, even in the smallest type. Check it "
+                   "for a typing mistake; a very long word may need the spaces the resident "
+                   "writes in it."), field="family_names") from None
     return face
+
+
+def check_printable(settings: Settings, data: residents.ResidentData, *, now: datetime) -> None:
+    """Refuse, naming the field, a record whose card could not be printed.
+
+    Registration and corrections call this, so that what they accept is exactly what a card
+    can carry: the same fonts and the same layout as printing, on a placeholder serial.
+    """
+    issued_at = now.replace(microsecond=0)
+    _face(settings, data, serial=serials.new_serial(), issued_at=issued_at,
+          expires_at=validity_end(settings, born=data.date_of_birth, issued_at=issued_at),
+          qr="LC1:", code="AAAAAAAA", photo=None, check_only=True)
 
 
 def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settings

@@ -207,8 +207,9 @@ def _check_changes(changes: Mapping[str, Any], *, keys: CityKeys, resident: Resi
         raise InvalidInputError(N_("Say what should change: address, gender marker or preferred "
                                 "name."), field="address")
     # Validate by applying to the current record (nothing is stored yet).
-    residents.parse_resident(dict(changes), settings=settings, today=now.date(),
-                             base=residents.open_data(keys, resident))
+    changed = residents.parse_resident(dict(changes), settings=settings, today=now.date(),
+                                       base=residents.open_data(keys, resident))
+    cards.check_printable(settings, changed, now=now)
     return dict(changes)
 
 

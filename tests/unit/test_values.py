@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cardservice import cardpdf, credential, values
 from cardservice.errors import InvalidInputError
 from cardservice.labels import card_labels
-from cardservice.services import residents
+from cardservice.services import cards, residents
 from tests.conftest import make_settings
 
 from .conftest import CITY_EPOCH
@@ -125,11 +125,14 @@ _NAME_PART = st.one_of(
 
 
 def _accepted(city_settings, given: str, family: str):
+    """What registration accepts: the record parses and its card front lays out."""
     try:
-        return residents.parse_resident(registration(given_names=given, family_names=family),
+        data = residents.parse_resident(registration(given_names=given, family_names=family),
                                         settings=city_settings, today=TODAY)
+        cards.check_printable(city_settings, data, now=ISSUED)
     except InvalidInputError:
         return None
+    return data
 
 
 def _card(data, lisboa) -> str:
@@ -153,26 +156,16 @@ def test_every_registered_name_is_signed_and_read_back(city_settings, lisboa, gi
     assert card.claims.holder.name == data.full_name
 
 
-@pytest.mark.xfail(
-    raises=cardpdf.CardLayoutError, strict=False,
-    reason="KNOWN GAP, found by this test: registration accepts one unbroken word of ~50 "
-    "characters, which cardpdf cannot lay out (CardLayoutError at print time). "
-    "Needs a longest-word rule in values, measured against the card's name box.",
-)
 @RENDER
 @given(given=_NAME_PART, family=_NAME_PART)
-def test_every_registered_name_prints_or_asks_for_a_latin_name(
+def test_every_registered_name_prints(
     city_settings, lisboa, given, family
 ):
     data = _accepted(city_settings, given, family)
     if data is None:
         return
-    missing = cardpdf.missing_glyphs(data.full_name)
-    if missing:
-        # The issue path (services.cards._face) then asks for 'name_latin': a clear
-        # InvalidInputError, not a failure. Registration could not know the fonts' gaps.
-        assert not (missing & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
-        return
+    # Registration asks for a Latin line when the fonts lack a letter of the name.
+    assert not cardpdf.missing_glyphs(data.full_name)
     face = cardpdf.CardFace(
         city_id="PTLIS", city_name="Lisboa", serial="K7Q2-M9XD-4PP", issued_at=ISSUED.date(),
         expires_at=ISSUED.date() + dt.timedelta(days=365), name=data.full_name,
@@ -180,3 +173,20 @@ def test_every_registered_name_prints_or_asks_for_a_latin_name(
         renewal_code="ABCD-EFGH", labels=(card_labels("en", "Lisboa"),),
     )
     assert cardpdf.render_card_pdf(face).startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("given, family", [
+    ("Ana", "0" * 52),                       # one unbroken word wider than the name box
+    ("Ana", "Silva\u202e"),                  # a bidi override would reverse the printed name
+    ("A" * 60, "B" * 60),                    # longer than a card's name
+])
+def test_registration_refuses_what_no_card_can_print(city_settings, given, family):
+    assert _accepted(city_settings, given, family) is None
+
+
+def test_the_layout_check_names_the_field(city_settings):
+    data = residents.parse_resident(registration(given_names="Ana", family_names="0" * 52),
+                                    settings=city_settings, today=TODAY)
+    with pytest.raises(InvalidInputError) as info:
+        cards.check_printable(city_settings, data, now=ISSUED)
+    assert info.value.field == "family_names" and "does not fit on the card" in str(info.value)
