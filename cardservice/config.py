@@ -8,17 +8,26 @@ of the configuration file.
 
 Every problem is reported as one ``ConfigError`` whose message names the key,
 so an operator sees one line, never a traceback. There is no default secret.
+
+Each default is written once, as the default of a dataclass field below; the
+parser reads the fields (``dataclasses.fields``) to know which keys exist, what
+type each has and what to use when it is absent. A sub-settings class is read
+from the table of the same name, one key per field (``cards.validity_years``);
+a top-level ``Settings`` field names its key in ``metadata["key"]``. An unknown
+table or key is refused, naming the closest known one, so a typo cannot
+silently leave a default in force.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from cardservice.values import is_city_id
 
@@ -26,9 +35,12 @@ CONFIG_ENV = "CARDSERVICE_CONFIG"
 SECRET_KEY_ENV = "CARDSERVICE_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 PASSPHRASE_ENV = "CARDSERVICE_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 DATABASE_URL_ENV = "CARDSERVICE_DATABASE_URL"
+SMTP_PASSWORD_ENV = "CARDSERVICE_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 
 SUPPORTED_LOCALES = ("en", "fr")
 _MIN_SECRET_LEN = 32
+# Read by hand in settings_from_mapping: it names where a value is, not the value.
+_SECRET_KEY_FILE = "server.secret_key_file"  # noqa: S105 - a key's name, not a secret
 
 
 class ConfigError(Exception):
@@ -49,9 +61,9 @@ class CitySettings:
 class AuthSettings:
     """Staff sign-in rules."""
 
-    max_failed_logins: int = 5
-    lockout_minutes: int = 15
-    session_hours: int = 8
+    max_failed_logins: int = field(default=5, metadata={"minimum": 1})
+    lockout_minutes: int = field(default=15, metadata={"minimum": 1})
+    session_hours: int = field(default=8, metadata={"minimum": 1})
 
 
 @dataclass(frozen=True)
@@ -86,21 +98,21 @@ class RegistrationSettings:
     """What a clerk must see to register a resident."""
 
     documents: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_DOCUMENTS))
-    points_needed: int = 3
+    points_needed: int = field(default=3, metadata={"minimum": 0})
     fee_waivers: tuple[str, ...] = DEFAULT_FEE_WAIVERS
-    photo_max_bytes: int = 8_000_000
+    photo_max_bytes: int = field(default=8_000_000, metadata={"minimum": 100_000})
 
 
 @dataclass(frozen=True)
 class CardSettings:
     """How cards are issued and printed."""
 
-    validity_years: int = 5
-    minor_validity_years: int = 2
-    minor_age: int = 16
+    validity_years: int = field(default=5, metadata={"minimum": 1})
+    minor_validity_years: int = field(default=2, metadata={"minimum": 1})
+    minor_age: int = field(default=16, metadata={"minimum": 0})
     print_gender: bool = True
-    renewal_days_before: int = 60
-    renewal_days_after: int = 183
+    renewal_days_before: int = field(default=60, metadata={"minimum": 0})
+    renewal_days_after: int = field(default=183, metadata={"minimum": 0})
 
 
 @dataclass(frozen=True)
@@ -109,10 +121,11 @@ class MailSettings:
 
     enabled: bool = False
     host: str = "localhost"
-    port: int = 25
+    port: int = field(default=25, metadata={"minimum": 1})
     starttls: bool = False
     username: str = ""
-    password: str = field(default="", repr=False)
+    # Never in the file: a secret comes from the environment only.
+    password: str = field(default="", repr=False, metadata={"key": None, "env": SMTP_PASSWORD_ENV})
     sender: str = ""
 
 
@@ -120,23 +133,32 @@ class MailSettings:
 class RetentionSettings:
     """How long personal data is kept after a resident's last card expired."""
 
-    days_after_expiry: int = 365
+    days_after_expiry: int = field(default=365, metadata={"minimum": 0})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The validated configuration of one city instance."""
+    """The validated configuration of one city instance.
+
+    A field whose type is a sub-settings class is read from the table of its name;
+    a field with ``metadata["key"]`` from that key (``metadata["env"]`` names an
+    environment variable that takes its place); the others are set by the parser.
+    """
 
     city: CitySettings
-    database_url: str
-    keys_dir: Path
-    secret_key: str = field(repr=False)
-    key_passphrase: bytes | None = field(repr=False, default=None)
-    instance_dir: Path = Path("instance")
-    secure_cookies: bool = True
-    trusted_proxies: int = 0
-    default_locale: str = "en"
-    ratelimit_storage_url: str = "memory://"
+    database_url: str = field(metadata={"key": "database.url", "env": DATABASE_URL_ENV})
+    keys_dir: Path = field(metadata={"key": "keys.dir"})
+    secret_key: str = field(repr=False)  # CARDSERVICE_SECRET_KEY or server.secret_key_file
+    key_passphrase: bytes | None = field(repr=False, default=None)  # CARDSERVICE_KEY_PASSPHRASE
+    instance_dir: Path = field(default=Path("instance"),
+                               metadata={"key": "server.instance_dir"})
+    secure_cookies: bool = field(default=True, metadata={"key": "server.secure_cookies"})
+    trusted_proxies: int = field(default=0,
+                                 metadata={"key": "server.trusted_proxies", "minimum": 0})
+    # When absent from the file: the first of city.languages (set by the parser).
+    default_locale: str = field(default="en", metadata={"key": "server.default_locale"})
+    ratelimit_storage_url: str = field(default="memory://",
+                                       metadata={"key": "server.ratelimit_storage_url"})
     auth: AuthSettings = AuthSettings()
     verify: VerifySettings = VerifySettings()
     registration: RegistrationSettings = RegistrationSettings()
@@ -144,6 +166,44 @@ class Settings:
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
     source: Path | None = None
+
+
+def _file_fields(cls: type, section: str | None) -> Iterator[tuple[Field[Any], str | None]]:
+    """Each field of ``cls`` with the dotted key it is read from (None: not from the file)."""
+    for f in fields(cls):
+        if "key" in f.metadata:
+            yield f, f.metadata["key"]
+        else:
+            yield f, f"{section}.{f.name}" if section else None
+
+
+def _sections() -> dict[str, type]:
+    """The tables read into a sub-settings class: ``Settings`` field name -> class."""
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings) if is_dataclass(hints[f.name])}
+
+
+def _file_keys() -> frozenset[str]:
+    """Every key the file may hold, dotted."""
+    keys = {_SECRET_KEY_FILE}
+    for section, cls in [(None, Settings), *_sections().items()]:
+        keys.update(key for _, key in _file_fields(cls, section) if key is not None)
+    return frozenset(keys)
+
+
+def _env_only_keys() -> dict[str, str]:
+    """Keys someone may write in the file whose value only the environment gives."""
+    keys = {"server.secret_key": SECRET_KEY_ENV, "keys.passphrase": PASSPHRASE_ENV}
+    for section, cls in _sections().items():
+        for f, key in _file_fields(cls, section):
+            if key is None and "env" in f.metadata:
+                keys[f"{section}.{f.name}"] = f.metadata["env"]
+    return keys
+
+
+FILE_KEYS = _file_keys()
+"""Every key a configuration file may hold, dotted (``cards.validity_years``)."""
+_ENV_ONLY_KEYS = _env_only_keys()
 
 
 def load_settings(
@@ -187,117 +247,98 @@ def settings_from_mapping(
 ) -> Settings:
     """Validate an already-parsed configuration mapping."""
     env = os.environ if environ is None else environ
-    r = _Reader(data)
+    _refuse_unknown_keys(data)
+    r = _Reader(data, base_dir=base_dir, environ=env)
 
-    city_id = r.text("city.id")
-    if not is_city_id(city_id):
+    city = CitySettings(**r.fields(CitySettings, "city"))
+    if not is_city_id(city.id):
         raise ConfigError(
-            f"city.id {city_id!r} is not a UN/LOCODE without the space (e.g. PTLIS, FRLYS)"
+            f"city.id {city.id!r} is not a UN/LOCODE without the space (e.g. PTLIS, FRLYS)"
         )
-    base_url = r.text("city.base_url").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError(f"city.base_url {base_url!r} must be an http(s) URL")
-    languages = tuple(r.list_of_str("city.languages", default=["en"]))
-    if not 1 <= len(languages) <= 2:
+    city = replace(city, base_url=city.base_url.rstrip("/"))
+    if not re.match(r"^https?://[^/\s]+", city.base_url):
+        raise ConfigError(f"city.base_url {city.base_url!r} must be an http(s) URL")
+    if not 1 <= len(city.languages) <= 2:
         raise ConfigError("city.languages must list one or two languages for the card labels")
-    for lang in languages:
+    for lang in city.languages:
         if lang not in SUPPORTED_LOCALES:
             raise ConfigError(
                 f"city.languages: {lang!r} has no translation yet "
                 f"(available: {', '.join(SUPPORTED_LOCALES)})"
             )
-    city = CitySettings(id=city_id, name=r.text("city.name"), base_url=base_url,
-                        languages=languages)
 
-    database_url = env.get(DATABASE_URL_ENV) or r.text("database.url", default="")
-    if not database_url:
-        raise ConfigError(f"database.url is missing (or set {DATABASE_URL_ENV})")
-    database_url = _resolve_sqlite(database_url, base_dir)
+    top = r.fields(Settings, None)
+    top["database_url"] = _resolve_sqlite(top["database_url"], base_dir)
 
-    secret_key = env.get(SECRET_KEY_ENV) or _read_secret_file(r, "server.secret_key_file", base_dir)
+    secret_key = env.get(SECRET_KEY_ENV) or _read_secret_file(r, base_dir)
     if not secret_key:
         raise ConfigError(
-            f"server secret key is missing: set {SECRET_KEY_ENV} or server.secret_key_file"
+            f"server secret key is missing: set {SECRET_KEY_ENV} or {_SECRET_KEY_FILE}"
         )
     if len(secret_key) < _MIN_SECRET_LEN:
         raise ConfigError(
             f"server secret key is too short: use at least {_MIN_SECRET_LEN} random characters"
         )
 
-    keys_dir = _resolve(r.text("keys.dir"), base_dir)
     if check_keys_dir:
-        _check_keys_dir(keys_dir)
+        _check_keys_dir(top["keys_dir"])
 
     passphrase = env.get(PASSPHRASE_ENV)
-    default_locale = r.text("server.default_locale", default=languages[0])
-    if default_locale not in SUPPORTED_LOCALES:
-        raise ConfigError(f"server.default_locale {default_locale!r} is not available")
+    top.setdefault("default_locale", city.languages[0])
+    if top["default_locale"] not in SUPPORTED_LOCALES:
+        raise ConfigError(f"server.default_locale {top['default_locale']!r} is not available")
 
-    auth = AuthSettings(
-        max_failed_logins=r.integer("auth.max_failed_logins", default=5, minimum=1),
-        lockout_minutes=r.integer("auth.lockout_minutes", default=15, minimum=1),
-        session_hours=r.integer("auth.session_hours", default=8, minimum=1),
+    settings = Settings(
+        city=city,
+        secret_key=secret_key,
+        key_passphrase=passphrase.encode() if passphrase else None,
+        source=source,
+        **top,
+        **{name: cls(**r.fields(cls, name))
+           for name, cls in _sections().items() if name != "city"},
     )
-    verify = VerifySettings(
-        require_login=r.boolean("verify.require_login", default=False),
-        rate_limit=r.text("verify.rate_limit", default="120 per minute"),
-    )
-    documents = r.table_of_int("registration.documents", default=DEFAULT_DOCUMENTS)
-    for name in documents:
+    for name in settings.registration.documents:
         if not re.match(r"^[a-z][a-z0-9_]{1,40}$", name):
             raise ConfigError(f"registration.documents: {name!r} is not a category name "
                               "(lower-case letters, digits and _)")
-    registration = RegistrationSettings(
-        documents=documents,
-        points_needed=r.integer("registration.points_needed", default=3, minimum=0),
-        fee_waivers=tuple(r.list_of_str("registration.fee_waivers",
-                                        default=list(DEFAULT_FEE_WAIVERS))),
-        photo_max_bytes=r.integer("registration.photo_max_bytes", default=8_000_000,
-                              minimum=100_000),
-    )
-    cards = CardSettings(
-        validity_years=r.integer("cards.validity_years", default=5, minimum=1),
-        minor_validity_years=r.integer("cards.minor_validity_years", default=2, minimum=1),
-        minor_age=r.integer("cards.minor_age", default=16, minimum=0),
-        print_gender=r.boolean("cards.print_gender", default=True),
-        renewal_days_before=r.integer("cards.renewal_days_before", default=60, minimum=0),
-        renewal_days_after=r.integer("cards.renewal_days_after", default=183, minimum=0),
-    )
-    if cards.validity_years > 5:
+    if settings.cards.validity_years > 5:
         raise ConfigError("cards.validity_years is at most 5 (signing keys cover 5 years)")
-    retention = RetentionSettings(
-        days_after_expiry=r.integer("retention.days_after_expiry", default=365, minimum=0),
-    )
-    mail = MailSettings(
-        enabled=r.boolean("mail.enabled", default=False),
-        host=r.text("mail.host", default="localhost"),
-        port=r.integer("mail.port", default=25, minimum=1),
-        starttls=r.boolean("mail.starttls", default=False),
-        username=r.text("mail.username", default=""),
-        password=env.get("CARDSERVICE_SMTP_PASSWORD", ""),
-        sender=r.text("mail.sender", default=""),
-    )
-    if mail.enabled and "@" not in mail.sender:
+    if settings.mail.enabled and "@" not in settings.mail.sender:
         raise ConfigError("mail.sender must be an e-mail address when mail.enabled is true")
-    return Settings(
-        city=city,
-        mail=mail,
-        registration=registration,
-        cards=cards,
-        retention=retention,
-        database_url=database_url,
-        keys_dir=keys_dir,
-        secret_key=secret_key,
-        key_passphrase=passphrase.encode() if passphrase else None,
-        instance_dir=_resolve(r.text("server.instance_dir", default="instance"), base_dir),
-        secure_cookies=r.boolean("server.secure_cookies", default=True),
-        trusted_proxies=r.integer("server.trusted_proxies", default=0, minimum=0),
-        default_locale=default_locale,
-        ratelimit_storage_url=r.text("server.ratelimit_storage_url", default="memory://"),
-        auth=auth,
-        verify=verify,
-        source=source,
-    )
+    return settings
+
+
+def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:
+    """Refuse a table or key the parser does not know, naming the closest known one."""
+    tables = {key.split(".")[0] for key in FILE_KEYS}
+    problems = []
+    for name, value in data.items():
+        if name not in tables:
+            problems.append(_unknown(name, "table" if isinstance(value, Mapping) else "key",
+                                     sorted(tables) + sorted(FILE_KEYS)))
+        elif not isinstance(value, Mapping):
+            problems.append(f"{name} must be a table ([{name}])")
+        else:
+            for key in value:
+                dotted = f"{name}.{key}"
+                if dotted in _ENV_ONLY_KEYS:
+                    problems.append(f"{dotted}: a secret is never read from the file "
+                                    f"(set {_ENV_ONLY_KEYS[dotted]})")
+                elif dotted not in FILE_KEYS:
+                    problems.append(_unknown(dotted, "key", sorted(FILE_KEYS)))
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _unknown(dotted: str, what: str, known: list[str]) -> str:
+    """``cards.validty_years: unknown key (did you mean cards.validity_years?)``."""
+    close = difflib.get_close_matches(dotted, known, n=1)
+    if not close:  # a known key in the wrong table: compare the last part alone
+        leaf = dotted.rsplit(".", 1)[-1]
+        close = [k for k in known if k.rsplit(".", 1)[-1] in
+                 difflib.get_close_matches(leaf, [k.rsplit(".", 1)[-1] for k in known], n=1)]
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{dotted}: unknown {what}{hint}"
 
 
 def _check_keys_dir(keys_dir: Path) -> None:
@@ -311,7 +352,7 @@ def _check_keys_dir(keys_dir: Path) -> None:
         raise ConfigError(f"keys.dir {keys_dir} is open to other users: chmod 700 it")
 
 
-def _resolve(value: str, base_dir: Path) -> Path:
+def _resolve(value: str | Path, base_dir: Path) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base_dir / p)
 
@@ -326,69 +367,93 @@ def _resolve_sqlite(url: str, base_dir: Path) -> str:
     return url
 
 
-def _read_secret_file(r: _Reader, key: str, base_dir: Path) -> str:
-    name = r.text(key, default="")
-    if not name:
+def _read_secret_file(r: _Reader, base_dir: Path) -> str:
+    name = r.value(_SECRET_KEY_FILE, str, required=False)
+    if name is _Reader.ABSENT or not name:
         return ""
     path = _resolve(name, base_dir)
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"{_SECRET_KEY_FILE}: cannot read {path}: {exc.strerror}") from None
 
 
 class _Reader:
     """Typed access to dotted keys, with errors that name the key."""
 
-    _MISSING = object()
+    ABSENT: Any = object()  # what value() returns for an absent optional key
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], *, base_dir: Path,
+                 environ: Mapping[str, str]) -> None:
         self._data = data
+        self._base_dir = base_dir
+        self._env = environ
 
-    def _get(self, dotted: str, default: Any) -> Any:
+    def fields(self, cls: type, section: str | None) -> dict[str, Any]:
+        """The keyword arguments for ``cls`` found in the file or the environment.
+
+        An absent optional key is left out, so the field's own default applies;
+        a relative path default is resolved like a path from the file.
+        """
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f, key in _file_fields(cls, section):
+            required = f.default is MISSING and f.default_factory is MISSING
+            from_env = self._env.get(f.metadata["env"], "") if "env" in f.metadata else ""
+            if from_env:
+                values[f.name] = from_env
+            elif key is not None:
+                value = self.value(key, hints[f.name], required=required,
+                                   minimum=f.metadata.get("minimum"),
+                                   env=f.metadata.get("env"))
+                if value is not self.ABSENT:
+                    values[f.name] = value
+                elif isinstance(f.default, Path):
+                    values[f.name] = _resolve(f.default, self._base_dir)
+        return values
+
+    def value(self, dotted: str, kind: Any, *, required: bool, minimum: int | None = None,
+              env: str | None = None) -> Any:
+        """The value at ``dotted`` checked against ``kind``, or ``ABSENT``."""
+        value = self._get(dotted)
+        if value is self.ABSENT:
+            if required:
+                raise ConfigError(f"{dotted} is missing" + (f" (or set {env})" if env else ""))
+            return value
+        if kind is str or kind is Path:
+            if not isinstance(value, str):
+                raise ConfigError(f"{dotted} must be a string")
+            if required and not value.strip():
+                raise ConfigError(f"{dotted} is empty")
+            return _resolve(value.strip(), self._base_dir) if kind is Path else value.strip()
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{dotted} must be true or false")
+            return value
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{dotted} must be a whole number")
+            if minimum is not None and value < minimum:
+                raise ConfigError(f"{dotted} must be at least {minimum}")
+            return value
+        if kind == tuple[str, ...]:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{dotted} must be a list of strings")
+            return tuple(value)
+        if kind == Mapping[str, int]:
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+            ):
+                raise ConfigError(f"{dotted} must be a table of category = points (whole numbers)")
+            return dict(value)
+        raise TypeError(f"{dotted}: no reader for {kind!r}")  # a new field type: add a reader
+
+    def _get(self, dotted: str) -> Any:
         node: Any = self._data
         for part in dotted.split("."):
             if not isinstance(node, Mapping):
                 raise ConfigError(f"{dotted}: {part!r} is inside a value that is not a table")
             if part not in node:
-                if default is self._MISSING:
-                    raise ConfigError(f"{dotted} is missing")
-                return default
+                return self.ABSENT
             node = node[part]
         return node
-
-    def text(self, dotted: str, default: Any = _MISSING) -> str:
-        value = self._get(dotted, default)
-        if not isinstance(value, str):
-            raise ConfigError(f"{dotted} must be a string")
-        if default is self._MISSING and not value.strip():
-            raise ConfigError(f"{dotted} is empty")
-        return value.strip()
-
-    def integer(self, dotted: str, *, default: int, minimum: int | None = None) -> int:
-        value = self._get(dotted, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{dotted} must be a whole number")
-        if minimum is not None and value < minimum:
-            raise ConfigError(f"{dotted} must be at least {minimum}")
-        return value
-
-    def boolean(self, dotted: str, *, default: bool) -> bool:
-        value = self._get(dotted, default)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{dotted} must be true or false")
-        return value
-
-    def table_of_int(self, dotted: str, *, default: Mapping[str, int]) -> dict[str, int]:
-        value = self._get(dotted, default)
-        if not isinstance(value, Mapping) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
-        ):
-            raise ConfigError(f"{dotted} must be a table of category = points (whole numbers)")
-        return dict(value)
-
-    def list_of_str(self, dotted: str, *, default: list[str]) -> list[str]:
-        value = self._get(dotted, default)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{dotted} must be a list of strings")
-        return value

@@ -6,7 +6,8 @@ Rules this module keeps:
   (``verify`` and then a full decode), not by a file name or a declared content type.
 - Size limits come before decoding: the file size, then the pixel count read from the
   header, so a small file that claims huge dimensions (a decompression bomb) is refused
-  without allocating memory for it.
+  without allocating memory for it. It is then decoded no larger than the output needs
+  (JPEG at a reduced scale, PNG and WebP reduced right after decoding).
 - The EXIF orientation is applied, then **all** metadata is dropped: the output is
   re-encoded from pixels only, so no EXIF (GPS position, camera serial, time), XMP,
   ICC profile or comment of the upload survives.
@@ -46,8 +47,14 @@ MAX_OUTPUT_SIZE = (600, 800)
 #: Smallest accepted photo after cropping, in pixels (width, height): ~180 dpi on the card.
 MIN_PHOTO_SIZE = (150, 200)
 
-#: Largest image accepted, in pixels (a 50-megapixel phone photo passes).
-MAX_PIXELS = 60_000_000
+#: Largest image accepted, in pixels, read from its header before decoding (a phone's
+#: 12-megapixel photo or a 24-megapixel camera's passes). A PNG is decoded at full size
+#: (4 bytes a pixel with alpha), so this bounds a worker's memory for one upload.
+MAX_PIXELS = 24_000_000
+
+#: Pixels the shorter side of the kept part needs (twice the output): anything beyond is
+#: dropped while decoding (JPEG) or right after (PNG, WebP).
+_DECODE_SIDE = 2 * max(MAX_OUTPUT_SIZE)
 
 #: Pillow format names accepted.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -101,15 +108,22 @@ def process_photo(
 
     _verify(data)
     img = _open(data)
+    # Decode no larger than needed: the kept part (the crop box, else the whole picture)
+    # stays at least twice the output size, so quality is not lost, and memory follows
+    # the output, not the upload. JPEG is decoded at 1/2, 1/4 or 1/8 scale; others reduced.
+    left, top, right, bottom = crop if crop is not None else (0.0, 0.0, 1.0, 1.0)
+    kept_side = min(img.width, img.height) * min(right - left, bottom - top)
+    factor = max(1, int(kept_side // _DECODE_SIDE))
     try:
-        # Decoding at a reduced scale (JPEG only) saves time and memory on big phone photos;
-        # the result stays at least twice the output size so quality is not lost. Not with a
-        # crop box: a small crop of a big photo needs the full resolution.
-        if crop is None:
-            img.draft("RGB", (MAX_OUTPUT_SIZE[0] * 2, MAX_OUTPUT_SIZE[1] * 2))
+        if factor > 1:
+            img.draft("RGB", (-(-img.width // factor), -(-img.height // factor)))
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotAnImageError("the photo file is damaged and cannot be decoded") from exc
+    if factor > 1 and img.format != "JPEG" and img.format != "MPO":
+        reduced = img.reduce(factor)
+        reduced.info = img.info  # keeps the EXIF orientation for exif_transpose
+        img = reduced
 
     try:
         img = ImageOps.exif_transpose(img)

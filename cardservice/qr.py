@@ -8,6 +8,12 @@ Rules this module keeps (SPEC §3):
   text falls back to the mode segno picks (byte mode for lower case or non-ASCII).
 - Reading uses a real decoder (zxing-cpp) restricted to QR codes, so a barcode of another
   kind in the same picture is ignored rather than mistaken for a card.
+- Uploaded bytes are untrusted (the verify form is public), so each decoder works within
+  a budget checked *before* the expensive step: an image's pixel count is read from its
+  header and it is decoded no larger than a QR needs; a PDF is refused by its compressed
+  content, its page count and size and the number of things drawn on a page before PDFium
+  renders it, and then rendered at most :data:`PDF_RENDER_PIXELS`. A refusal for size is a
+  :class:`QrInputTooLargeError` naming the limit.
 
 The module is pure: no clock, no configuration, no I/O except reading a file the caller
 names in :func:`read_qr_from_file`.
@@ -15,12 +21,18 @@ names in :func:`read_qr_from_file`.
 
 from __future__ import annotations
 
+import base64
+import ctypes
 import io
+import math
 import os
+import re
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import segno
 import zxingcpp
@@ -31,6 +43,7 @@ __all__ = [
     "QUIET_ZONE",
     "QrError",
     "QrMatrix",
+    "QrInputTooLargeError",
     "QrNotFoundError",
     "UnreadableFileError",
     "encode_qr",
@@ -44,14 +57,58 @@ ALPHANUMERIC_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 #: Width of the light margin around a QR symbol, in modules, that ISO/IEC 18004 requires.
 QUIET_ZONE = 4
 
-#: Resolution used to render PDF pages before looking for a QR code.
+#: Resolution used to render PDF pages before looking for a QR code (a card: 0.65 MP).
 PDF_RENDER_DPI = 300
+
+#: Most pixels a PDF page is rendered to; a larger page is rendered at a lower resolution.
+#: An A4 sheet of cards still gets ~3.7 pixels a QR module.
+PDF_RENDER_PIXELS = 4_000_000
 
 #: Largest file read_qr_from_file accepts; a card PDF is ~100 kB, a phone photo a few MB.
 MAX_FILE_BYTES = 25_000_000
 
-#: Largest raster (in pixels) we decode or render, to keep memory bounded on hostile input.
+#: Largest raster (in pixels) read_qr scans, to keep memory bounded on hostile input.
 MAX_PIXELS = 60_000_000
+
+#: Largest JPEG, in pixels by its header: decoded at 1/2, 1/4 or 1/8 scale when large
+#: (a 50-megapixel phone photo passes).
+MAX_JPEG_PIXELS = 64_000_000
+
+#: Largest PNG or WebP, in pixels by its header: these are decoded at full size
+#: (an A4 page scanned at 400 dpi passes).
+MAX_LOSSLESS_PIXELS = 16_000_000
+
+#: Pixels an image is scaled down to before scanning; a phone photo of a card keeps
+#: several pixels a QR module.
+SCAN_PIXELS = 8_000_000
+
+#: Most pages a PDF may have; a card PDF has 2 (front, back).
+MAX_PDF_PAGES = 4
+
+#: Largest PDF page, in points, either way round: A3 (a card is 243 x 153, a sheet A4).
+MAX_PDF_PAGE_SIZE = (842.0, 1191.0)
+
+#: Most bytes the compressed streams of a PDF may inflate to; a card PDF holds ~100 kB.
+MAX_PDF_INFLATED_BYTES = 2_000_000
+
+#: Most objects drawn on a page (inside forms included); a card page has ~20.
+MAX_PDF_PAGE_OBJECTS = 2_000
+
+#: Most path segments on a page; a card's back has ~5,700 (the QR code's modules).
+MAX_PDF_PATH_SEGMENTS = 100_000
+
+#: Largest image inside a PDF page, in pixels; a card photo is 600 x 800.
+MAX_PDF_IMAGE_PIXELS = 16_000_000
+
+#: Most streams a PDF may hold; a card PDF has ~15.
+MAX_PDF_STREAMS = 256
+
+_PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+_ASCII85 = re.compile(rb"[!-uz\s]+")
+# PDFium parses a form XObject in full each time a page uses it, while loading the page and
+# before anything can be counted: a 2 kB PDF using one form 1,000 times cost 3 s and 500 MB.
+# A card PDF has none, so a PDF with any is refused.
+_PDF_FORM = re.compile(rb"/Subtype\s*/Form(?![A-Za-z0-9])")
 
 _IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 
@@ -68,6 +125,10 @@ class QrNotFoundError(QrError):
 
 class UnreadableFileError(QrError):
     """The file is not a PNG, JPEG, WebP image or PDF document that can be opened."""
+
+
+class QrInputTooLargeError(UnreadableFileError):
+    """The file is over a size budget (pixels, pages, page size, content); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -216,19 +277,25 @@ def _read_bytes(path_or_bytes: str | os.PathLike[str] | bytes) -> bytes:
 
 
 def _open_image(data: bytes) -> Image.Image:
+    """Decode an image within budget: refused by its header, decoded no larger than a scan needs."""
     # Pillow warns (DecompressionBombWarning) above its own pixel limit and raises above
-    # twice that; both mean "refuse", and we check our own lower limit before decoding.
+    # twice that; both mean "refuse", and our own lower limits are checked before decoding.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=_IMAGE_FORMATS)
-            if img.width * img.height > MAX_PIXELS:
-                raise UnreadableFileError(
-                    f"image of {img.width}x{img.height} pixels is too large to scan"
+            limit = MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_LOSSLESS_PIXELS
+            if img.width * img.height > limit:
+                raise QrInputTooLargeError(
+                    f"image of {img.width}x{img.height} pixels is too large to scan "
+                    f"(the largest {img.format} accepted has {limit:,} pixels)"
                 )
+            if img.format == "JPEG":
+                # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding, in grey.
+                img.draft("L", _fit(img.size, SCAN_PIXELS))
             img.load()
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise UnreadableFileError("image dimensions are too large to scan") from exc
+        raise QrInputTooLargeError("image dimensions are too large to scan") from exc
     except UnreadableFileError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
@@ -237,7 +304,19 @@ def _open_image(data: bytes) -> Image.Image:
         raise UnreadableFileError(
             "the file is not a PNG, JPEG, WebP image or a PDF document"
         ) from exc
+    if img.width * img.height > SCAN_PIXELS:
+        # Box averaging keeps the modules' edges; a card photo loses nothing a decoder needs.
+        return img.reduce(math.ceil((img.width * img.height / SCAN_PIXELS) ** 0.5))
     return img
+
+
+def _fit(size: tuple[int, int], pixels: int) -> tuple[int, int]:
+    """``size`` scaled down (never up) to at most ``pixels`` pixels, ratio kept."""
+    w, h = size
+    if w * h <= pixels:
+        return w, h
+    scale = (pixels / (w * h)) ** 0.5
+    return max(1, int(w * scale)), max(1, int(h * scale))
 
 
 # PDFium is not thread-safe: every use of pypdfium2 in the process takes this lock
@@ -246,8 +325,77 @@ PDFIUM_LOCK = threading.Lock()
 
 
 def _read_qr_from_pdf(data: bytes) -> str:
+    # Before the lock: a refused PDF must not make the next upload wait.
+    _check_pdf_inflated_size(data)
     with PDFIUM_LOCK:
         return _read_qr_from_pdf_locked(data)
+
+
+def _check_pdf_inflated_size(data: bytes) -> None:
+    """Refuse a PDF whose streams inflate past the budget (PDFium parses them whole),
+    or that uses form XObjects.
+
+    Every place a stream may start is tried as zlib data, then as ASCII85 (ReportLab
+    wraps its Flate streams in it); other bytes fail at once. Decoded bytes that are
+    zlib data again (filters can be chained) are inflated too, against the same budget.
+    """
+    _refuse_pdf_forms(data)
+    starts = [m.end() for m in _PDF_STREAM.finditer(data)]
+    if len(starts) > MAX_PDF_STREAMS:
+        raise QrInputTooLargeError(f"the PDF has more than {MAX_PDF_STREAMS} streams")
+    budget = MAX_PDF_INFLATED_BYTES
+    view = memoryview(data)
+    pending: list[bytes | memoryview] = [view[start:] for start in starts]
+    while pending:
+        chunk = pending.pop()
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(chunk, budget + 1)
+        except zlib.error:
+            if not isinstance(chunk, memoryview):
+                continue  # decoded bytes that are not zlib data: counted by PDFium's parse
+            decoded = _ascii85_stream(bytes(chunk[: budget * 5 // 4 + 16]))
+            if decoded is not None and decoded[:1] == b"\x78":
+                pending.append(decoded)
+            continue
+        budget -= len(out)
+        if budget < 0 or inflater.unconsumed_tail:
+            raise QrInputTooLargeError(
+                f"the PDF's content inflates to more than {MAX_PDF_INFLATED_BYTES:,} bytes"
+            )
+        _refuse_pdf_forms(out)  # object streams hold dictionaries too
+        if out[:1] == b"\x78":
+            pending.append(out)
+
+
+def _ascii85_stream(head: bytes) -> bytes | None:
+    """The bytes of an ASCII85 stream starting ``head``, None if it is not one.
+
+    ``head`` is as long as the longest ASCII85 text whose bytes fit the inflate budget,
+    so a stream that looks like ASCII85 and does not end within it is too large.
+    """
+    end = head.find(b"endstream")
+    if end < 0:
+        if _ASCII85.fullmatch(head[:64]):
+            raise QrInputTooLargeError(
+                f"the PDF's content inflates to more than {MAX_PDF_INFLATED_BYTES:,} bytes"
+            )
+        return None
+    text = head[:end].rstrip()
+    if not text.endswith(b"~>") or not _ASCII85.fullmatch(text[:-2]):
+        return None
+    try:
+        return base64.a85decode(text[:-2])
+    except ValueError:
+        return None
+
+
+def _refuse_pdf_forms(data: bytes) -> None:
+    if _PDF_FORM.search(data):
+        raise QrInputTooLargeError(
+            "the PDF uses form XObjects, which the card reader does not open "
+            "(upload a photo of the card instead)"
+        )
 
 
 def _read_qr_from_pdf_locked(data: bytes) -> str:
@@ -258,17 +406,30 @@ def _read_qr_from_pdf_locked(data: bytes) -> str:
     except pdfium.PdfiumError as exc:
         raise UnreadableFileError("the PDF document cannot be opened") from exc
     try:
-        if len(pdf) == 0:
+        pages = len(pdf)
+        if pages == 0:
             raise UnreadableFileError("the PDF document has no pages")
-        for index in range(min(2, len(pdf))):
+        if pages > MAX_PDF_PAGES:
+            raise QrInputTooLargeError(
+                f"the PDF has {pages} pages; a card has 2 and at most {MAX_PDF_PAGES} are read"
+            )
+        for index in range(min(2, pages)):
+            # Read from the page tree without parsing the page's content.
+            width_pt, height_pt = pdf.get_page_size(index)
+            short, long = sorted((width_pt, height_pt))
+            if short > MAX_PDF_PAGE_SIZE[0] + 1 or long > MAX_PDF_PAGE_SIZE[1] + 1:
+                raise QrInputTooLargeError(
+                    f"PDF page {index + 1} is {width_pt:.0f} x {height_pt:.0f} points; the "
+                    f"largest read is A3 ({MAX_PDF_PAGE_SIZE[0]:.0f} x "
+                    f"{MAX_PDF_PAGE_SIZE[1]:.0f})"
+                )
+        for index in range(min(2, pages)):
             page = pdf[index]
             try:
+                _check_page_content(page, index)
                 width_pt, height_pt = page.get_size()
-                scale = PDF_RENDER_DPI / 72
-                pixels = width_pt * height_pt * scale * scale
-                if pixels > MAX_PIXELS:
-                    # A huge page is rendered at a lower resolution instead of refused.
-                    scale *= (MAX_PIXELS / pixels) ** 0.5
+                scale = min(PDF_RENDER_DPI / 72,
+                            (PDF_RENDER_PIXELS / max(width_pt * height_pt, 1.0)) ** 0.5)
                 image = page.render(scale=scale, grayscale=True).to_pil()
             finally:
                 page.close()
@@ -279,3 +440,48 @@ def _read_qr_from_pdf_locked(data: bytes) -> str:
     finally:
         pdf.close()
     raise QrNotFoundError("no readable QR code was found on the first two pages of the PDF")
+
+
+def _check_page_content(page: Any, index: int) -> None:
+    """Refuse a page whose drawing would cost too much, counting before rendering.
+
+    PDFium checks for a pause only between top-level objects and never inside one, so
+    the budget is on what is drawn: objects (those inside forms too, each time a form is
+    used), path segments and the pixels of embedded images.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    objects = segments = 0
+    # (handle, is_form): the page, then each form met, walked iteratively.
+    stack: list[tuple[Any, bool]] = [(page.raw, False)]
+    while stack:
+        handle, is_form = stack.pop()
+        count = (pdfium_c.FPDFFormObj_CountObjects if is_form
+                 else pdfium_c.FPDFPage_CountObjects)(handle)
+        get = pdfium_c.FPDFFormObj_GetObject if is_form else pdfium_c.FPDFPage_GetObject
+        objects += max(count, 0)
+        if objects > MAX_PDF_PAGE_OBJECTS:
+            raise QrInputTooLargeError(
+                f"PDF page {index + 1} draws more than {MAX_PDF_PAGE_OBJECTS:,} objects"
+            )
+        for i in range(count):
+            obj = get(handle, i)
+            kind = pdfium_c.FPDFPageObj_GetType(obj)
+            if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+                stack.append((obj, True))
+            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+                segments += max(pdfium_c.FPDFPath_CountSegments(obj), 0)
+                if segments > MAX_PDF_PATH_SEGMENTS:
+                    raise QrInputTooLargeError(
+                        f"PDF page {index + 1} draws more than {MAX_PDF_PATH_SEGMENTS:,} "
+                        "path segments"
+                    )
+            elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                w, h = ctypes.c_uint(), ctypes.c_uint()
+                if pdfium_c.FPDFImageObj_GetImagePixelSize(obj, ctypes.byref(w),
+                                                           ctypes.byref(h)) and \
+                        w.value * h.value > MAX_PDF_IMAGE_PIXELS:
+                    raise QrInputTooLargeError(
+                        f"PDF page {index + 1} holds an image of {w.value}x{h.value} pixels; "
+                        f"the largest read has {MAX_PDF_IMAGE_PIXELS:,}"
+                    )

@@ -142,9 +142,11 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     ("not TOML", "[city\nid=", "is not valid TOML"),
     ("missing city.id", 'id = "PTLIS"\n', "city.id is missing"),
     ("bad city.id", ('id = "PTLIS"', 'id = "Lisbon"'), "city.id"),
-    ("missing database.url", ("[database]\nurl", "[database]\nurl_typo"),
+    ("missing database.url", ("[database]\nurl", "[database]\n# url"),
      "database.url is missing"),
-    ("missing keys.dir", ("[keys]\ndir", "[keys]\nkeys_dir"), "keys.dir is missing"),
+    ("missing keys.dir", ("[keys]\ndir", "[keys]\n# dir"), "keys.dir is missing"),
+    ("misspelt key", ("[keys]\ndir", "[keys]\nkeys_dir"),
+     "keys.keys_dir: unknown key (did you mean keys.dir?)"),
     ("wrong type", ("secure_cookies = false", "secure_cookies = 'no'"), "server.secure_cookies"),
 ])
 def test_bad_config_gives_one_line_naming_the_key(tmp_path, case, edit, expected):

@@ -285,3 +285,29 @@ def test_any_valid_crop_gives_card_ratio_or_too_small(left, top, w, h):
     assert_card_ratio(image)
     assert image.width >= MIN_PHOTO_SIZE[0] and image.height >= MIN_PHOTO_SIZE[1]
     assert image.width <= MAX_OUTPUT_SIZE[0] and image.height <= MAX_OUTPUT_SIZE[1]
+
+
+def test_white_7740_png_is_refused_quickly_with_bounded_memory(tmp_path):
+    # 189 kB that decoded to 60 MP: before the budget it was accepted at +460 MB.
+    from tests.unit.budget import cost_of
+
+    cost = cost_of("photo", encode(Image.new("RGB", (7740, 7740), "white"), "PNG"), tmp_path)
+    assert cost.error is not None
+    assert cost.error.startswith("cardservice.photo.PhotoTooLargeError")
+    assert "7740x7740 pixels" in cost.error
+    assert cost.cpu < 1.5, cost
+    assert cost.mb < 100, cost
+
+
+def test_large_png_is_reduced_right_after_decoding():
+    out = assert_clean_jpeg(process_photo(encode(two_tone((4800, 4800)), "PNG"),
+                                          max_bytes=50_000_000))
+    assert out.size == MAX_OUTPUT_SIZE
+
+
+def test_big_jpeg_with_a_small_crop_keeps_enough_pixels():
+    # The crop decides the decoding scale: a quarter of a 6000 x 4000 photo still fills
+    # the output.
+    out = assert_clean_jpeg(process_photo(encode(two_tone((6000, 4000))), max_bytes=50_000_000,
+                                          crop=(0, 0, 0.25, 0.5)))
+    assert out.size == MAX_OUTPUT_SIZE

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from cardservice.qr import (
     ALPHANUMERIC_CHARS,
     QUIET_ZONE,
+    QrInputTooLargeError,
     QrNotFoundError,
     UnreadableFileError,
     encode_qr,
@@ -225,3 +226,77 @@ def test_round_trip_any_alphanumeric_text(text):
     m = encode_qr(text)
     assert m.mode == "alphanumeric"
     assert read_qr(m.to_image(scale=2)) == text
+
+
+# --- resource budget: hostile uploads are refused before the expensive step ----------------
+# Each is built here; the cost is measured in a child process (see tests/unit/budget.py).
+# Bounds are generous functional guards (before the budget: 11-14 s, 180-570 MB), not
+# benchmarks.
+
+def _pdf_filling(side: float, fills: int, *, form_uses: int = 0) -> bytes:
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(side, side), pageCompression=1)
+    if form_uses:
+        c.beginForm("fills")
+    for _ in range(fills):
+        c.rect(0, 0, side, side, stroke=0, fill=1)
+    if form_uses:
+        c.endForm()
+        for _ in range(form_uses):
+            c.doForm("fills")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _white_png(side: int) -> bytes:
+    return _encoded(Image.new("RGB", (side, side), "white"), "PNG")
+
+
+HOSTILE = {
+    "14400 pt page, 2,000 fills": (lambda: _pdf_filling(14400, 2000), "14400 x 14400 points"),
+    "A4 page, 3,000 fills": (lambda: _pdf_filling(842, 3000), "more than 2,000 objects"),
+    "A4 page, 200,000 fills in 13 kB": (lambda: _pdf_filling(842, 200_000), "inflates to"),
+    "one form used 1,000 times": (lambda: _pdf_filling(842, 1500, form_uses=1000),
+                                  "form XObjects"),
+    "white 7740 x 7740 PNG": (lambda: _white_png(7740), "7740x7740 pixels"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_file_is_refused_quickly_with_bounded_memory(case, tmp_path):
+    from tests.unit.budget import cost_of
+
+    make, message = HOSTILE[case]
+    cost = cost_of("qr", make(), tmp_path)
+    assert cost.error is not None
+    assert cost.error.startswith("cardservice.qr.QrInputTooLargeError")
+    assert message in cost.error
+    assert cost.cpu < 1.5, cost
+    assert cost.mb < 100, cost
+
+
+def test_too_large_is_an_unreadable_file():
+    assert issubclass(QrInputTooLargeError, UnreadableFileError)
+
+
+def test_pdf_with_too_many_pages_is_refused():
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(243, 153))
+    for _ in range(5):
+        c.showPage()
+    c.save()
+    with pytest.raises(QrInputTooLargeError, match="5 pages"):
+        read_qr_from_file(buf.getvalue())
+
+
+def test_big_photo_is_scanned_downscaled():
+    # A 7000 x 5000 JPEG (35 MP) with the code in it: decoded at reduced scale, still read.
+    code = encode_qr(QR_TEXT).to_image(scale=24).convert("L")
+    photo = Image.new("L", (7000, 5000), 200)
+    photo.paste(code, (3000, 2000))
+    assert read_qr_from_file(_encoded(photo, "JPEG")) == QR_TEXT
