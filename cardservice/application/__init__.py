@@ -28,17 +28,23 @@ from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError
-from cardservice.services.cards import CardInfo, IssuedCard, iso
+from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
-from cardservice.services.residents import LikelyDuplicateError, PurgePlan, ResidentView
+from cardservice.services.residents import (
+    LikelyDuplicateError,
+    PurgePlan,
+    ResidentData,
+    ResidentView,
+)
 from cardservice.services.users import StaffMember
 from cardservice.services.verification import VerificationResult
 
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
+    "REVOCATION_REASONS", "ResidentData",
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
     "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",

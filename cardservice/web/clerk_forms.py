@@ -24,10 +24,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, EmailInput, HiddenInput, ListWidget, TelInput
 
+from cardservice.application import REVOCATION_REASONS, ResidentData
 from cardservice.config import Settings
 from cardservice.errors import N_, DomainError, InvalidInputError
-from cardservice.services.cards import REVOCATION_REASONS
-from cardservice.services.residents import ResidentData
 from cardservice.vault import normalise_name
 
 # Labels for the document categories and fee waivers a city is likely to configure; a
