@@ -1,1 +1,1 @@
-"""Services: the only code that combines the database with the pure modules and commits."""
+"""Services: the code that combines the database with the pure modules; they flush, never commit."""
