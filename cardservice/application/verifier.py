@@ -98,7 +98,7 @@ class Verifier:
 
     def verify(self, qr_text: str, *, now: datetime) -> VerificationResult:
         """Verify one card's text and count the outcome (by status only)."""
-        result = verification.verify_qr(qr_text.strip(), trust=self.anchors(), now=now,
+        result = verification.verify_qr(qr_text.strip(), anchors=self.anchors(), now=now,
                                         own_is_revoked=self._own_is_revoked)
         self.counter.add(result.status, now=now)
         mono = time.monotonic()

@@ -330,14 +330,9 @@ def load_partner_trust(session: Session) -> dict[str, PartnerTrust]:
     """What verification needs of every partner, read from the stored trusted states."""
     built: dict[str, PartnerTrust] = {}
     for p in session.scalars(select(Partner)):
-        state = trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint)
-        certs = tuple(k.certificate for k in state.bundle.signing_keys)
-        revoked = frozenset(r.serial for r in state.revocations.revoked) \
-            if state.revocations else frozenset()
         built[p.city_id] = PartnerTrust(
             info=IssuerInfo(p.city_id, p.name, own=False, suspended=p.status != "active"),
-            roots=state.roots, signing_certificates=certs, revoked=revoked,
-            synced_at=p.last_sync_ok_at, state=state)
+            state=trust.TrustedState.from_bytes(p.state, fingerprint=p.fingerprint))
     return built
 
 

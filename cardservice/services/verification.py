@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cardservice import credential, pki
+from cardservice import credential, pki, trust
 from cardservice.models import VerificationCount
 from cardservice.services.citykeys import CityKeys
 
@@ -42,22 +41,25 @@ class IssuerInfo:
 
 @dataclass(frozen=True)
 class PartnerTrust:
-    """What verification needs of one partner city (filled in by partner sync)."""
+    """A partner city as verification sees it: who it is, and the trusted state held."""
 
     info: IssuerInfo
-    roots: tuple[x509.Certificate, ...]
-    signing_certificates: tuple[x509.Certificate, ...]
-    revoked: frozenset[str]
-    synced_at: datetime | None
-    state: Any = None  # the partner's trust.TrustedState, for the age of its data
+    state: trust.TrustedState
 
-    @cached_property
-    def by_kid(self) -> Mapping[bytes, tuple[x509.Certificate, ...]]:
-        """Signing certificates indexed by kid."""
-        index: dict[bytes, list[x509.Certificate]] = {}
-        for cert in self.signing_certificates:
-            index.setdefault(pki.key_id(cert), []).append(cert)
-        return {k: tuple(v) for k, v in index.items()}
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The partner's root, then its previous root."""
+        return self.state.roots
+
+    @property
+    def signing_certificates(self) -> tuple[x509.Certificate, ...]:
+        """Every signing certificate of the partner's bundle."""
+        return tuple(k.certificate for k in self.state.bundle.signing_keys)
+
+    def revoked_serials(self) -> list[str]:
+        """Serials the partner's latest accepted list revokes, sorted."""
+        rl = self.state.revocations
+        return sorted(r.serial for r in rl.revoked) if rl is not None else []
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,11 @@ class OwnTrust:
 
 
 class CityTrust(credential.TrustAnchors):
-    """Trust anchors for one verification: this city plus its recognised partners."""
+    """Trust anchors for one verification: this city plus its recognised partners.
+
+    Partners' anchors are ``trust.PartnerTrustAnchors`` over their trusted states; this
+    adds the city's own certificates and the local suspension of a partner.
+    """
 
     def __init__(self, *, own_id: str, own_name: str, own: OwnCertificates,
                  partners: Mapping[str, PartnerTrust]) -> None:
@@ -159,6 +165,7 @@ class CityTrust(credential.TrustAnchors):
         self.own_name = own_name
         self._own = own
         self.partners = partners
+        self._partner_anchors = trust.PartnerTrustAnchors(p.state for p in partners.values())
 
     def issuer(self, issuer: str) -> IssuerInfo | None:
         """Who ``issuer`` is, if this instance knows it."""
@@ -177,7 +184,7 @@ class CityTrust(credential.TrustAnchors):
         if p.info.suspended:
             raise credential.PartnerSuspendedError(
                 f"{p.info.name}'s cards are not recognised at the moment.")
-        return p.roots
+        return self._partner_anchors.roots_for(issuer)
 
     def own_certificates(self) -> tuple[tuple[x509.Certificate, ...],
                                         tuple[x509.Certificate, ...]]:
@@ -189,8 +196,12 @@ class CityTrust(credential.TrustAnchors):
         """Signing certificates of ``issuer`` with ``kid``."""
         if issuer == self.own_id:
             return self._own.get().by_kid.get(kid, ())
-        p = self.partners.get(issuer)
-        return p.by_kid.get(kid, ()) if p is not None else ()
+        return self._partner_anchors.signing_certificates_for(issuer, kid)
+
+    def is_revoked(self, issuer: str, serial: str) -> bool:
+        """Whether a partner's latest accepted list revokes the card (own cards: see
+        ``verify_qr``, which asks the database)."""
+        return self._partner_anchors.is_revoked(issuer, serial)
 
 
 class VerificationCounter:
@@ -262,30 +273,29 @@ def add_counts(session: Session, pending: Mapping[tuple[date, str], int]) -> Non
 
 
 def verify_qr(
-    qr: str, *, trust: CityTrust, now: datetime,
+    qr: str, *, anchors: CityTrust, now: datetime,
     own_is_revoked: Callable[[str], bool],
 ) -> VerificationResult:
     """Check one card at ``now``: every status of SPEC §6, holder only after the signature."""
 
     def revoked(issuer: str, serial: str) -> bool:
-        if issuer == trust.own_id:
+        if issuer == anchors.own_id:
             return own_is_revoked(serial)
-        p = trust.partners.get(issuer)
-        return p is not None and serial in p.revoked
+        return anchors.is_revoked(issuer, serial)
 
     try:
-        card = credential.verify_card(qr, trust=trust, now=now, is_revoked=revoked)
+        card = credential.verify_card(qr, trust=anchors, now=now, is_revoked=revoked)
     except credential.CardVerificationError as exc:
-        return _result(exc.status, exc.claims, trust=trust, now=now, message=exc.message)
-    return _result("valid", card.claims, trust=trust, now=now)
+        return _result(exc.status, exc.claims, anchors=anchors, now=now, message=exc.message)
+    return _result("valid", card.claims, anchors=anchors, now=now)
 
 
-def _result(status: str, claims: credential.CardClaims | None, *, trust: CityTrust,
+def _result(status: str, claims: credential.CardClaims | None, *, anchors: CityTrust,
             now: datetime, message: str = "") -> VerificationResult:
     if claims is None:
         return VerificationResult(status=status, message=message)
-    issuer = trust.issuer(claims.issuer)
-    age = _age(trust, claims.issuer, now)
+    issuer = anchors.issuer(claims.issuer)
+    age = _age(anchors, claims.issuer, now)
     return VerificationResult(
         status=status, issuer=issuer, serial=claims.serial, issued_at=claims.issued_at,
         expires_at=claims.expires_at, holder_name=claims.holder.name,
@@ -294,16 +304,11 @@ def _result(status: str, claims: credential.CardClaims | None, *, trust: CityTru
     )
 
 
-def _age(trust: CityTrust, issuer: str, now: datetime) -> int | None:
-    if issuer == trust.own_id:
+def _age(anchors: CityTrust, issuer: str, now: datetime) -> int | None:
+    if issuer == anchors.own_id:
         return 0  # own keys and revocations are read live
-    p = trust.partners.get(issuer)
-    if p is None:
-        return None
-    if p.state is not None:
-        age: int = p.state.trust_data_age_seconds(now)
-        return age
-    return None if p.synced_at is None else max(0, int((now - p.synced_at).total_seconds()))
+    p = anchors.partners.get(issuer)
+    return None if p is None else p.state.trust_data_age_seconds(now)
 
 
 # ---- trust data for offline verification ----------------------------------------------------
@@ -333,18 +338,18 @@ def _issuer_json(cid: str, name: str, own: bool, suspended: bool,
             "trust_data_age_seconds": age}
 
 
-def offline_trust_data(trust: CityTrust, *, own_revoked: Sequence[str], now: datetime
+def offline_trust_data(anchors: CityTrust, *, own_revoked: Sequence[str], now: datetime
                        ) -> dict[str, Any]:
     """Public keys and revoked serials of every recognised city, for offline checks.
 
     Only certificates that chain to a trusted root are included, so a verifier can trust
     what it caches; holds no personal data.
     """
-    roots, signing = trust.own_certificates()
-    issuers = [_issuer_json(trust.own_id, trust.own_name, True, False, roots, signing,
+    roots, signing = anchors.own_certificates()
+    issuers = [_issuer_json(anchors.own_id, anchors.own_name, True, False, roots, signing,
                             list(own_revoked), 0)]
-    for p in trust.partners.values():
-        age = p.state.trust_data_age_seconds(now) if p.state is not None else None
+    for p in anchors.partners.values():
         issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
-                                    p.signing_certificates, sorted(p.revoked), age))
+                                    p.signing_certificates, p.revoked_serials(),
+                                    p.state.trust_data_age_seconds(now)))
     return {"generated_at": _iso_or_none(now), "issuers": issuers}
