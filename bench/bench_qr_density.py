@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import segno
 
-from cardservice import credential, pki
+from cardservice import credential, namecodec, pki
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SERIAL = "7K2M9XD4P3Q"  # the length cardservice.serials makes (10 + check character)
@@ -122,23 +122,23 @@ def _city():
 @contextmanager
 def _encodings_before_viscii():
     """The encoder as it was before VISCII (ids 1-12 only): for the Vietnamese figures."""
-    original = credential._encode_name
-    credential._encode_name = lambda name: original(name, range(1, 13))
+    original = namecodec.encode_name
+    namecodec.encode_name = lambda name: original(name, range(1, 13))
     try:
         yield
     finally:
-        credential._encode_name = original
+        namecodec.encode_name = original
 
 
 @contextmanager
 def _plain_utf8_names():
     """The baseline: every name as UTF-8 text (patches the encoder for this bench only)."""
-    original = credential._encode_name
-    credential._encode_name = lambda name: name
+    original = namecodec.encode_name
+    namecodec.encode_name = lambda name: name
     try:
         yield
     finally:
-        credential._encode_name = original
+        namecodec.encode_name = original
 
 
 def _version(key, cert, name: str, gender: str | None) -> tuple[int, int]:
@@ -206,7 +206,7 @@ def main() -> int:
     for script, sample in SAMPLES.items():
         with_g, text = _longest_fitting(key, cert, sample, "F")
         without, _ = _longest_fitting(key, cert, sample, None)
-        form = credential._encode_name(text)
+        form = namecodec.encode_name(text)
         how = "UTF-8 text" if isinstance(form, str) else credential.NAME_ENCODINGS[form[0]][1]
         before = ""
         if script.startswith("vietnamese"):
@@ -249,7 +249,7 @@ def _name_budget(key, cert, gender: str | None) -> int:
         signer_cert=cert,
     )
     cose = credential._b45decode(qr[len(credential.PREFIX) :])
-    encoded = credential._encode_name(name)
+    encoded = namecodec.encode_name(name)
     assert isinstance(encoded, bytes) and cose[0] == 0xD2
     # 259 alphanumeric characters at 11-Q: "LC1:" and 255 of Base45, i.e. 170 bytes.
     others = len(cose) - (2 + len(encoded))

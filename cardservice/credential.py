@@ -45,7 +45,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -61,7 +60,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cwt import COSE, COSEKey
 
-from cardservice import cose, pki, values, viscii
+from cardservice import cose, namecodec, pki, values
+from cardservice.namecodec import NAME_ENCODINGS
 from cardservice.serials import ALPHABET as SERIAL_ALPHABET
 
 __all__ = [
@@ -115,31 +115,6 @@ STATUSES = (
     "partner_suspended",
 )
 
-#: Encodings a holder name may be written in, by the id byte that starts the compact
-#: (byte-string) form: (Python codec, WHATWG encoding label). Single-byte code pages
-#: write alphabetic scripts in one byte a letter (UTF-8 takes two); UTF-16 writes
-#: CJK, Ethiopic, Indic and other scripts in two (UTF-8 takes three). All are in the
-#: WHATWG Encoding Standard, so a browser's TextDecoder reads them too, except VISCII
-#: (id 13: RFC 1456, every precomposed Vietnamese letter in one byte), which is in
-#: neither Python's codecs nor the WHATWG standard: its "codec" is
-#: :mod:`cardservice.viscii` and its label the IANA name, and card-offline.js carries
-#: its table. Fixed for ``LC1:``; ids are never reused. See docs/card-format.md.
-NAME_ENCODINGS: dict[int, tuple[str, str]] = {
-    1: ("cp1252", "windows-1252"),  # Western European
-    2: ("cp1250", "windows-1250"),  # Central European
-    3: ("cp1251", "windows-1251"),  # Cyrillic
-    4: ("cp1253", "windows-1253"),  # Greek
-    5: ("cp1254", "windows-1254"),  # Turkish
-    6: ("cp1255", "windows-1255"),  # Hebrew
-    7: ("cp1256", "windows-1256"),  # Arabic, Urdu
-    8: ("cp1257", "windows-1257"),  # Baltic
-    9: ("cp1258", "windows-1258"),  # Vietnamese (tone marks as combining characters)
-    10: ("cp874", "windows-874"),  # Thai
-    11: ("iso8859_16", "iso-8859-16"),  # South-Eastern European (Romanian ș ț)
-    12: ("utf_16_be", "utf-16be"),  # any script; shortest for CJK, Ethiopic, Indic...
-    13: ("viscii", "viscii"),  # Vietnamese, every tone precomposed (cardservice.viscii)
-}
-_VISCII = 13
 
 MAX_NAME_LENGTH = values.MAX_NAME_LENGTH
 #: The longest serial a revocation list may name (``cardservice.trust``); card serials
@@ -332,81 +307,6 @@ class CardClaims:
             raise InvalidClaimsError("holder must be a Holder")
 
 
-# --------------------------------------------------------------------------- holder name
-
-
-def _code_page_form(name: str, codec: str) -> bytes | None:
-    """``name`` in one of :data:`NAME_ENCODINGS`, or None when it cannot be written so.
-
-    A character the code page lacks is tried as its base letter (with the marks the
-    code page cannot write separately) followed by combining marks it can write:
-    this is how windows-1258 writes Vietnamese tones (ễ = ê + U+0303). VISCII has no
-    combining marks: it writes the NFC form of the name, precomposed letters only.
-    """
-    if codec == "viscii":
-        try:
-            return viscii.encode(unicodedata.normalize("NFC", name))
-        except UnicodeEncodeError:
-            return None
-    out = bytearray()
-    for ch in name:
-        try:
-            out += ch.encode(codec)
-            continue
-        except UnicodeEncodeError:
-            pass
-        decomposed = unicodedata.normalize("NFD", ch)
-        attached, loose = [], []
-        for mark in decomposed[1:]:
-            try:
-                mark.encode(codec)
-                loose.append(mark)
-            except UnicodeEncodeError:
-                attached.append(mark)
-        head = unicodedata.normalize("NFC", decomposed[0] + "".join(attached))
-        try:
-            out += (head + "".join(loose)).encode(codec)
-        except UnicodeEncodeError:
-            return None
-    return bytes(out)
-
-
-def _decode_compact_name(data: bytes) -> str:
-    codec = NAME_ENCODINGS.get(data[0]) if data else None
-    if codec is None:
-        raise ValueError("unknown name encoding")
-    # Every VISCII byte has a character; the C0 controls among them are refused by the
-    # name check (_check_name) like any control character, so the form stays strict.
-    text = viscii.decode(data[1:]) if data[0] == _VISCII else data[1:].decode(codec[0])
-    return unicodedata.normalize("NFC", text)
-
-
-def _encode_name(name: str, encodings: Iterable[int] | None = None) -> str | bytes:
-    """The shortest exact form of a name: UTF-8 text, or an encoded byte string.
-
-    The byte-string form is ``id || bytes``; it is used only when strictly shorter and
-    when decoding it (code page, then NFC) gives back exactly ``name``. Candidates are
-    tried in id order and a later one must be strictly shorter to win, so a tie goes
-    to the older encoding: VISCII (13) takes only names with a tone windows-1258 writes
-    as a combining mark (they were windows-1258 or UTF-8 text); no other name changes.
-    ``encodings`` limits the ids tried (test vectors made before an id existed).
-    """
-    best: str | bytes = name
-    best_len = len(name.encode("utf-8"))
-    for code in NAME_ENCODINGS if encodings is None else sorted(encodings):
-        body = _code_page_form(name, NAME_ENCODINGS[code][0])
-        if body is None or len(body) + 1 >= best_len:
-            continue
-        candidate = bytes([code]) + body
-        try:
-            if _decode_compact_name(candidate) != name:
-                continue
-        except (ValueError, UnicodeDecodeError):
-            continue
-        best, best_len = candidate, len(candidate)
-    return best
-
-
 # --------------------------------------------------------------------------- encoding
 
 
@@ -496,7 +396,7 @@ def _cti_to_serial(cti: bytes) -> str:
 def _claims_map(claims: CardClaims) -> dict[int, Any]:
     holder = claims.holder
     entry: list[Any] = [
-        _encode_name(holder.name),
+        namecodec.encode_name(holder.name),
         (holder.date_of_birth - _EPOCH_DAY).days,
     ]
     if holder.gender is not None:
@@ -753,7 +653,7 @@ def _parse(qr: Any) -> _ParsedCard:
     serial = _cti_to_serial(cti)
     name = entry[0]
     if type(name) is bytes:
-        name = _decode_compact_name(name)
+        name = namecodec.decode_compact_name(name)
     elif type(name) is not str:
         raise ValueError("holder name of the wrong type")
     _check_name(name)

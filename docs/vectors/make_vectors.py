@@ -26,7 +26,7 @@ import base45
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardservice import credential, pki
+from cardservice import credential, namecodec, pki
 
 HERE = Path(__file__).resolve().parent
 CITY_ID = "PTLIS"
@@ -177,7 +177,7 @@ def build() -> dict[str, dict]:
             payload = base45.b45decode(qr[len(credential.PREFIX) :])
             compressed = payload[0] == 0x78
             cose = zlib.decompress(payload) if compressed else payload
-            name_form = credential._encode_name(name)
+            name_form = namecodec.encode_name(name)
             holder_claim: list = [
                 name_form if isinstance(name_form, str) else {"bytes_hex": name_form.hex()},
                 (born - dt.date(1970, 1, 1)).days,
@@ -233,13 +233,13 @@ def build() -> dict[str, dict]:
 @contextmanager
 def _name_encodings(ids: Iterable[int] | None) -> Iterator[None]:
     """Let the encoder use only the name encodings ``ids`` (all of them when None)."""
-    original = credential._encode_name
+    original = namecodec.encode_name
     if ids is not None:
-        credential._encode_name = lambda name: original(name, ids)
+        namecodec.encode_name = lambda name: original(name, ids)
     try:
         yield
     finally:
-        credential._encode_name = original
+        namecodec.encode_name = original
 
 
 def _serialise(vector: dict) -> str:

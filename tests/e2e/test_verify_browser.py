@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from cardservice import credential, viscii
+from cardservice import credential, namecodec, viscii
 from tests.e2e.conftest import LiveCity, launch_with_camera
 
 pytestmark = pytest.mark.browser
@@ -199,7 +199,7 @@ def card_with_name_bytes(signer: Any, name: bytes) -> str:
 
 def in_encoding(name: str, encoding_id: int) -> str:
     """``name``, after checking that the encoder writes it with that encoding id."""
-    form = credential._encode_name(name)  # noqa: SLF001
+    form = namecodec.encode_name(name)
     assert isinstance(form, bytes) and form[0] == encoding_id, (name, form)
     return name
 

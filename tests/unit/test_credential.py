@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardservice import credential as c
-from cardservice import keystore, pki, serials, viscii
+from cardservice import keystore, namecodec, pki, serials, viscii
 
 from .conftest import CITY_EPOCH, KeyedCity, make_city, seeded_key
 
@@ -230,53 +230,54 @@ def test_issued_serials_fit_the_credential():
     ],
 )
 def test_holder_name_takes_its_shortest_exact_form(name, form):
-    encoded = c._encode_name(name)
+    encoded = namecodec.encode_name(name)
     if form == "text":
         assert encoded == name
     else:
         assert isinstance(encoded, bytes) and encoded[0] == form
         assert len(encoded) < len(name.encode())
-        codec = c.NAME_ENCODINGS[form][0]
+        codec = namecodec.NAME_ENCODINGS[form][0]
         text = viscii.decode(encoded[1:]) if codec == "viscii" else encoded[1:].decode(codec)
         assert unicodedata.normalize("NFC", text) == name
 
 
 def test_vietnamese_tones_are_combining_marks_in_windows_1258():
     # ễ is ê (one byte) + combining tilde; ậ is â + combining dot below.
-    assert c._code_page_form("Nguyễn Lập", "cp1258").decode("cp1258") == "Nguyê\u0303n Lâ\u0323p"
+    form = namecodec.code_page_form("Nguyễn Lập", "cp1258")
+    assert form is not None and form.decode("cp1258") == "Nguyê\u0303n Lâ\u0323p"
     # Cards issued before VISCII (id 13) hold such names in windows-1258: still read.
-    old_form = c._encode_name("Nguyễn Thị Phương Thảo", range(1, 13))
+    old_form = namecodec.encode_name("Nguyễn Thị Phương Thảo", range(1, 13))
     assert old_form[0] == 9 and len(old_form) == 1 + 22 + 3
-    assert c._decode_compact_name(old_form) == "Nguyễn Thị Phương Thảo"
+    assert namecodec.decode_compact_name(old_form) == "Nguyễn Thị Phương Thảo"
 
 
 def test_viscii_writes_every_vietnamese_letter_in_one_byte():
     name = "Nguyễn Thị Phương Thảo"
-    encoded = c._encode_name(name)
+    encoded = namecodec.encode_name(name)
     assert encoded == b"\x0d" + viscii.encode(name) and len(encoded) == 1 + len(name)
-    assert c._decode_compact_name(encoded) == name
+    assert namecodec.decode_compact_name(encoded) == name
 
 
 def test_viscii_takes_a_name_only_when_strictly_shorter():
     """Only names with a tone windows-1258 writes as a combining mark change their form:
     on a tie (every letter precomposed in an older table too) the older id keeps it."""
     for name in ("Lê Văn Tám", "Đoàn Văn Hùng", "Trương Văn Thái", "Ngô Bá Khá", "José Muñoz"):
-        assert c._encode_name(name) == c._encode_name(name, range(1, 13)), name
+        assert namecodec.encode_name(name) == namecodec.encode_name(name, range(1, 13)), name
 
     def size(form: str | bytes) -> int:
         return len(form.encode() if isinstance(form, str) else form)
 
     for label, name in NAMES.items():
-        old, new = c._encode_name(name, range(1, 13)), c._encode_name(name)
+        old, new = namecodec.encode_name(name, range(1, 13)), namecodec.encode_name(name)
         assert new == old or (new[0] == 13 and size(new) < size(old)), label
     # A name windows-1258 wrote no shorter than UTF-8 (ũ ị combining) now takes VISCII.
-    assert c._encode_name("Vũ Thị Lan", range(1, 13)) == "Vũ Thị Lan"
-    assert c._encode_name("Vũ Thị Lan") == b"\x0dV\xfb Th\xb8 Lan"
+    assert namecodec.encode_name("Vũ Thị Lan", range(1, 13)) == "Vũ Thị Lan"
+    assert namecodec.encode_name("Vũ Thị Lan") == b"\x0dV\xfb Th\xb8 Lan"
 
 
 def test_viscii_keeps_a_decomposed_name_as_typed():
     name = unicodedata.normalize("NFD", "Nguyễn Thị Phương Thảo")
-    assert c._encode_name(name) == name  # decoding ends in NFC: not exactly the name
+    assert namecodec.encode_name(name) == name  # decoding ends in NFC: not exactly the name
 
 
 def test_every_vietnamese_letter_round_trips_through_a_card(lisboa):
@@ -285,12 +286,12 @@ def test_every_vietnamese_letter_round_trips_through_a_card(lisboa):
     for half in (viscii.LETTERS[:67], viscii.LETTERS[67:]):
         name = half[:33] + " " + half[33:]
         assert unicodedata.is_normalized("NFC", name)
-        encoded = c._encode_name(name)
+        encoded = namecodec.encode_name(name)
         assert isinstance(encoded, bytes) and encoded[0] == 13 and len(encoded) == 1 + len(name)
         card = claims(name=name)
         assert c.verify_card(issue(lisboa, card), trust=trust_of(lisboa), now=ISSUED).claims == card
     for letter in viscii.LETTERS:
-        assert c._decode_compact_name(b"\x0d" + viscii.encode(letter)) == letter
+        assert namecodec.decode_compact_name(b"\x0d" + viscii.encode(letter)) == letter
 
 
 def test_non_utc_times_are_stored_in_utc():
@@ -968,7 +969,7 @@ NAME_ELEMENT_BUDGET = {"X": 46, None: 47}
 
 
 def name_element(name: str) -> bytes:
-    return cbor2.dumps(c._encode_name(name))
+    return cbor2.dumps(namecodec.encode_name(name))
 
 
 @pytest.mark.parametrize("gender", ["F", "M", "X", None])
@@ -1028,7 +1029,7 @@ def test_longest_name_fitting_version_11_at_level_q(lisboa, name, with_gender, w
 
 def test_prefixes_of_a_name_never_take_more_bytes():
     for name, _g, _w in DENSITY.values():
-        forms = [c._encode_name(name[:n].strip()) for n in range(1, len(name) + 1)]
+        forms = [namecodec.encode_name(name[:n].strip()) for n in range(1, len(name) + 1)]
         sizes = [len(f.encode() if isinstance(f, str) else f) for f in forms]
         assert sizes == sorted(sizes), name
 
@@ -1084,13 +1085,13 @@ def test_the_toned_names_have_a_tone_on_every_syllable_and_forty_characters():
         for syllable in _syllables(name):
             assert set(syllable) & _VOWELS_WITH_TONES, (name, syllable)
         # windows-1258 wrote at least 5 of their tones as a separate byte: version 12.
-        assert len(c._encode_name(name, range(1, 13))) - 1 >= 45, name
+        assert len(namecodec.encode_name(name, range(1, 13))) - 1 >= 45, name
 
 
 @pytest.mark.parametrize("name", TONED_FORTY)
 @pytest.mark.parametrize("gender", ["F", "M", "X"])
 def test_forty_character_vietnamese_names_with_every_tone_fit_version_11(lisboa, name, gender):
-    encoded = c._encode_name(name)
+    encoded = namecodec.encode_name(name)
     assert isinstance(encoded, bytes) and encoded[0] == 13 and len(encoded) == 1 + 40
     card = claims(name=name, gender=gender)
     qr = issue(lisboa, card)
@@ -1108,7 +1109,7 @@ _VIETNAMESE_LETTERS = viscii.LETTERS + "abcdeghiklmnopqrstuvxyABCDEGHIKLMNOPQRST
     )
 )
 def test_any_forty_vietnamese_letters_fit_version_11_with_a_gender_marker(lisboa, name):
-    encoded = c._encode_name(name)
+    encoded = namecodec.encode_name(name)
     assert isinstance(encoded, (str, bytes)) and len(cbor2.dumps(encoded)) <= 2 + 1 + 40
     assert qr_version(issue(lisboa, claims(name=name, gender="X"))) <= 11
 
