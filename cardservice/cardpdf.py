@@ -22,27 +22,23 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import functools
 import io
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
-from arabic_reshaper import ArabicReshaper
-from arabic_reshaper.letters import ISOLATED, LETTERS_ARABIC
-from arabic_reshaper.ligatures import LETTERS_LIGATURES, SENTENCES_LIGATURES, WORDS_LIGATURES
-from bidi import get_base_level, get_display
-from reportlab import rl_config
+from bidi import get_base_level
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from cardservice import values
+from cardservice.cardtext import BOLD as _BOLD
+from cardservice.cardtext import REGULAR as _REGULAR
+from cardservice.cardtext import display_text, fonts, missing_glyphs
 from cardservice.photo import PHOTO_RATIO
 from cardservice.qr import QUIET_ZONE, QrMatrix, encode_qr
 
@@ -79,9 +75,6 @@ QR_BOX_MM = 34.0
 _W = CARD_WIDTH_MM * mm
 _H = CARD_HEIGHT_MM * mm
 
-_FONT_DIR = Path(__file__).with_name("fonts")
-_REGULAR = "Cardservice-DejaVuSans"
-_BOLD = "Cardservice-DejaVuSans-Bold"
 
 # Colours (RGB 0..1): a dark band for the city name; grey for field labels.
 _BAND = (0.11, 0.25, 0.40)
@@ -99,9 +92,6 @@ _MARK_LENGTH = 3 * mm
 
 _GENDERS = frozenset(values.GENDERS)
 
-# Unicode categories never printed: control, format, surrogate, private use, unassigned.
-_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
-_JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ, ZWJ
 
 
 class CardPdfError(Exception):
@@ -200,97 +190,6 @@ class CardFace:
                 raise InvalidCardDataError(f"{field} must be a date")
         if _as_date(self.expires_at) < _as_date(self.issued_at):
             raise InvalidCardDataError("expires_at is before issued_at")
-
-
-# --------------------------------------------------------------------------- fonts and text
-
-
-@dataclass(frozen=True)
-class _Fonts:
-    covered: frozenset[int]  # code points both the regular and the bold face map to a glyph
-
-
-@functools.cache
-def _fonts() -> _Fonts:
-    """Register the bundled fonts with ReportLab once per process.
-
-    Also turns off ReportLab's ASCII85 stream encoding (a process-wide ReportLab setting;
-    this module is the project's only ReportLab user): binary streams are standard PDF,
-    a fifth smaller, and skip a pure-Python encoder that cost ~10% of a card's render time.
-    """
-    rl_config.useA85 = 0
-    regular = TTFont(_REGULAR, str(_FONT_DIR / "DejaVuSans.ttf"))
-    bold = TTFont(_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdfmetrics.registerFont(regular)
-    pdfmetrics.registerFont(bold)
-    covered = frozenset(regular.face.charToGlyph) & frozenset(bold.face.charToGlyph)
-    return _Fonts(covered=covered)
-
-
-@functools.cache
-def _arabic_reshaper() -> ArabicReshaper:
-    """An Arabic reshaper that only produces presentation forms the fonts have.
-
-    arabic-reshaper's default turns "الله" into U+FDF2, which DejaVu Sans lacks. We keep
-    the lam-alef ligatures (obligatory in Arabic writing) when the fonts cover them and
-    turn every other ligature off: they are stylistic and would mix with unligated text.
-    """
-    covered = _fonts().covered
-    config: dict[str, object] = {"support_ligatures": True, "delete_harakat": True}
-    for name, _ in SENTENCES_LIGATURES + WORDS_LIGATURES:
-        config[name] = False
-    for name, (_, forms) in LETTERS_LIGATURES:
-        wanted = name.startswith("ARABIC LIGATURE LAM WITH ALEF")
-        config[name] = wanted and all(ord(f) in covered for f in forms if f)
-    config["use_unshaped_instead_of_isolated"] = not all(
-        ord(forms[ISOLATED]) in covered for forms in LETTERS_ARABIC.values() if forms[ISOLATED]
-    )
-    return ArabicReshaper(configuration=config)
-
-
-def _is_rtl_char(ch: str) -> bool:
-    return unicodedata.bidirectional(ch) in ("R", "AL")
-
-
-def display_text(text: str, *, base_dir: str | None = None) -> str:
-    """Return ``text`` as it is drawn: NFC-normalised, RTL runs shaped and in visual order.
-
-    Left-to-right text only goes through NFC. Text holding Arabic or Hebrew letters is
-    reshaped into presentation forms (Arabic) and reordered with the Unicode bidi
-    algorithm, so ReportLab can draw it left to right glyph by glyph. ``base_dir`` (``"L"``
-    or ``"R"``) sets the paragraph direction, e.g. for one line of a wrapped Arabic
-    paragraph that starts with a Latin word; by default it follows the first strong letter.
-    """
-    text = unicodedata.normalize("NFC", text)
-    if base_dir != "R" and not any(_is_rtl_char(ch) for ch in text):
-        return text
-    # Not cached: the texts are residents' names, which should not linger in memory.
-    shaped = _arabic_reshaper().reshape(text)
-    # Combining marks (Hebrew points) come out *before* their letter, which is where
-    # DejaVu Sans draws them from: its zero-width Hebrew marks overlay the next glyph
-    # (checked by rendering pointed Hebrew and looking at it).
-    return str(get_display(shaped, base_dir=base_dir))
-
-
-def missing_glyphs(text: str) -> set[str]:
-    """Return the characters of ``text`` that cannot be printed on a card.
-
-    Coverage is checked on :func:`display_text` of ``text`` (after shaping), because the
-    characters drawn for Arabic are presentation forms, not the letters typed. Control,
-    format, private-use and unassigned characters of the input are reported too, even where
-    the font maps them: a bidi override would silently reverse a printed name, and an
-    invisible character prints nothing. Zero-width (non-)joiners stay allowed: Persian and
-    other scripts need them. An empty set means the text prints without a missing-glyph box
-    in both the regular and the bold face.
-    """
-    covered = _fonts().covered
-    missing = {ch for ch in display_text(text) if ord(ch) not in covered}
-    missing.update(
-        ch
-        for ch in text
-        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES and ch not in _JOINERS
-    )
-    return missing
 
 
 def _as_date(value: date) -> date:
@@ -749,7 +648,7 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
 
 
 def _new_canvas(buf: io.BytesIO, pagesize: tuple[float, float], title: str) -> Canvas:
-    _fonts()
+    fonts()
     # invariant=1: no creation date or random id in the file, so nothing reads the clock
     # and the same input gives the same bytes.
     c = Canvas(buf, pagesize=pagesize, invariant=1, pageCompression=1)

@@ -172,19 +172,22 @@ def check_printed_name(
         raise EmptyValueError(f"{what} must be 1 to {max_length} characters")
     if len(value) > max_length:
         raise TooLongError(f"{what} must be 1 to {max_length} characters", maximum=max_length)
-    for ch in value:
-        if ch in _JOINERS:
-            continue
-        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES or CARD_NAME_FORBIDDEN.match(ch):
-            raise ForbiddenCharacterError(
-                f"{what} holds character U+{ord(ch):04X}, which cannot be printed",
-                character=ch,
-            )
+    for ch in unprintable_characters(value):
+        raise ForbiddenCharacterError(
+            f"{what} holds character U+{ord(ch):04X}, which cannot be printed", character=ch)
     if value != value.strip():
         raise SurroundingSpaceError(f"{what} must not start or end with white space")
     if not unicodedata.is_normalized("NFC", value):
         raise NotNormalisedError(f"{what} is not in Unicode normalisation form C")
     return check_card_name(value, what=what, max_length=max_length)
+
+
+def unprintable_characters(text: str) -> list[str]:
+    """The characters of ``text`` no card prints, in order: controls, format characters
+    (except the zero-width (non-)joiners some scripts need), private use, unassigned,
+    line and paragraph separators, bidi overrides."""
+    return [ch for ch in text if ch not in _JOINERS and (
+        unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES or CARD_NAME_FORBIDDEN.match(ch))]
 
 
 def join_name(*parts: str) -> str:
