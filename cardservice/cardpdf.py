@@ -335,12 +335,25 @@ def _draw_line(
     return size
 
 
-def _two_line_splits(text: str) -> list[tuple[str, str]]:
+def _two_line_splits(text: str, *, inside_words: bool = False) -> list[tuple[str, str]]:
     words = text.split()
-    if len(words) >= 2:
+    if len(words) >= 2 and not inside_words:
         return [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
-    # A single long word: split between characters, keeping marks with their letter.
-    return [(text[:i], text[i:]) for i in range(1, len(text)) if not unicodedata.combining(text[i])]
+    # A long word: split between characters, keeping marks with their letter (a space
+    # where the split falls is dropped: it is the line break).
+    text = " ".join(words)
+    return [(text[:i].rstrip(), text[i:].lstrip()) for i in range(1, len(text))
+            if not unicodedata.combining(text[i]) and text[:i].strip() and text[i:].strip()]
+
+
+def _best_split(name: str, *, inside_words: bool) -> tuple[float, list[str]] | None:
+    best: tuple[float, list[str]] | None = None
+    for first, second in _two_line_splits(name, inside_words=inside_words):
+        lines = [display_text(first), display_text(second)]
+        widest = max(_width(line, _BOLD, 1.0) for line in lines)
+        if best is None or widest < best[0]:
+            best = (widest, lines)
+    return best
 
 
 def _layout_name(
@@ -354,12 +367,11 @@ def _layout_name(
     size = max_one * width / w
     if size >= max_two:
         return [shown], size, 100.0
-    best: tuple[float, list[str]] | None = None
-    for first, second in _two_line_splits(name):
-        lines = [display_text(first), display_text(second)]
-        widest = max(_width(line, _BOLD, 1.0) for line in lines)
-        if best is None or widest < best[0]:
-            best = (widest, lines)
+    best = _best_split(name, inside_words=False)
+    if best is not None and best[0] * min_size * 100.0 / 70.0 > width:
+        # Breaking between words leaves a word too wide for the card even condensed (one
+        # very long word beside short ones): break inside the words instead.
+        best = _best_split(name, inside_words=True) or best
     if best is None:  # a one-character name cannot be split; condense it
         return [shown], min_size, 100.0 * width / _width(shown, _BOLD, min_size)
     widest, lines = best

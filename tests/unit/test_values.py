@@ -176,17 +176,28 @@ def test_every_registered_name_prints(
 
 
 @pytest.mark.parametrize("given, family", [
-    ("Ana", "0" * 52),                       # one unbroken word wider than the name box
+    ("A" * 49, "B" * 50),                    # two words, each wider than the name box
     ("Ana", "Silva\u202e"),                  # a bidi override would reverse the printed name
     ("A" * 60, "B" * 60),                    # longer than a card's name
+    ("Ana", "\U00013000"),                   # no font on the card has this glyph
 ])
 def test_registration_refuses_what_no_card_can_print(city_settings, given, family):
     assert _accepted(city_settings, given, family) is None
 
 
 def test_the_layout_check_names_the_field(city_settings):
-    data = residents.parse_resident(registration(given_names="Ana", family_names="0" * 52),
+    data = residents.parse_resident(registration(given_names="A" * 49, family_names="B" * 50),
                                     settings=city_settings, today=TODAY)
     with pytest.raises(InvalidInputError) as info:
         cards.check_printable(city_settings, data, now=ISSUED)
     assert info.value.field == "family_names" and "does not fit on the card" in str(info.value)
+
+
+@pytest.mark.parametrize("given, family", [
+    ("Ana", "0" * 52),                                     # one long word: split inside it
+    ("Hubert", "Wolfeschlegelsteinhausenbergerdorff"),
+    ("Ana Maria", "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch"),
+    ("Maria da Conceição Aparecida", "dos Santos Oliveira Pereira de Albuquerque Cavalcanti"),
+])
+def test_long_real_names_print(city_settings, given, family):
+    assert _accepted(city_settings, given, family) is not None

@@ -174,3 +174,36 @@ def test_agent_cannot_register(client, staff):
 def test_name_of_punctuation_only_is_refused(client, clerk):
     resp = register(client, clerk, {**ANA, "given_names": "-- ..", "family_names": "'"})
     assert resp.status_code == 400 and resp.get_json()["field"] == "given_names"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"family_names": "Ana\u202eSilva"}, "family_names"),   # a bidi override
+    ({"given_names": "A" * 60, "family_names": "B" * 60}, "family_names"),  # too long
+    ({"given_names": "A" * 49, "family_names": "B" * 50}, "family_names"),  # cannot fit
+])
+def test_names_no_card_can_carry_are_refused_at_registration(client, clerk, change, field):
+    """Before, registration accepted these and issuing the card answered 500."""
+    resp = register(client, clerk, {**ANA, **change})
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["field"] == field
+
+
+def test_a_record_made_before_the_name_rules_gets_a_clear_refusal_at_issue(app, client, clerk):
+    """A record stored before registration checked names (written here below the
+    application layer) cannot be put on a card: issuing says so, never a 500."""
+    from cardservice.application import ResidentData, UnitOfWork
+    from cardservice.clock import utcnow
+    from cardservice.services import residents
+    from cardservice.services.residents import Address
+
+    city = app.extensions["cardservice"]
+    data = ResidentData(given_names="Ana", family_names="Ana\u202eSilva",
+                        date_of_birth=__import__("datetime").date(1990, 4, 12),
+                        address=Address(line1="Rua das Flores 12"))
+    with UnitOfWork(city.db)() as s:
+        rid = residents.register(s, city.keys, data=data, photo=None, confirm_new=True,
+                                 actor="test", now=utcnow(), settings=city.settings)
+    resp = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk)
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["error"] == "invalid"
+    assert client.get(f"/api/v1/residents/{rid}", headers=clerk).get_json()["cards"] == []
