@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cardservice.application.unit import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.config import Settings
-from cardservice.errors import N_, DomainError, NotFoundError
+from cardservice.errors import N_, AuthenticationError, DomainError, NotFoundError
 from cardservice.services import audit, users
 from cardservice.services.users import StaffMember
 
@@ -41,10 +42,13 @@ class StaffUseCases:
         self._settings = settings
         self._uow = uow
 
-    def _policy(self) -> users.LockoutPolicy:
+    def _policy(self) -> users.SignInPolicy:
         cfg = self._settings.auth
-        return users.LockoutPolicy(max_failed=cfg.max_failed_logins,
-                                   lock_for=timedelta(minutes=cfg.lockout_minutes))
+        # A key of its own, derived from the server secret, for the throttle's hashes.
+        key = hashlib.sha256(b"cardservice sign-in throttle\0"
+                             + self._settings.secret_key.encode()).digest()
+        return users.SignInPolicy(key=key, max_failed=cfg.max_failed_logins,
+                                  lock_for=timedelta(minutes=cfg.lockout_minutes))
 
     def create(self, *, username: str, role: str, actor: str, password: str | None = None
                ) -> NewAccount:
@@ -70,15 +74,25 @@ class StaffUseCases:
         with self._uow.read() as s:
             return [StaffMember.of(u) for u in users.list_users(s)]
 
-    def sign_in(self, *, username: str, password: str) -> StaffMember:
-        """Check a sign-in; failures are counted (and kept) even though they raise."""
+    def sign_in(self, *, username: str, password: str, source: str | None) -> StaffMember:
+        """Check a sign-in from ``source`` (the client address).
+
+        Two units of work, on purpose: the attempt is counted and committed first, then
+        the password is checked with no transaction open (argon2 takes a while, and on
+        SQLite an open write would stall every other writer), then a good password
+        signs in. Every refusal raises the same ``AuthenticationError``.
+        """
+        policy = self._policy()
         with self._uow() as s:
-            outcome = users.authenticate(s, username=username, password=password,
-                                         now=utcnow(), policy=self._policy())
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.member is not None
-        return outcome.member
+            attempt = users.claim_sign_in(s, username=username, source=source, now=utcnow(),
+                                          policy=policy)
+        # Always verified, even when the answer is already no: every refusal costs the same.
+        matches = users.password_matches(attempt.password_hash, password)
+        if not (matches and attempt.may_succeed):
+            raise AuthenticationError(users.SIGN_IN_REFUSED)
+        with self._uow() as s:
+            return users.complete_sign_in(s, attempt=attempt, password=password, now=utcnow(),
+                                          policy=policy)
 
     def member(self, user_id: int) -> StaffMember | None:
         """The account behind a browser session, if it still exists."""
@@ -114,7 +128,8 @@ class StaffUseCases:
     def reset_password(self, username: str, *, actor: str) -> str:
         """A new one-time password for an account, which is unlocked."""
         with self._uow() as s:
-            return users.reset_password(s, username=username, actor=actor, now=utcnow())
+            return users.reset_password(s, username=username, actor=actor, now=utcnow(),
+                                        policy=self._policy())
 
     def create_token(self, username: str, *, actor: str) -> str:
         """A new API token (returned once; only its hash is kept)."""

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from cardservice.errors import AccountLockedError, AuthenticationError, InvalidInputError
+from cardservice.errors import AuthenticationError, InvalidInputError
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, current_user, login_user, logout_user, page
 from cardservice.web.extensions import limiter
@@ -26,16 +26,15 @@ def _home_for(role: str) -> str:
 @page(PUBLIC)
 @limiter.limit("20 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
-    """The sign-in form; failures are counted and lock the account after too many."""
+    """The sign-in form; too many failures make this client wait (per account)."""
     form = LoginForm()
     if form.validate_on_submit():
         try:
             user = state.application().staff.sign_in(username=form.username.data or "",
-                                                     password=form.password.data or "")
-        except AccountLockedError as exc:
+                                                     password=form.password.data or "",
+                                                     source=request.remote_addr)
+        except AuthenticationError as exc:  # one answer for unknown, wrong and waiting
             form.form_errors.append(exc.translated(_))
-        except AuthenticationError:
-            form.form_errors.append(_("Wrong username or password."))
         else:
             login_user(user)
             if user.must_change_password:
