@@ -94,6 +94,22 @@ class SignInThrottle(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class StaffSession(Base):
+    """A signed-in browser: the signed cookie carries a random id, this row its SHA-256.
+
+    Signing out, a password change or reset, and disabling the account delete the rows,
+    so a copied cookie stops working at once rather than when it expires.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class ApiToken(Base):
     """An API token; only its SHA-256 is stored, the token is shown once."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cardservice.application.unit import UnitOfWork
@@ -33,6 +33,14 @@ class NewAccount:
 
     member: StaffMember
     password: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the account and its new browser session's id (for the cookie)."""
+
+    member: StaffMember
+    session_id: str = field(repr=False)
 
 
 class StaffUseCases:
@@ -74,7 +82,7 @@ class StaffUseCases:
         with self._uow.read() as s:
             return [StaffMember.of(u) for u in users.list_users(s)]
 
-    def sign_in(self, *, username: str, password: str, source: str | None) -> StaffMember:
+    def sign_in(self, *, username: str, password: str, source: str | None) -> SignedIn:
         """Check a sign-in from ``source`` (the client address).
 
         Two units of work, on purpose: the attempt is counted and committed first, then
@@ -91,28 +99,42 @@ class StaffUseCases:
         if not (matches and attempt.may_succeed):
             raise AuthenticationError(users.SIGN_IN_REFUSED)
         with self._uow() as s:
-            return users.complete_sign_in(s, attempt=attempt, password=password, now=utcnow(),
-                                          policy=policy)
+            now = utcnow()
+            member = users.complete_sign_in(s, attempt=attempt, password=password, now=now,
+                                            policy=policy)
+            return SignedIn(member, users.start_session(s, user_id=member.id, now=now,
+                                                        lifetime=self._session_lifetime()))
 
-    def member(self, user_id: int) -> StaffMember | None:
-        """The account behind a browser session, if it still exists."""
+    def _session_lifetime(self) -> timedelta:
+        return timedelta(hours=self._settings.auth.session_hours)
+
+    def member_for_session(self, session_id: str) -> StaffMember | None:
+        """The account behind a browser session, unless it ended, expired or was disabled."""
         with self._uow.read() as s:
-            user = users.user_by_id(s, user_id)
+            user = users.member_for_session(s, session_id, now=utcnow())
             return StaffMember.of(user) if user is not None else None
+
+    def sign_out(self, session_id: str) -> None:
+        """End one browser session (a saved copy of its cookie no longer works)."""
+        with self._uow() as s:
+            users.end_session(s, session_id)
 
     def for_token(self, token: str) -> StaffMember:
         """The active account an API token belongs to (its use is noted once a minute)."""
         with self._uow() as s:
             return StaffMember.of(users.user_for_token(s, token, now=utcnow()))
 
-    def change_password(self, user_id: int, *, current: str, new: str) -> StaffMember:
-        """Replace one's own password after checking the current one."""
+    def change_password(self, user_id: int, *, current: str, new: str) -> SignedIn:
+        """Replace one's own password; every session ends, this browser gets a new one."""
         with self._uow() as s:
             user = users.user_by_id(s, user_id)
             if user is None:
                 raise NotFoundError(N_("No such account."))
-            users.change_password(s, user=user, current=current, new=new, now=utcnow())
-            return StaffMember.of(user)
+            now = utcnow()
+            users.change_password(s, user=user, current=current, new=new, now=now)
+            return SignedIn(StaffMember.of(user),
+                            users.start_session(s, user_id=user.id, now=now,
+                                                lifetime=self._session_lifetime()))
 
     def set_locale(self, user_id: int, locale: str) -> None:
         """Remember an account's language."""
@@ -151,4 +173,5 @@ class StaffUseCases:
             return audit.verify_chain(s)
 
 
-__all__ = ["AuditEntryView", "DomainError", "NewAccount", "StaffMember", "StaffUseCases"]
+__all__ = ["AuditEntryView", "DomainError", "NewAccount", "SignedIn", "StaffMember",
+           "StaffUseCases"]

@@ -37,7 +37,7 @@ from cardservice.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from cardservice.models import ApiToken, Role, SignInThrottle, User
+from cardservice.models import ApiToken, Role, SignInThrottle, StaffSession, User
 from cardservice.services import audit
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -62,9 +62,6 @@ class StaffMember:
     locale: str | None
     created_at: datetime
     last_login_at: datetime | None
-    # A slice of the password hash: a browser session is bound to it, so a password
-    # change signs the account out elsewhere.
-    session_tag: str
 
     @classmethod
     def of(cls, user: User) -> StaffMember:
@@ -72,7 +69,7 @@ class StaffMember:
         return cls(id=user.id, username=user.username, role=user.role,
                    must_change_password=user.must_change_password, disabled=user.disabled,
                    locale=user.locale, created_at=user.created_at,
-                   last_login_at=user.last_login_at, session_tag=user.password_hash[-16:])
+                   last_login_at=user.last_login_at)
 
 
 # One answer for every refused sign-in, whatever the reason, so it reveals nothing.
@@ -309,6 +306,35 @@ def complete_sign_in(
     return StaffMember.of(user)
 
 
+def start_session(session: Session, *, user_id: int, now: datetime, lifetime: timedelta) -> str:
+    """A new browser session for this account; returns its id (only its hash is kept)."""
+    session_id = secrets.token_urlsafe(32)
+    session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+    session.add(StaffSession(id_hash=_token_digest(session_id), user_id=user_id,
+                             created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return session_id
+
+
+def member_for_session(session: Session, session_id: str, *, now: datetime) -> User | None:
+    """The active account of an unexpired browser session, if any (one query)."""
+    return session.scalar(
+        select(User).join(StaffSession, StaffSession.user_id == User.id)
+        .where(StaffSession.id_hash == _token_digest(session_id),
+               StaffSession.expires_at > now, User.disabled.is_(False)))
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """Sign one browser out."""
+    session.execute(delete(StaffSession).where(
+        StaffSession.id_hash == _token_digest(session_id)))
+
+
+def end_sessions(session: Session, *, user_id: int) -> None:
+    """Sign every browser of this account out."""
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user_id))
+
+
 def _insert_ignoring_conflict(session: Session) -> postgresql.Insert | sqlite.Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` into the throttle table, in this backend's dialect."""
     if session.get_bind().dialect.name == "postgresql":
@@ -328,6 +354,7 @@ def change_password(
                                 field="new_password")
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    end_sessions(session, user_id=user.id)
     audit.record(session, actor=user.username, action="user.password", target_type="user",
                  target_id=user.id, now=now)
     session.flush()
@@ -348,6 +375,7 @@ def set_disabled(
             raise ConflictError(N_("This is the last active administrator."))
     user.disabled = disabled
     if disabled:
+        end_sessions(session, user_id=user.id)
         for token in user.tokens:
             if token.revoked_at is None:
                 token.revoked_at = now
@@ -366,6 +394,7 @@ def reset_password(
     user.password_hash = hash_password(password)
     user.must_change_password = True
     user.failed_logins = 0
+    end_sessions(session, user_id=user.id)
     session.execute(delete(SignInThrottle).where(
         SignInThrottle.account_key == policy.account_key(user.username)))
     audit.record(session, actor=actor, action="user.reset_password", target_type="user",
