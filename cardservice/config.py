@@ -157,6 +157,7 @@ class Settings:
                                  metadata={"key": "server.trusted_proxies", "minimum": 0})
     # When absent from the file: the first of city.languages (set by the parser).
     default_locale: str = field(default="en", metadata={"key": "server.default_locale"})
+    # memory:// counts in each process apart; redis://… shares the counts between them.
     ratelimit_storage_url: str = field(default="memory://",
                                        metadata={"key": "server.ratelimit_storage_url"})
     auth: AuthSettings = AuthSettings()
@@ -166,6 +167,26 @@ class Settings:
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
     source: Path | None = None
+
+    @property
+    def limits_shared(self) -> bool:
+        """Whether rate limits are counted in one place for every process (e.g. Redis)."""
+        return not self.ratelimit_storage_url.startswith("memory://")
+
+
+def per_process_limits_warning(settings: Settings, *, processes: int) -> str | None:
+    """The start-up warning when several processes would each count rate limits apart.
+
+    Sign-in throttling lives in the database and is shared anyway; rate limits (verify,
+    renewal attempts, sign-in posts) are shared only through a common storage.
+    """
+    if processes <= 1 or settings.limits_shared:
+        return None
+    return (f"warning: server.ratelimit_storage_url is {settings.ratelimit_storage_url!r}: "
+            f"each of the {processes} worker processes counts rate limits apart, so a limit "
+            f"of 5 an hour lets up to {5 * processes} through. Set "
+            "server.ratelimit_storage_url = \"redis://HOST:6379/0\" to share them, or serve "
+            "with --workers 1.")
 
 
 def _file_fields(cls: type, section: str | None) -> Iterator[tuple[Field[Any], str | None]]:

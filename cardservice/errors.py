@@ -67,12 +67,6 @@ class AuthenticationError(DomainError):
     http_status = 401
 
 
-class AccountLockedError(AuthenticationError):
-    """Too many failed sign-ins; try again later."""
-
-    code = "locked"
-
-
 class PermissionDeniedError(DomainError):
     """Known user, not allowed to do this."""
 

@@ -67,13 +67,47 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Refused sign-ins since the last good one, from every source (the admin's warning
+    # light). It locks nothing: throttling is per account and source (SignInThrottle).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class SignInThrottle(Base):
+    """Sign-in attempts of one account name from one source, and how long that source waits.
+
+    Both keys are keyed hashes (HMAC with the server secret): the table holds neither
+    staff addresses nor the names strangers typed, and unknown names are counted exactly
+    like real ones, so the table's work does not tell them apart.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StaffSession(Base):
+    """A signed-in browser: the signed cookie carries a random id, this row its SHA-256.
+
+    Signing out, a password change or reset, and disabling the account delete the rows,
+    so a copied cookie stops working at once rather than when it expires.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ApiToken(Base):

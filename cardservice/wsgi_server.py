@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from cardservice.config import Settings
+from cardservice.config import Settings, per_process_limits_warning
+
+_log = logging.getLogger("cardservice.server")
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -28,6 +32,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int,
                  threads: int = 4) -> None:
     """Serve with ``workers`` processes; each builds its own app after the fork."""
+    warning = per_process_limits_warning(settings, processes=max(1, workers))
+    if warning:
+        warn_at_start(warning)
     _Server(settings, {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
@@ -43,3 +50,10 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int,
         # instances) on one host would steal each other's. We manage processes by signal.
         "control_socket_disable": True,
     }).run()
+
+
+def warn_at_start(message: str) -> None:
+    """Say ``message`` on stderr and in the log (once on stderr when the log is unset)."""
+    if _log.hasHandlers():
+        print(message, file=sys.stderr, flush=True)
+    _log.warning(message)  # with no handler at all, Python's last resort prints it to stderr

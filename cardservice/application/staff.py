@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cardservice.application.unit import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.config import Settings
-from cardservice.errors import N_, DomainError, NotFoundError
+from cardservice.errors import N_, AuthenticationError, DomainError, NotFoundError
 from cardservice.services import audit, users
 from cardservice.services.users import StaffMember
 
@@ -34,6 +35,14 @@ class NewAccount:
     password: str
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the account and its new browser session's id (for the cookie)."""
+
+    member: StaffMember
+    session_id: str = field(repr=False)
+
+
 class StaffUseCases:
     """Create, sign in, disable, reset staff accounts; API tokens; the audit log."""
 
@@ -41,10 +50,13 @@ class StaffUseCases:
         self._settings = settings
         self._uow = uow
 
-    def _policy(self) -> users.LockoutPolicy:
+    def _policy(self) -> users.SignInPolicy:
         cfg = self._settings.auth
-        return users.LockoutPolicy(max_failed=cfg.max_failed_logins,
-                                   lock_for=timedelta(minutes=cfg.lockout_minutes))
+        # A key of its own, derived from the server secret, for the throttle's hashes.
+        key = hashlib.sha256(b"cardservice sign-in throttle\0"
+                             + self._settings.secret_key.encode()).digest()
+        return users.SignInPolicy(key=key, max_failed=cfg.max_failed_logins,
+                                  lock_for=timedelta(minutes=cfg.lockout_minutes))
 
     def create(self, *, username: str, role: str, actor: str, password: str | None = None
                ) -> NewAccount:
@@ -70,35 +82,59 @@ class StaffUseCases:
         with self._uow.read() as s:
             return [StaffMember.of(u) for u in users.list_users(s)]
 
-    def sign_in(self, *, username: str, password: str) -> StaffMember:
-        """Check a sign-in; failures are counted (and kept) even though they raise."""
-        with self._uow() as s:
-            outcome = users.authenticate(s, username=username, password=password,
-                                         now=utcnow(), policy=self._policy())
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.member is not None
-        return outcome.member
+    def sign_in(self, *, username: str, password: str, source: str | None) -> SignedIn:
+        """Check a sign-in from ``source`` (the client address).
 
-    def member(self, user_id: int) -> StaffMember | None:
-        """The account behind a browser session, if it still exists."""
+        Two units of work, on purpose: the attempt is counted and committed first, then
+        the password is checked with no transaction open (argon2 takes a while, and on
+        SQLite an open write would stall every other writer), then a good password
+        signs in. Every refusal raises the same ``AuthenticationError``.
+        """
+        policy = self._policy()
+        with self._uow() as s:
+            attempt = users.claim_sign_in(s, username=username, source=source, now=utcnow(),
+                                          policy=policy)
+        # Always verified, even when the answer is already no: every refusal costs the same.
+        matches = users.password_matches(attempt.password_hash, password)
+        if not (matches and attempt.may_succeed):
+            raise AuthenticationError(users.SIGN_IN_REFUSED)
+        with self._uow() as s:
+            now = utcnow()
+            member = users.complete_sign_in(s, attempt=attempt, password=password, now=now,
+                                            policy=policy)
+            return SignedIn(member, users.start_session(s, user_id=member.id, now=now,
+                                                        lifetime=self._session_lifetime()))
+
+    def _session_lifetime(self) -> timedelta:
+        return timedelta(hours=self._settings.auth.session_hours)
+
+    def member_for_session(self, session_id: str) -> StaffMember | None:
+        """The account behind a browser session, unless it ended, expired or was disabled."""
         with self._uow.read() as s:
-            user = users.user_by_id(s, user_id)
+            user = users.member_for_session(s, session_id, now=utcnow())
             return StaffMember.of(user) if user is not None else None
+
+    def sign_out(self, session_id: str) -> None:
+        """End one browser session (a saved copy of its cookie no longer works)."""
+        with self._uow() as s:
+            users.end_session(s, session_id)
 
     def for_token(self, token: str) -> StaffMember:
         """The active account an API token belongs to (its use is noted once a minute)."""
         with self._uow() as s:
             return StaffMember.of(users.user_for_token(s, token, now=utcnow()))
 
-    def change_password(self, user_id: int, *, current: str, new: str) -> StaffMember:
-        """Replace one's own password after checking the current one."""
+    def change_password(self, user_id: int, *, current: str, new: str) -> SignedIn:
+        """Replace one's own password; every session ends, this browser gets a new one."""
         with self._uow() as s:
             user = users.user_by_id(s, user_id)
             if user is None:
                 raise NotFoundError(N_("No such account."))
-            users.change_password(s, user=user, current=current, new=new, now=utcnow())
-            return StaffMember.of(user)
+            now = utcnow()
+            users.change_password(s, user=user, current=current, new=new, now=now)
+            return SignedIn(StaffMember.of(user),
+                            users.start_session(s, user_id=user.id, now=now,
+                                                lifetime=self._session_lifetime()))
 
     def set_locale(self, user_id: int, locale: str) -> None:
         """Remember an account's language."""
@@ -114,7 +150,8 @@ class StaffUseCases:
     def reset_password(self, username: str, *, actor: str) -> str:
         """A new one-time password for an account, which is unlocked."""
         with self._uow() as s:
-            return users.reset_password(s, username=username, actor=actor, now=utcnow())
+            return users.reset_password(s, username=username, actor=actor, now=utcnow(),
+                                        policy=self._policy())
 
     def create_token(self, username: str, *, actor: str) -> str:
         """A new API token (returned once; only its hash is kept)."""
@@ -136,4 +173,5 @@ class StaffUseCases:
             return audit.verify_chain(s)
 
 
-__all__ = ["AuditEntryView", "DomainError", "NewAccount", "StaffMember", "StaffUseCases"]
+__all__ = ["AuditEntryView", "DomainError", "NewAccount", "SignedIn", "StaffMember",
+           "StaffUseCases"]

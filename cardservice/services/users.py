@@ -1,31 +1,43 @@
-"""Staff accounts, sign-in with lock-out, and API tokens.
+"""Staff accounts, sign-in with throttling per account and source, and API tokens.
 
 Like every service, these functions change the session and flush; the application
 layer commits (``cardservice.application``).
+
+Sign-in rules:
+
+- An attempt is counted *before* its password is checked (``claim_sign_in``), in one
+  atomic statement, so parallel attempts cannot lose counts or slip past the limit.
+- Unknown names, wrong passwords, disabled accounts and waiting sources get the same
+  error, after the same database statements and the same argon2 verification.
+- Failures are counted per account *and* source (client address, an IPv6 /64): after
+  ``max_failed`` of them that source waits, doubling each time, while the account
+  stays open to everyone else. A stranger cannot lock the admin out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cardservice.errors import (
     N_,
-    AccountLockedError,
     AuthenticationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
 )
-from cardservice.models import ApiToken, Role, User
+from cardservice.models import ApiToken, Role, SignInThrottle, StaffSession, User
 from cardservice.services import audit
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -50,9 +62,6 @@ class StaffMember:
     locale: str | None
     created_at: datetime
     last_login_at: datetime | None
-    # A slice of the password hash: a browser session is bound to it, so a password
-    # change signs the account out elsewhere.
-    session_tag: str
 
     @classmethod
     def of(cls, user: User) -> StaffMember:
@@ -60,32 +69,93 @@ class StaffMember:
         return cls(id=user.id, username=user.username, role=user.role,
                    must_change_password=user.must_change_password, disabled=user.disabled,
                    locale=user.locale, created_at=user.created_at,
-                   last_login_at=user.last_login_at, session_tag=user.password_hash[-16:])
+                   last_login_at=user.last_login_at)
+
+
+# One answer for every refused sign-in, whatever the reason, so it reveals nothing.
+SIGN_IN_REFUSED = N_("Wrong username or password (or too many attempts from here: "
+                     "wait a few minutes and try again).")
 
 
 @dataclass(frozen=True)
-class SignInOutcome:
-    """What a sign-in attempt did: the account on success, else the error to raise.
+class SignInPolicy:
+    """How failed sign-ins are counted and how long a source waits after too many.
 
-    A failed attempt still changes the database (the failure count, a lock-out), so
-    it is returned, not raised, and the caller commits before raising ``error``.
+    ``key`` makes the stored account and source keys keyed hashes (HMAC), so the table
+    holds neither staff addresses nor the names strangers typed.
     """
 
-    member: StaffMember | None
-    error: AuthenticationError | None
+    key: bytes = field(repr=False)
+    max_failed: int = 5
+    lock_for: timedelta = timedelta(minutes=15)
+    max_block: timedelta = timedelta(hours=24)
+    # Attempts older than this are forgotten: the count starts again at one.
+    forget_after: timedelta = timedelta(hours=24)
+
+    def account_key(self, username: str) -> str:
+        """The stored key of an account name (known or not)."""
+        return self._mac("account", username.strip().lower())
+
+    def source_key(self, address: str | None) -> str:
+        """The stored key of a client address; an IPv6 client is its /64 network.
+
+        Anyone with an IPv6 connection holds a whole /64, so counting single addresses
+        would let one person try from billions of them.
+        """
+        return self._mac("source", source_of(address))
+
+    def block_for(self, failures: int) -> timedelta:
+        """How long a source waits after its ``failures``-th failure (doubling, capped)."""
+        if failures < self.max_failed:
+            return timedelta(0)
+        doublings = min(failures - self.max_failed, 20)
+        return min(self.lock_for * (2 ** doublings), self.max_block)
+
+    def _mac(self, kind: str, value: str) -> str:
+        return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def source_of(address: str | None) -> str:
+    """The source an address counts as: itself for IPv4, its /64 for IPv6."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True)
-class LockoutPolicy:
-    """How many failed sign-ins lock an account, and for how long."""
+class SignInAttempt:
+    """A sign-in attempt, counted before its password is checked.
 
-    max_failed: int = 5
-    lock_for: timedelta = timedelta(minutes=15)
+    ``password_hash`` is the account's, or a dummy one for an unknown name: the
+    password is verified either way, so every refusal costs the same.
+    """
+
+    account_key: str
+    source_key: str
+    user_id: int | None
+    password_hash: str = field(repr=False)
+    # False: unknown or disabled account, or this source must wait; the password is
+    # still checked (same work), its result is not trusted.
+    may_succeed: bool = False
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
     return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (argon2; always the full work)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def generate_password() -> str:
@@ -162,51 +232,121 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def authenticate(
-    session: Session, *, username: str, password: str, now: datetime, policy: LockoutPolicy,
-) -> SignInOutcome:
-    """Check a sign-in; counts failures and locks the account after too many."""
-    wrong = AuthenticationError(N_("Wrong username or password."))
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None:
-        _verify_quietly(_DUMMY_HASH, password)
-        return SignInOutcome(None, wrong)
-    if user.locked_until is not None and user.locked_until > now:
-        return SignInOutcome(None, AccountLockedError(
-            N_("Too many failed attempts: this account is locked for a while. "
-            "Try again later or ask an administrator.")))
-    if not _verify_quietly(user.password_hash, password) or user.disabled:
-        user.failed_logins += 1
-        if user.failed_logins >= policy.max_failed:
-            user.locked_until = now + policy.lock_for
-            user.failed_logins = 0
-            audit.record(session, actor="system", action="user.locked", target_type="user",
-                         target_id=user.id, now=now)
-        session.flush()
-        return SignInOutcome(None, wrong)
+def claim_sign_in(
+    session: Session, *, username: str, source: str | None, now: datetime,
+    policy: SignInPolicy,
+) -> SignInAttempt:
+    """Count a sign-in attempt before its password is checked.
+
+    The caller commits this before the (slow) password check, so no lock is held
+    during it, and parallel attempts each get their own number: exactly the first
+    ``max_failed`` of a source are judged, the one that reaches the limit starts the
+    wait (and is the only one to write ``user.locked``), later ones are refused.
+    Unknown and known names run the same statements.
+    """
+    name = username.strip().lower()
+    account, src = policy.account_key(name), policy.source_key(source)
+    keys = (SignInThrottle.account_key == account, SignInThrottle.source_key == src)
+    session.execute(_insert_ignoring_conflict(session).values(
+        account_key=account, source_key=src, failures=0, blocked_until=None,
+        last_attempt_at=now))
+    # Atomic: the row is locked (PostgreSQL) or the database is (SQLite) until commit.
+    counted = session.execute(
+        update(SignInThrottle)
+        .where(*keys, or_(SignInThrottle.blocked_until.is_(None),
+                          SignInThrottle.blocked_until <= now))
+        .values(failures=case((SignInThrottle.last_attempt_at < now - policy.forget_after, 1),
+                              else_=SignInThrottle.failures + 1),
+                last_attempt_at=now)
+        .returning(SignInThrottle.failures)
+    ).scalar_one_or_none()
+    starts_wait = counted is not None and counted >= policy.max_failed
+    if starts_wait:
+        session.execute(update(SignInThrottle).where(*keys)
+                        .values(blocked_until=now + policy.block_for(counted or 0)))
+    # Counted as refused until it succeeds (complete_sign_in resets it).
+    row = session.execute(
+        update(User).where(User.username == name)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.id, User.password_hash, User.disabled)
+    ).first()
+    if row is None:
+        return SignInAttempt(account, src, None, _DUMMY_HASH, may_succeed=False)
+    if starts_wait:
+        minutes = int(policy.block_for(counted or 0).total_seconds() // 60)
+        audit.record(session, actor="system", action="user.locked", target_type="user",
+                     target_id=row.id, now=now, details={"scope": "source", "minutes": minutes})
+    session.flush()
+    return SignInAttempt(account, src, row.id, row.password_hash,
+                         may_succeed=counted is not None and not row.disabled)
+
+
+def complete_sign_in(
+    session: Session, *, attempt: SignInAttempt, password: str, now: datetime,
+    policy: SignInPolicy,
+) -> StaffMember:
+    """Finish an attempt whose password matched: forget this source's failures, sign in."""
+    user = session.get(User, attempt.user_id) if attempt.user_id is not None else None
+    if user is None or user.disabled:  # disabled or deleted while the password was checked
+        raise AuthenticationError(SIGN_IN_REFUSED)
+    session.execute(delete(SignInThrottle).where(
+        SignInThrottle.account_key == attempt.account_key,
+        SignInThrottle.source_key == attempt.source_key))
+    # Housekeeping: counts nobody has added to for a day, with no wait running.
+    session.execute(delete(SignInThrottle).where(
+        SignInThrottle.last_attempt_at < now - policy.forget_after,
+        or_(SignInThrottle.blocked_until.is_(None), SignInThrottle.blocked_until <= now)))
     user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record(session, actor=user.username, action="user.login", target_type="user",
                  target_id=user.id, now=now)
     session.flush()
-    return SignInOutcome(StaffMember.of(user), None)
+    return StaffMember.of(user)
 
 
-def _verify_quietly(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+def start_session(session: Session, *, user_id: int, now: datetime, lifetime: timedelta) -> str:
+    """A new browser session for this account; returns its id (only its hash is kept)."""
+    session_id = secrets.token_urlsafe(32)
+    session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+    session.add(StaffSession(id_hash=_token_digest(session_id), user_id=user_id,
+                             created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return session_id
+
+
+def member_for_session(session: Session, session_id: str, *, now: datetime) -> User | None:
+    """The active account of an unexpired browser session, if any (one query)."""
+    return session.scalar(
+        select(User).join(StaffSession, StaffSession.user_id == User.id)
+        .where(StaffSession.id_hash == _token_digest(session_id),
+               StaffSession.expires_at > now, User.disabled.is_(False)))
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """Sign one browser out."""
+    session.execute(delete(StaffSession).where(
+        StaffSession.id_hash == _token_digest(session_id)))
+
+
+def end_sessions(session: Session, *, user_id: int) -> None:
+    """Sign every browser of this account out."""
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user_id))
+
+
+def _insert_ignoring_conflict(session: Session) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` into the throttle table, in this backend's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(SignInThrottle).on_conflict_do_nothing()
+    return sqlite.insert(SignInThrottle).on_conflict_do_nothing()
 
 
 def change_password(
     session: Session, *, user: User, current: str, new: str, now: datetime,
 ) -> None:
     """Replace a user's password after checking the current one."""
-    if not _verify_quietly(user.password_hash, current):
+    if not password_matches(user.password_hash, current):
         raise InvalidInputError(N_("The current password is wrong."), field="current_password")
     check_password_strength(new)
     if new == current:
@@ -214,6 +354,7 @@ def change_password(
                                 field="new_password")
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    end_sessions(session, user_id=user.id)
     audit.record(session, actor=user.username, action="user.password", target_type="user",
                  target_id=user.id, now=now)
     session.flush()
@@ -234,6 +375,7 @@ def set_disabled(
             raise ConflictError(N_("This is the last active administrator."))
     user.disabled = disabled
     if disabled:
+        end_sessions(session, user_id=user.id)
         for token in user.tokens:
             if token.revoked_at is None:
                 token.revoked_at = now
@@ -243,14 +385,18 @@ def set_disabled(
     return user
 
 
-def reset_password(session: Session, *, username: str, actor: str, now: datetime) -> str:
-    """Give an account a new one-time password and unlock it."""
+def reset_password(
+    session: Session, *, username: str, actor: str, now: datetime, policy: SignInPolicy,
+) -> str:
+    """Give an account a new one-time password; every source waiting on it may try again."""
     user = get_user(session, username)
     password = generate_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
     user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(session, user_id=user.id)
+    session.execute(delete(SignInThrottle).where(
+        SignInThrottle.account_key == policy.account_key(user.username)))
     audit.record(session, actor=actor, action="user.reset_password", target_type="user",
                  target_id=user.id, now=now)
     return password

@@ -28,6 +28,8 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        # Several cities may share one Redis: each counts under its own prefix.
+        RATELIMIT_KEY_PREFIX=f"cardservice:{settings.city.id}",
         # X-RateLimit-* headers cost two storage round trips per request; 429 answers get
         # Retry-After from web.errors instead.
         RATELIMIT_HEADERS_ENABLED=False,

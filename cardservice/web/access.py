@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
 
-from cardservice.application.staff import StaffMember
+from cardservice.application.staff import SignedIn, StaffMember
 from cardservice.errors import N_, AuthenticationError, PermissionDeniedError
 from cardservice.web import state
 
@@ -26,37 +26,39 @@ def current_user() -> StaffMember | None:
         user: StaffMember | None = g.user
         return user
     user = None
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = state.application().staff.member(user_id)
-        if user is None or user.disabled or session.get("pw") != user.session_tag:
-            # Disabled, deleted, or password changed elsewhere: this session ends now.
-            session.clear()
-            user = None
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        user = state.application().staff.member_for_session(session_id)
+        if user is None:
+            # Signed out, expired, disabled, or the password changed: forget the cookie.
+            _forget_sign_in()
     g.user = user
     return user
 
 
-def login_user(user: StaffMember) -> None:
-    """Start a fresh session for ``user``."""
-    locale = session.get("locale")
-    session.clear()
+def login_user(signed: SignedIn) -> None:
+    """Start a fresh cookie for a new server-side session."""
+    _forget_sign_in()
     session.permanent = True
-    session["user_id"] = user.id
-    # A slice of the hash ties the session to the password: changing it signs out elsewhere.
-    session["pw"] = user.session_tag
-    if locale:
-        session["locale"] = locale
-    g.user = user
+    # Only a random id: who is signed in, and until when, is decided by the database.
+    session["sid"] = signed.session_id
+    g.user = signed.member
 
 
 def logout_user() -> None:
-    """End the session, keeping only the language choice."""
+    """End the session on the server and in the cookie, keeping the language choice."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        state.application().staff.sign_out(session_id)
+    _forget_sign_in()
+    g.user = None
+
+
+def _forget_sign_in() -> None:
     locale = session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
-    g.user = None
 
 
 def page(*roles: str) -> Callable[[F], F]:

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from cardservice.errors import AccountLockedError, AuthenticationError, InvalidInputError
+from cardservice.errors import AuthenticationError, InvalidInputError
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, current_user, login_user, logout_user, page
 from cardservice.web.extensions import limiter
@@ -26,18 +26,18 @@ def _home_for(role: str) -> str:
 @page(PUBLIC)
 @limiter.limit("20 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
-    """The sign-in form; failures are counted and lock the account after too many."""
+    """The sign-in form; too many failures make this client wait (per account)."""
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = state.application().staff.sign_in(username=form.username.data or "",
-                                                     password=form.password.data or "")
-        except AccountLockedError as exc:
+            signed = state.application().staff.sign_in(username=form.username.data or "",
+                                                       password=form.password.data or "",
+                                                       source=request.remote_addr)
+        except AuthenticationError as exc:  # one answer for unknown, wrong and waiting
             form.form_errors.append(exc.translated(_))
-        except AuthenticationError:
-            form.form_errors.append(_("Wrong username or password."))
         else:
-            login_user(user)
+            login_user(signed)
+            user = signed.member
             if user.must_change_password:
                 flash(_("Welcome. Please choose your own password now."), "info")
                 return redirect(url_for("auth.password"))
@@ -69,7 +69,7 @@ def password() -> ResponseReturnValue:
     assert user is not None  # page() guarantees a signed-in user
     if form.validate_on_submit():
         try:
-            user = state.application().staff.change_password(
+            signed = state.application().staff.change_password(
                 user.id, current=form.current_password.data or "",
                 new=form.new_password.data or "")
         except InvalidInputError as exc:
@@ -77,8 +77,8 @@ def password() -> ResponseReturnValue:
             (field.errors if field is not None else form.form_errors).append(  # type: ignore[union-attr]
                 exc.translated(_))
         else:
-            login_user(user)  # the session is bound to the password: renew it
+            login_user(signed)  # every other session of the account has ended
             flash(_("Your password has been changed."), "success")
-            return redirect(_home_for(user.role))
+            return redirect(_home_for(signed.member.role))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("auth/password.html", form=form), status

@@ -86,7 +86,8 @@ def world(city: Application, staff) -> dict[str, Any]:
 USE_CASES: dict[str, Callable[[Application, dict[str, Any]], object]] = {
     "create a staff account": lambda a, w: a.staff.create(username="new", role="clerk",
                                                           actor="admin1"),
-    "count a wrong sign-in": lambda a, w: a.staff.sign_in(username="clerk1", password="no"),
+    "count a wrong sign-in": lambda a, w: a.staff.sign_in(username="clerk1", password="no",
+                                                          source="192.0.2.1"),
     "disable an account": lambda a, w: a.staff.set_disabled("agent1", disabled=True,
                                                             actor="admin1"),
     "create an API token": lambda a, w: a.staff.create_token("agent1", actor="admin1"),

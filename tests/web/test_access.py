@@ -120,18 +120,23 @@ def test_every_view_declares_its_audience(app):
 def test_route_role_table(app, staff, who):
     headers = {}
     session_cookie = None
+
+    def signed_in_cookie() -> str:
+        first = app.test_client()
+        Auth(first).login(staff[who])
+        return first.get_cookie("session").value
+
     if who != "anonymous":
         headers["Authorization"] = f"Bearer {staff[who].token}"
         # Sign in once through the real form; each route then gets a fresh browser holding
-        # that session (some routes, like logout, end the session they are given).
-        first = app.test_client()
-        Auth(first).login(staff[who])
-        session_cookie = first.get_cookie("session").value
+        # that session. Logout ends its session on the server, so it gets one of its own.
+        session_cookie = signed_in_cookie()
     failures = []
     for (method, rule), (kind, allowed) in ROUTES.items():
         client = app.test_client()
         if session_cookie is not None:
-            client.set_cookie("session", session_cookie)
+            client.set_cookie("session", signed_in_cookie() if rule == "/logout"
+                              else session_cookie)
         # Posts go without CSRF tokens here: access is decided before the form is read.
         app.config["WTF_CSRF_ENABLED"] = False
         path = rule
