@@ -51,7 +51,8 @@ def instructions(src: Path, n: int) -> int:
     """Instructions executed by the loop with ``n`` verifications, in checkout ``src``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        env = {**os.environ, "PYTHONPATH": str(src)}
+        # A fixed hash seed: set and dict orders (and so the instruction count) repeat.
+        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              sys.executable, "-c", LOOP, str(n)],

@@ -607,6 +607,15 @@ def _is_int(value: Any) -> bool:
     return type(value) is int  # bool is an int subclass and never a valid value here
 
 
+# Bound once: the verify loop below runs thousands of times a second, and a module
+# attribute lookup per call is measurable there (bench/bench_verify_instructions.py).
+_parse_sign1 = cose.parse_sign1_eddsa
+_sig1_input = cose.sig1_input
+_decode_name = namecodec.decode_compact_name
+_check_card_name = values.check_card_name
+_is_city_id = values.CITY_ID_PATTERN.fullmatch
+
+
 def _parse(qr: Any) -> _ParsedCard:
     """Check (1): decode and type-check everything, or raise ``ValueError``/``TypeError``.
 
@@ -622,7 +631,7 @@ def _parse(qr: Any) -> _ParsedCard:
     data = _b45decode(qr[len(PREFIX) :])
     if data[:1] == b"\x78":
         data = _inflate(data)
-    envelope = cose.parse_sign1_eddsa(data)
+    envelope = _parse_sign1(data)
     payload = envelope.payload
 
     stream = io.BytesIO(payload)
@@ -647,16 +656,16 @@ def _parse(qr: Any) -> _ParsedCard:
         and _is_int(entry[1])
         and _MIN_DAY <= entry[1] <= _MAX_DAY
         and (len(entry) == 2 or (_is_int(entry[2]) and 1 <= entry[2] <= len(GENDERS)))
-        and values.CITY_ID_PATTERN.fullmatch(iss)
+        and _is_city_id(iss)
     ):
         raise ValueError("claims of the wrong type or range")
     serial = _cti_to_serial(cti)
     name = entry[0]
     if type(name) is bytes:
-        name = namecodec.decode_compact_name(name)
+        name = _decode_name(name)
     elif type(name) is not str:
         raise ValueError("holder name of the wrong type")
-    _check_name(name)
+    _check_card_name(name)  # a ValueError: the caller answers "malformed"
     # Every field is checked above exactly as Holder and CardClaims check them, so the
     # objects are filled in directly: the constructors' second pass would cost ~2 µs,
     # a tenth of the decoding time, on every verification.
@@ -726,7 +735,7 @@ def verify_card(
         )
 
     # (5): signature over the COSE Sig_structure
-    to_be_signed = cose.sig1_input(card.protected, card.payload)
+    to_be_signed = _sig1_input(card.protected, card.payload)
     signer = None
     for cert, root in chained:
         public, cert_from, cert_until = _cert_info(cert)
