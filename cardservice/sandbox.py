@@ -189,8 +189,8 @@ _LIMIT_SIGNALS = frozenset(-s for s in (signal.SIGXCPU, signal.SIGKILL, signal.S
 
 
 def _child_environment() -> dict[str, str]:
-    """The child's whole environment: where the package is, nothing of the server's."""
-    path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    """The child's whole environment: the parent's import path, nothing else of the server's."""
+    path = os.pathsep.join(dict.fromkeys(p for p in (_PACKAGE_ROOT, *sys.path) if p))
     return {"PYTHONPATH": path, "PATH": os.defpath, "LC_ALL": "C.UTF-8",
             "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
