@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from cardservice.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["create_app"]
 
@@ -28,6 +29,10 @@ def create_app(
     ``settings`` default to the file named by ``CARDSERVICE_CONFIG``; ``overrides``
     are extra Flask config values (tests use them, e.g. ``TESTING``).
     """
+    # Flask is imported here, not with the package: the upload decoder's child process
+    # (``python -m cardservice.sandbox``) imports the package and needs no web framework.
+    from flask import Flask
+
     if settings is None:
         settings = load_settings()
     app = Flask(__name__, template_folder=str(TEMPLATES), instance_path=str(settings.instance_dir))

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import click
 
 from cardservice import pki, vault
-from cardservice import qr as qr_mod
 from cardservice.application import Application, AuditChainError
 from cardservice.clock import utcnow
 from cardservice.config import ConfigError, Settings, load_settings
@@ -561,10 +560,14 @@ def verify_cmd(ctx: Context, card: str, as_json: bool) -> None:
     """Verify a card offline from the local trust store: QR text, or an image/PDF file."""
     text = card
     if not card.startswith("LC") and Path(card).exists():
+        # Read in the sandbox like an upload: a card file may come from anyone.
         try:
-            text = qr_mod.read_qr_from_file(Path(card))
-        except qr_mod.QrError as exc:
-            raise click.ClickException(f"{card}: {exc}") from None
+            data = Path(card).read_bytes()
+            text = ctx.app.verifier.read_upload(data)
+        except OSError as exc:
+            raise click.ClickException(f"{card}: {exc.strerror or exc}") from None
+        except DomainError as exc:
+            raise click.ClickException(f"{card}: {exc.message}") from None
     result = ctx.app.verifier.verify(text, now=utcnow())
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))

@@ -130,6 +130,24 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class UploadSettings:
+    """How uploaded files (pictures and PDFs of cards, photos) are decoded.
+
+    Each is decoded in a child process under these limits, at most ``concurrent_decodes``
+    at once per server process; ``waiting_decodes`` more may wait ``wait_ms`` for a turn,
+    any other is answered "busy" (503) at once. A waiting upload holds a server thread:
+    keep ``concurrent_decodes + waiting_decodes`` below ``serve --threads``.
+    """
+
+    concurrent_decodes: int = field(default=2, metadata={"minimum": 1})
+    waiting_decodes: int = field(default=1, metadata={"minimum": 0})
+    wait_ms: int = field(default=500, metadata={"minimum": 0})
+    cpu_seconds: int = field(default=5, metadata={"minimum": 1})
+    memory_mb: int = field(default=512, metadata={"minimum": 256})
+    wall_seconds: int = field(default=15, metadata={"minimum": 1})
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """How long personal data is kept after a resident's last card expired."""
 
@@ -164,6 +182,7 @@ class Settings:
     verify: VerifySettings = VerifySettings()
     registration: RegistrationSettings = RegistrationSettings()
     cards: CardSettings = CardSettings()
+    uploads: UploadSettings = UploadSettings()
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
     source: Path | None = None

@@ -72,3 +72,30 @@ class PermissionDeniedError(DomainError):
 
     code = "forbidden"
     http_status = 403
+
+
+class UnreadableUploadError(InvalidInputError):
+    """An uploaded file is not a picture or PDF that can be read."""
+
+    code = "unreadable_file"
+
+
+class UploadTooLargeError(UnreadableUploadError):
+    """An uploaded file is over a budget: pixels, pages, content, or the decoder's limits."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class NoCardCodeError(InvalidInputError):
+    """An uploaded picture or PDF opens, but holds no readable card code."""
+
+    code = "no_code"
+
+
+class ServiceBusyError(DomainError):
+    """Every slot for heavy work is taken; the client should retry after a short pause."""
+
+    code = "busy"
+    http_status = 503
+    retry_after_seconds = 5

@@ -23,6 +23,7 @@ from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import ResidentUseCases
 from cardservice.application.staff import AuditEntryView, NewAccount, StaffUseCases
 from cardservice.application.unit import UnitOfWork
+from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
 from cardservice.config import Settings
 from cardservice.db import Database
@@ -49,7 +50,7 @@ __all__ = [
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
     "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
     "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
-    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork",
+    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
     "VerificationResult", "Verifier", "iso",
 ]
 
@@ -66,9 +67,10 @@ class Application:
         self.db = db if db is not None else Database(settings.database_url)
         self.keys = CityKeys(settings)
         self.uow = UnitOfWork(self.db)
-        self.verifier = Verifier(settings, self.keys, self.db, self.uow)
+        self.uploads = Uploads(settings.uploads)
+        self.verifier = Verifier(settings, self.keys, self.db, self.uow, self.uploads)
         self.staff = StaffUseCases(settings, self.uow)
-        self.residents = ResidentUseCases(settings, self.keys, self.uow)
+        self.residents = ResidentUseCases(settings, self.keys, self.uow, self.uploads)
         self.cards = CardUseCases(settings, self.keys, self.uow)
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)

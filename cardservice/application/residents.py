@@ -8,6 +8,7 @@ from typing import Any
 
 from cardservice import vault
 from cardservice.application.unit import UnitOfWork
+from cardservice.application.uploads import Uploads
 from cardservice.clock import utcnow
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError
@@ -20,10 +21,18 @@ from cardservice.services.residents import PurgePlan, ResidentView
 class ResidentUseCases:
     """What clerks do with residents' records, and what retention does with them."""
 
-    def __init__(self, settings: Settings, keys: CityKeys, uow: UnitOfWork) -> None:
+    def __init__(self, settings: Settings, keys: CityKeys, uow: UnitOfWork,
+                 uploads: Uploads) -> None:
         self._settings = settings
         self._keys = keys
         self._uow = uow
+        self._uploads = uploads
+
+    def _photo(self, raw: bytes | None) -> bytes | None:
+        # Decoded in the sandbox before the unit of work opens: no transaction waits on it.
+        if raw is None:
+            return None
+        return residents.process_photo(raw, self._settings, decode=self._uploads.process_photo)
 
     def register(self, fields: Mapping[str, Any], *, photo: bytes | None, confirm_new: bool,
                  actor: str) -> str:
@@ -36,8 +45,9 @@ class ResidentUseCases:
         now = utcnow()
         data = residents.parse_resident(fields, settings=self._settings, today=now.date())
         cards.check_printable(self._settings, data, now=now)
+        jpeg = self._photo(photo)
         with self._uow() as s:
-            return residents.register(s, self._keys, data=data, photo=photo,
+            return residents.register(s, self._keys, data=data, photo=jpeg,
                                       confirm_new=confirm_new, actor=actor, now=now,
                                       settings=self._settings)
 
@@ -45,9 +55,10 @@ class ResidentUseCases:
                 actor: str) -> ResidentView:
         """Correct a record: only the fields given change."""
         now = utcnow()
+        jpeg = self._photo(photo)
         with self._uow() as s:
             view = residents.correct_resident(s, self._keys, resident_id, changes=changes,
-                                              photo=photo, actor=actor, now=now,
+                                              photo=jpeg, actor=actor, now=now,
                                               settings=self._settings)
             # A correction the card could not carry is refused, and rolled back with it.
             cards.check_printable(self._settings, view.data, now=now)

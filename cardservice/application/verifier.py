@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from cardservice.application.unit import UnitOfWork
+from cardservice.application.uploads import Uploads
 from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.services import cards, partners, verification
@@ -77,8 +78,9 @@ class Verifier:
     """Checks cards against this city and its partners (SPEC §6), and counts the outcomes."""
 
     def __init__(self, settings: Settings, keys: CityKeys, db: Database, uow: UnitOfWork,
-                 ) -> None:
+                 uploads: Uploads) -> None:
         self._settings = settings
+        self._uploads = uploads
         self._db = db
         self._uow = uow
         self._own = OwnCertificates(keys)
@@ -95,6 +97,14 @@ class Verifier:
         # No ORM session on the hot path: one indexed query on a pooled connection.
         with self._db.engine.connect() as conn:
             return cards.is_revoked(conn, serial)
+
+    def read_upload(self, data: bytes) -> str:
+        """The card text in an uploaded picture or PDF, decoded in the sandbox.
+
+        Raises ``NoCardCodeError``, ``UnreadableUploadError``, ``UploadTooLargeError``
+        (413) or ``ServiceBusyError`` (503) when every decoding slot is taken.
+        """
+        return self._uploads.read_qr(data)
 
     def verify(self, qr_text: str, *, now: datetime) -> VerificationResult:
         """Verify one card's text and count the outcome (by status only)."""

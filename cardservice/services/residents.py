@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -358,7 +358,10 @@ def register(
     session: Session, keys: CityKeys, *, data: ResidentData, photo: bytes | None,
     confirm_new: bool, actor: str, now: datetime, settings: Settings,
 ) -> str:
-    """Register a resident; returns the new id. ``LikelyDuplicateError`` unless confirmed."""
+    """Register a resident; returns the new id. ``LikelyDuplicateError`` unless confirmed.
+
+    ``photo`` is the JPEG made by :func:`process_photo`, never the upload itself.
+    """
     v = keys.vault()
     blind = _blind_index(v, data.given_names, data.family_names, data.date_of_birth)
     if not confirm_new:
@@ -370,13 +373,10 @@ def register(
                 N_("A resident with the same name and date of birth is already registered. "
                 "Check their record; to register a different person, confirm."),
                 matches=matches)
-    processed = None
-    if photo is not None:
-        processed = _process_photo(photo, settings)
     rid = _new_id()
     fields = {"record": data.to_json()}
-    if processed is not None:
-        fields["photo"] = processed
+    if photo is not None:
+        fields["photo"] = photo
     sealed = v.seal_record(rid, fields)
     session.add(Resident(
         id=rid, created_at=now, updated_at=now, wrapped_key=sealed.wrapped_key,
@@ -384,7 +384,7 @@ def register(
     ))
     audit.record(session, actor=actor, action="resident.register", target_type="resident",
                  target_id=rid, now=now,
-                 details={"confirmed_duplicate": confirm_new, "photo": processed is not None})
+                 details={"confirmed_duplicate": confirm_new, "photo": photo is not None})
     session.flush()
     return rid
 
@@ -397,9 +397,15 @@ def _blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
             from None
 
 
-def _process_photo(raw: bytes, settings: Settings) -> bytes:
+def process_photo(raw: bytes, settings: Settings, *,
+                  decode: Callable[..., bytes] = photo_mod.process_photo) -> bytes:
+    """An uploaded photo made into the card's JPEG by ``decode``, or a refusal naming why.
+
+    ``decode`` is :func:`photo.process_photo` or the same run in the sandbox
+    (``Uploads.process_photo``); its ``PhotoError`` becomes an ``InvalidInputError``.
+    """
     try:
-        return photo_mod.process_photo(raw, max_bytes=settings.registration.photo_max_bytes)
+        return decode(raw, max_bytes=settings.registration.photo_max_bytes)
     # One translatable sentence per reason: the photo module's own wording is English only.
     except photo_mod.PhotoTooLargeError:
         raise InvalidInputError(
@@ -467,7 +473,10 @@ def correct_resident(
     session: Session, keys: CityKeys, resident_id: str, *, changes: Mapping[str, Any],
     photo: bytes | None, actor: str, now: datetime, settings: Settings,
 ) -> ResidentView:
-    """Correct a resident's record (PATCH); unchanged fields stay as they were."""
+    """Correct a resident's record (PATCH); unchanged fields stay as they were.
+
+    ``photo`` is the JPEG made by :func:`process_photo`, never the upload itself.
+    """
     refuse_not_collected(changes)
     resident = _load(session, resident_id)
     current = open_data(keys, resident)
@@ -476,8 +485,7 @@ def correct_resident(
     v = keys.vault()
     resident.record = v.encrypt(key, data.to_json(), record_id=resident.id, field="record")
     if photo is not None:
-        resident.photo = v.encrypt(key, _process_photo(photo, settings), record_id=resident.id,
-                                   field="photo")
+        resident.photo = v.encrypt(key, photo, record_id=resident.id, field="photo")
     resident.blind_index = _blind_index(v, data.given_names, data.family_names,
                                         data.date_of_birth)
     resident.updated_at = now

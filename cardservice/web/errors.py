@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from cardservice.errors import DomainError
+from cardservice.errors import DomainError, ServiceBusyError
 
 log = logging.getLogger("cardservice.web")
 
@@ -80,7 +80,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
         # Services write English marked with N_; show it in the user's language.
-        return error_response(exc.http_status, exc.code, exc.translated(_), exc.field)
+        resp = error_response(exc.http_status, exc.code, exc.translated(_), exc.field)
+        if isinstance(exc, ServiceBusyError):
+            resp.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return resp
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:

@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from cardservice import qr as qr_mod
 from cardservice.application import VerificationResult
 from cardservice.clock import utcnow
 from cardservice.errors import N_, AuthenticationError, InvalidInputError, PermissionDeniedError
@@ -96,18 +96,18 @@ def verify_form() -> ResponseReturnValue:
     """The page without scripts: pasted text or an uploaded photo of the card."""
     text = (request.form.get("qr") or "").strip()
     error = None
+    status = 400
     upload = request.files.get("image")
     if not text and upload is not None and upload.filename:
+        # Decoded in a limited child process, a few at a time (busy: 503, page of its own).
         try:
-            text = qr_mod.read_qr_from_file(upload.read())
-        except qr_mod.QrNotFoundError:
-            error = _l("No card code was found in this picture. Try a sharper, closer photo.")
-        except qr_mod.UnreadableFileError:
-            error = _l("This file is not a picture or a PDF we can read.")
+            text = state.application().verifier.read_upload(upload.read())
+        except InvalidInputError as exc:  # no code, unreadable, too large (413)
+            error, status = exc.translated(_), exc.http_status
     if not text and error is None:
         error = _l("Scan a card, upload a photo of it, or paste its text.")
     result = run_verification(text[:MAX_QR_TEXT]) if error is None else None
-    status = 200 if error is None else 400
+    status = 200 if error is None else status
     return render_template("verify/index.html", result=result, error=error), status
 
 

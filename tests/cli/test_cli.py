@@ -216,6 +216,17 @@ def test_offline_verify_command(city, tmp_path):
     assert missing.exit_code == 1 and "malformed" in missing.output
 
 
+def test_offline_verify_refuses_a_hostile_file_in_the_sandbox(city, tmp_path):
+    from tests.hostile import white_png
+
+    runner, env = city
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(white_png())
+    refused = runner.invoke(main, ["verify", str(bomb)], env=env)
+    assert refused.exit_code == 2
+    assert "too large or too complex" in refused.output and "Traceback" not in refused.output
+
+
 def test_offline_verify_reads_a_card_pdf(city, tmp_path):
     from cardservice import create_app
     from cardservice.config import load_settings

@@ -229,3 +229,69 @@ def test_concurrent_count_flushes_lose_nothing_and_never_fail(db):
     with db.engine.connect() as conn:
         total = conn.execute(text("SELECT count FROM verification_counts")).scalar()
     assert failures == [] and total == 100
+
+
+# --- uploads on the page without script: decoded in the sandbox -------------------------------
+
+def _upload(client, data: bytes, name: str = "card.png"):
+    import io
+
+    return client.post("/verify", data={"image": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def test_uploaded_card_picture_is_read_and_verified(client, issued):
+    import io
+
+    from cardservice import qr
+
+    buf = io.BytesIO()
+    qr.encode_qr(issued["qr"]).to_image(scale=4).save(buf, format="PNG")
+    resp = _upload(client, buf.getvalue())
+    assert resp.status_code == 200
+    assert 'data-status="valid"' in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("make, status, message", [
+    ("white_png", 413, "too large or too complex"),
+    ("huge_page_pdf", 413, "too large or too complex"),
+    ("not_a_picture", 400, "not a picture or a PDF we can read"),
+    ("blank_png", 400, "No card code was found"),
+])
+def test_refused_uploads_say_why_with_a_4xx(client, make, status, message):
+    import io
+
+    from PIL import Image
+
+    from tests import hostile
+
+    def blank_png() -> bytes:
+        buf = io.BytesIO()
+        Image.new("L", (200, 200), 255).save(buf, format="PNG")
+        return buf.getvalue()
+
+    makers = {"white_png": hostile.white_png, "huge_page_pdf": hostile.huge_page_pdf,
+              "not_a_picture": lambda: b"GIF89a\0\0", "blank_png": blank_png}
+    resp = _upload(client, makers[make]())
+    assert resp.status_code == status
+    assert message in resp.get_data(as_text=True)
+
+
+def test_upload_when_every_decoding_slot_is_taken_is_503_with_retry_after(tmp_path, db,
+                                                                            keys_template):
+    from cardservice import create_app
+    from tests.conftest import copy_keys, make_settings
+
+    copy_keys(keys_template, tmp_path / "keys")
+    app = create_app(make_settings(tmp_path, database_url=db.url,
+                                   uploads={"concurrent_decodes": 1, "waiting_decodes": 0}),
+                     overrides={"RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    # A decode in progress holds the only slot (taken here directly: no timing involved).
+    with app.extensions["cardservice"].uploads.sandbox._gate.slot():
+        resp = _upload(client, b"GIF89a\0\0")
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert "busy" in resp.get_data(as_text=True)
+    assert _upload(client, b"GIF89a\0\0").status_code == 400  # the slot is free again
+    app.extensions["cardservice"].db.dispose()
