@@ -82,7 +82,10 @@ def main() -> int:
         print("== reusing the demo city from an earlier run (delete instance/ and keys/* to start"
               " over; `cardservice users reset-password admin` gives a new admin password)")
     print("== serving on http://127.0.0.1:5000  (Ctrl-C to stop)")
-    os.execve(str(exe), [str(exe), "serve", "--host", "127.0.0.1", "--port", "5000"], env)  # noqa: S606
+    # One process: the demo is the embedded single-process city (SQLite, rate limits counted
+    # in memory without a second worker to count apart).
+    os.execve(str(exe), [str(exe), "serve", "--host", "127.0.0.1", "--port", "5000",  # noqa: S606
+                         "--workers", "1", "--threads", "8"], env)
     return 0  # pragma: no cover - execve does not return
 
 
