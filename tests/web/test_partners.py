@@ -6,6 +6,7 @@ The real HTTP exchange between running cities is tests/e2e/test_partner_cities.p
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,13 +61,15 @@ def test_recognition_request_accepted_only_with_the_right_fingerprint(client, ad
     assert resp.status_code == 202 and resp.get_json()["city_id"] == "FRLYS"
     page = admin.get("/admin/partners/").get_data(as_text=True)
     assert "Recognition requests" in page and "Lyon" in page
+    # The request's id, from its form (ids come from a sequence other tests use too).
+    request_id = re.search(r"/admin/partners/requests/(\d+)/accept", page).group(1)
     token = csrf_token(admin, "/admin/partners/")
-    wrong = admin.post("/admin/partners/requests/1/accept",
+    wrong = admin.post(f"/admin/partners/requests/{request_id}/accept",
                        data={"fingerprint": "AB" * 32, "csrf_token": token},
                        follow_redirects=True)
     assert "does not match" in wrong.get_data(as_text=True)
     assert partners_of(admin, staff) == []
-    ok = admin.post("/admin/partners/requests/1/accept",
+    ok = admin.post(f"/admin/partners/requests/{request_id}/accept",
                     data={"fingerprint": fingerprint.lower(), "csrf_token": token},
                     follow_redirects=True)
     assert ok.status_code == 200
