@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cardservice"
 PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serials", "privacy",
-        "securefile", "viscii", "cose", "values"]
+        "securefile", "viscii", "cose", "values", "safejson"]
 # Not pure (it reads and writes the keys directory) but framework-free all the same.
 FRAMEWORK_FREE = [*PURE, "keystore"]
 FORBIDDEN_IN_PURE = ("flask", "sqlalchemy", "cardservice.services", "cardservice.web",
