@@ -167,10 +167,17 @@ def get_card(serial: str) -> ResponseReturnValue:
 @bp.get("/cards/<serial>/pdf")
 @api("clerk")
 def card_pdf(serial: str) -> ResponseReturnValue:
-    """The printable card."""
-    pdf = state.application().cards.pdf(serial, actor=actor())
+    """The printable card; reading it changes nothing (``POST …/printed`` records a print)."""
+    pdf = state.application().cards.pdf(serial)
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
+
+
+@bp.post("/cards/<serial>/printed")
+@api("clerk")
+def card_printed(serial: str) -> ResponseReturnValue:
+    """Record that the card was printed and came out right."""
+    return jsonify(state.application().cards.mark_printed(serial, actor=actor()).as_json())
 
 
 @bp.post("/cards/<serial>/revoke")

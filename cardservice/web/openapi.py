@@ -42,7 +42,8 @@ CARD_STATUS = {"type": "object", "properties": {
     "expires_at": {"type": "string", "format": "date-time"},
     "status": {"enum": ["active", "superseded", "revoked"]},
     "revoked_at": {"type": ["string", "null"]}, "revocation_reason": {"type": ["string", "null"]},
-    "superseded_by": {"type": ["string", "null"]}}}
+    "superseded_by": {"type": ["string", "null"]},
+    "printed_at": {"type": ["string", "null"], "format": "date-time"}}}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +169,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "The printable card, two ID-1 pages (clerk)",
         "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}},
                       "404": _err("No such card, or its holder's record was deleted")}}},
+    "/api/v1/cards/{serial}/printed": {"post": {
+        "summary": "Record that the card was printed and checked (clerk); reading the PDF "
+                   "records nothing",
+        "responses": {"200": {"description": "The card's status", **_json(CARD_STATUS)},
+                      "404": _err("No such card"),
+                      "409": _err("The card is not active")}}},
     "/api/v1/cards/{serial}/revoke": {"post": {
         "summary": "Revoke a card (clerk)",
         "requestBody": {"required": True, **_json({"type": "object", "required": ["reason"],
