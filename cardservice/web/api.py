@@ -101,7 +101,7 @@ def _resident_json(view: ResidentView) -> dict[str, Any]:
 @api(PUBLIC)
 def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(state.settings().registration))
 
 
 @bp.get("/me")
