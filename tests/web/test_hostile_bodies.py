@@ -144,3 +144,12 @@ def test_never_collected_in_a_form_post_is_refused(client):
     resp = client.post("/card/", data={"serial": "X", "nationality": "x"})
     assert resp.status_code == 400
     assert "nationality" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("partner_id", ["9" * 30, "\u00b2", "\u0663", "-1", "FRLYS" * 40])
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_hostile_partner_id_is_not_found(client, admin, partner_id):
+    # Found by bench/bench_fuzz.py: a 30-digit id was a 500 (no database integer holds it),
+    # and "²" passes str.isdigit() but not int().
+    resp = client.post(f"/api/v1/partners/{partner_id}/sync", headers=admin)
+    assert resp.status_code == 404 and resp.get_json()["error"] == "not_found"
