@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cardservice import pki, vault
+from cardservice import pki, securefile, vault
 from cardservice.application import Application, AuditChainError
 from cardservice.clock import utcnow
 from cardservice.config import ConfigError, Settings, load_settings
@@ -346,9 +346,9 @@ def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Pat
                                     actor=operator(), progress=progress)
     if not sheet.serials:
         raise click.ClickException("no card was issued in that range")
-    tmp = output.with_name(output.name + ".part")
-    tmp.write_bytes(sheet.pdf)
-    tmp.replace(output)  # never leave a half-written PDF under the real name
+    # Names, birth dates and renewal codes: readable by the operator only, and never
+    # half-written under the real name.
+    securefile.write_atomically(output, sheet.pdf, mode=0o600, overwrite=True)
     click.echo(f"wrote {len(sheet.serials)} cards to {output}")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -43,6 +46,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        path = sqlite_file(engine.url)
+        if path is not None:
+            # Before every new connection, so the file SQLite opens (and the -wal and -shm
+            # files it creates with the database file's mode) are never readable by others.
+            event.listen(engine, "do_connect", lambda *_args: make_private(path))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -55,3 +63,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
+
+
+# The files SQLite keeps beside the database: each holds pages of it.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory or URI-named database."""
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(name)
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite database file 0600 if it is missing; narrow it and its companions to
+    0600 if they are wider (a database of residents is nobody else's to read)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        return  # no such directory: SQLite itself says so
+    else:
+        os.close(fd)  # an empty file is an empty SQLite database; SQLite copies its mode
+    for file in (path, *(path.with_name(path.name + end) for end in SQLITE_COMPANIONS)):
+        try:
+            mode = file.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            file.chmod(0o600)

@@ -32,6 +32,8 @@ from cardservice.services.audit import AuditChainError
 from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
+from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
+from cardservice.services.renewals import KINDS as RENEWAL_KINDS
 from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
 from cardservice.services.residents import (
     LikelyDuplicateError,
@@ -45,7 +47,7 @@ from cardservice.services.verification import VerificationResult
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
-    "REVOCATION_REASONS", "ResidentData",
+    "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
     "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",

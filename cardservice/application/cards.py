@@ -46,11 +46,16 @@ class CardUseCases:
         with self._uow() as s:
             return cards.revoke_card(s, serial, reason=reason, actor=actor, now=utcnow())
 
-    def pdf(self, serial: str, *, actor: str) -> bytes:
-        """The printable card (recorded as a print)."""
+    def pdf(self, serial: str) -> bytes:
+        """The printable card; reading it changes nothing (see ``mark_printed``)."""
+        with self._uow.read() as s:
+            return cards.card_pdf(s, self._keys, serial, settings=self._settings)
+
+    def mark_printed(self, serial: str, *, actor: str) -> CardInfo:
+        """A clerk confirms the card printed correctly: ``printed_at`` and a ``card.print``
+        audit entry."""
         with self._uow() as s:
-            return cards.card_pdf(s, self._keys, serial, settings=self._settings, actor=actor,
-                                  now=utcnow())
+            return cards.mark_printed(s, serial, actor=actor, now=utcnow())
 
     def preview_png(self, serial: str, *, side: int) -> bytes:
         """One side of the card as it will print (not recorded as a print)."""

@@ -55,6 +55,7 @@ class CardInfo:
     revoked_at: datetime | None
     revocation_reason: str | None
     superseded_by: str | None
+    printed_at: datetime | None = None
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -63,6 +64,7 @@ class CardInfo:
             "issued_at": iso(self.issued_at), "expires_at": iso(self.expires_at),
             "status": self.status, "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
             "revocation_reason": self.revocation_reason, "superseded_by": self.superseded_by,
+            "printed_at": iso(self.printed_at) if self.printed_at else None,
         }
 
 
@@ -178,7 +180,7 @@ def get_card(session: Session, serial: str) -> CardInfo:
     """A card's status."""
     c = _get(session, serial)
     return CardInfo(c.serial, c.resident_id, c.issued_at, c.expires_at, c.status, c.revoked_at,
-                    c.revocation_reason, c.superseded_by)
+                    c.revocation_reason, c.superseded_by, c.printed_at)
 
 
 def revoke_card(
@@ -303,16 +305,22 @@ def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settin
                  photo=photo)
 
 
-def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Settings, actor: str,
-             now: datetime) -> bytes:
-    """The printable card (2 pages, ID-1 size); recorded as a print in the audit log."""
-    face = card_face(session, keys, serial, settings=settings)
-    pdf = cardpdf.render_card_pdf(face)
+def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Settings) -> bytes:
+    """The printable card (2 pages, ID-1 size). Reading it changes nothing: a card counts as
+    printed when a clerk confirms the print came out right (``mark_printed``)."""
+    return cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
+
+
+def mark_printed(session: Session, serial: str, *, actor: str, now: datetime) -> CardInfo:
+    """Record that a clerk printed the card and checked it came out right."""
     card = _get(session, serial)
+    if card.status != CardStatus.ACTIVE:
+        raise ConflictError(N_("Only an active card can be marked as printed."))
     card.printed_at = now
     audit.record(session, actor=actor, action="card.print", target_type="card",
                  target_id=card.serial, now=now)
-    return pdf
+    session.flush()
+    return get_card(session, card.serial)
 
 
 def cards_sheet_pdf(

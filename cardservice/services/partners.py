@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -232,8 +233,13 @@ def is_partner(session: Session, city_id: str) -> bool:
 
 
 def _get(session: Session, partner_id: int | str) -> Partner:
-    p = session.get(Partner, int(partner_id)) if str(partner_id).isdigit() else \
-        session.scalar(select(Partner).where(Partner.city_id == str(partner_id).upper()))
+    # A row id is a few ASCII digits: str.isdigit() also takes "²" (int() refuses it) and
+    # 30 digits (no database integer holds them); both were 500s, now plain "no such partner".
+    key = str(partner_id)
+    if re.fullmatch(r"[0-9]{1,18}", key):
+        p = session.get(Partner, int(key))
+    else:
+        p = session.scalar(select(Partner).where(Partner.city_id == key.upper()))
     if p is None:
         raise NotFoundError(N_("No such partner city."))
     return p

@@ -309,6 +309,14 @@ def parse_resident(
     documents = []
     seen = set()
     for i, item in enumerate(docs_raw):
+        if isinstance(item, Mapping):
+            # Only the category is recorded; "points" (as read back) is the city's, not ours
+            # to take. Anything else would be dropped silently: refuse it by name instead.
+            unknown = set(item) - {"category", "points"}
+            if unknown:
+                name = f"documents[{i}].{sorted(map(str, unknown))[0]}"
+                raise InvalidInputError(N_("'%(field)s' is not a known field."),
+                                        params={"field": name}, field=name)
         category = item.get("category") if isinstance(item, Mapping) else item
         if not isinstance(category, str) or category not in catalogue:
             raise InvalidInputError(

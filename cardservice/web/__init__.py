@@ -64,6 +64,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
         wellknown,
     )
 
+    api.init_bodies(app)  # every request body, JSON or form, passes one door
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)

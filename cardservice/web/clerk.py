@@ -339,11 +339,30 @@ def issued_page(serial: str) -> ResponseReturnValue:
 @bp.get("/cards/<serial>.pdf")
 @page("clerk")
 def card_pdf(serial: str) -> ResponseReturnValue:
-    """The printable card, 2 pages (recorded as a print)."""
+    """The printable card, 2 pages; opening it changes nothing (see ``mark_printed``)."""
     serial = _canonical(serial)
-    pdf = state.application().cards.pdf(serial, actor=actor())
+    pdf = state.application().cards.pdf(serial)
     return _no_store(pdf, "application/pdf",
                      **{"Content-Disposition": f'inline; filename="card-{serial}.pdf"'})
+
+
+@bp.post("/cards/<serial>/printed")
+@page("clerk")
+def mark_printed(serial: str) -> ResponseReturnValue:
+    """The clerk confirms the card came out of the printer right: recorded as printed."""
+    info = state.application().cards.get(_canonical(serial))
+    back = url_for("clerk.resident_page", resident_id=info.resident_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("clerk.preview_page", serial=info.serial))
+    try:
+        state.application().cards.mark_printed(info.serial, actor=actor())
+    except DomainError as exc:
+        flash(exc.translated(_), "error")
+    else:
+        flash(_("Card %(serial)s is recorded as printed.",
+                serial=serials.format_serial(info.serial)), "success")
+    return redirect(back)
 
 
 @bp.get("/cards/<serial>/preview")

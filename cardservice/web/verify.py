@@ -20,6 +20,7 @@ from cardservice.clock import utcnow
 from cardservice.errors import N_, AuthenticationError, InvalidInputError, PermissionDeniedError
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, api_user, current_user, page
+from cardservice.web.api import json_body
 from cardservice.web.extensions import csrf, limiter
 from cardservice.web.main import add_home_link
 
@@ -74,8 +75,8 @@ def run_verification(qr_text: str) -> VerificationResult:
 def verify_api() -> ResponseReturnValue:
     """``{"qr": "LC1:..."}`` → the verdict; 400 only for a body that is not JSON or has no qr."""
     _require_verifier_api()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("qr"), str):
+    body = json_body()
+    if not isinstance(body.get("qr"), str):
         raise InvalidInputError(N_("Send a JSON object with the card's text in 'qr'."), field="qr")
     return jsonify(run_verification(body["qr"][:MAX_QR_TEXT]).as_json())
 

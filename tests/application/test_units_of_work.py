@@ -102,7 +102,8 @@ USE_CASES: dict[str, Callable[[Application, dict[str, Any]], object]] = {
                                                                  actor="clerk1"),
     "revoke a card": lambda a, w: a.cards.revoke(w["card"].serial, reason="lost",
                                                  actor="clerk1"),
-    "print a card": lambda a, w: a.cards.pdf(w["card"].serial, actor="clerk1"),
+    "confirm a card printed": lambda a, w: a.cards.mark_printed(w["card"].serial,
+                                                                actor="clerk1"),
     "report a card stolen": lambda a, w: a.renewals.request(
         serial=w["card"].serial, date_of_birth="1990-04-12",
         renewal_code=w["card"].renewal_code, kind="stolen", changes=None, locale="en"),

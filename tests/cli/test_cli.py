@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -270,9 +271,41 @@ def test_cards_sheet(city, tmp_path):
     app.extensions["cardservice"].db.dispose()
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     out = tmp_path / "sheet.pdf"
-    done = runner.invoke(main, ["cards", "sheet", "--from", today, "-o", str(out)], env=env)
+    old_umask = os.umask(0o022)  # an ordinary umask: files are 0644 unless made private
+    try:
+        done = runner.invoke(main, ["cards", "sheet", "--from", today, "-o", str(out)],
+                             env=env)
+    finally:
+        os.umask(old_umask)
     assert done.exit_code == 0, done.output
     assert "wrote 3 cards" in done.output and out.read_bytes().startswith(b"%PDF")
+    # Issue 11, finding 13: names, birth dates and renewal codes, once world-readable.
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".sheet")] == []
     again = runner.invoke(main, ["cards", "sheet", "--from", today, "--unprinted", "-o",
                                  str(out)], env=env)
     assert again.exit_code == 2 and "no card" in again.output
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new file", "existing 0644 file"])
+def test_sqlite_files_are_private(tmp_path, existing):
+    # Issue 11, finding 13: the database and its -wal/-shm files were 0644.
+    path = tmp_path / "city.db"
+    env = env_for(write_config(tmp_path, f"sqlite:///{path}"))
+    old_umask = os.umask(0o022)
+    try:
+        if existing:
+            path.touch(mode=0o644)
+        result = CliRunner().invoke(main, ["init", "--admin", "boss"], env=env)
+        assert result.exit_code == 0, result.output
+        from cardservice.db import Database
+        db = Database(f"sqlite:///{path}")  # a second process's engine, with WAL files open
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 1
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()
+                     if p.name.startswith("city.db")}
+        db.dispose()
+    finally:
+        os.umask(old_umask)
+    assert {"city.db", "city.db-wal", "city.db-shm"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)

@@ -8,6 +8,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from cardservice import qr as qr_mod
+from tests.conftest import csrf_token
 from tests.web.test_api_residents import ANA, jpeg_bytes
 
 NAMES = [
@@ -68,3 +69,50 @@ def test_name_no_font_covers_needs_a_transliteration(client, staff):
     rid = client.post("/api/v1/residents", json=body, headers=clerk).get_json()["id"]
     assert client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).status_code == 201
 
+
+def _print_state(db, serial):
+    from sqlalchemy import text
+    with db.engine.connect() as conn:
+        printed = conn.execute(text("SELECT printed_at FROM cards WHERE serial = :s"),
+                               {"s": serial}).scalar()
+        entries = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'card.print'"
+                                    )).scalar()
+    return printed, entries
+
+
+def test_no_get_changes_state_a_confirmed_print_is_recorded(client, staff, auth, db):
+    # Issue 11, finding 14: opening the PDF used to mark the card printed and audit it.
+    clerk = {"Authorization": f"Bearer {staff['clerk'].token}"}
+    rid = client.post("/api/v1/residents", json=ANA, headers=clerk).get_json()["id"]
+    serial = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).get_json()["serial"]
+    assert client.get(f"/api/v1/cards/{serial}/pdf", headers=clerk).status_code == 200
+    auth.login(staff["clerk"])
+    assert client.get(f"/clerk/cards/{serial}.pdf").status_code == 200
+    assert _print_state(db, serial) == (None, 0)
+    assert client.get(f"/api/v1/cards/{serial}", headers=clerk).get_json()["printed_at"] is None
+
+    # the clerk confirms from the preview page (a POST with its CSRF token)
+    preview = client.get(f"/clerk/cards/{serial}/preview").get_data(as_text=True)
+    assert f"/clerk/cards/{serial}/printed" in preview and "Printed correctly" in preview
+    token = csrf_token(client, f"/clerk/cards/{serial}/preview")
+    assert client.post(f"/clerk/cards/{serial}/printed", data={}).status_code == 400  # CSRF
+    assert _print_state(db, serial) == (None, 0)  # no token, nothing recorded
+    done = client.post(f"/clerk/cards/{serial}/printed", data={"csrf_token": token})
+    assert done.status_code == 302 and f"/clerk/residents/{rid}" in done.headers["Location"]
+    printed, entries = _print_state(db, serial)
+    assert printed is not None and entries == 1
+
+    # and through the API
+    again = client.post(f"/api/v1/cards/{serial}/printed", headers=clerk)
+    assert again.status_code == 200 and again.get_json()["printed_at"]
+    assert _print_state(db, serial)[1] == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_revoked_card_cannot_be_marked_printed(client, staff):
+    clerk = {"Authorization": f"Bearer {staff['clerk'].token}"}
+    rid = client.post("/api/v1/residents", json=ANA, headers=clerk).get_json()["id"]
+    serial = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).get_json()["serial"]
+    client.post(f"/api/v1/cards/{serial}/revoke", json={"reason": "lost"}, headers=clerk)
+    resp = client.post(f"/api/v1/cards/{serial}/printed", headers=clerk)
+    assert resp.status_code == 409 and resp.get_json()["error"] == "conflict"
