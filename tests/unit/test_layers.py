@@ -12,8 +12,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "cardservice"
 PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serials", "privacy",
         "securefile", "viscii", "cose", "values"]
-# Not pure (it reads and writes the keys directory) but framework-free all the same.
-FRAMEWORK_FREE = [*PURE, "keystore"]
+# Not pure (the keys directory; the network) but framework-free all the same.
+FRAMEWORK_FREE = [*PURE, "keystore", "fetcher"]
 FORBIDDEN_IN_PURE = ("flask", "sqlalchemy", "cardservice.services", "cardservice.web",
                      "cardservice.models", "cardservice.db", "cardservice.cli", "os.environ")
 
