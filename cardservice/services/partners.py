@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import fetcher, pki, trust
@@ -55,6 +55,13 @@ class PartnerFetchError(DomainError):
 
     code = "partner_unreachable"
     http_status = 502
+
+
+class RequestQueueFullError(DomainError):
+    """Recognition requests wait for an admin; no more are taken for now."""
+
+    code = "too_many_requests"
+    http_status = 429
 
 
 class PartnerTrustError(DomainError):
@@ -361,12 +368,23 @@ def load_partner_trust(session: Session) -> dict[str, PartnerTrust]:
 
 # ---- recognition requests ------------------------------------------------------------------
 
+#: Pending requests kept per claimed city id, and in all: anyone may send one (the
+#: endpoint is also rate-limited per client), so the queue is bounded.
+MAX_PENDING_PER_CITY = 3
+MAX_PENDING_REQUESTS = 50
+
+
 def receive_recognition_request(session: Session, *, data: bytes, now: datetime
                                 ) -> RecognitionRequest:
     """Store another city's signed request (its own current bundle) for an admin to judge.
 
     Only the form is checked here (a bundle signed by the root inside it): trust comes
-    when an admin accepts it with the fingerprint given by another channel.
+    when an admin accepts it with the fingerprint given by another channel. Anyone can
+    send a request naming any city id, so a new request never replaces a pending one:
+    they wait side by side and the fingerprint check picks the genuine one. The same
+    document sent again is the request already held. At most
+    :data:`MAX_PENDING_PER_CITY` wait per city id and :data:`MAX_PENDING_REQUESTS` in all;
+    more are refused until an admin decides.
     """
     try:
         bundle = trust.decode_bundle_unverified(data)
@@ -375,10 +393,22 @@ def receive_recognition_request(session: Session, *, data: bytes, now: datetime
     except trust.TrustError as exc:
         raise PartnerTrustError(N_("This is not a valid signed trust bundle: %(detail)s"),
                                 params={"detail": str(exc)}) from None
-    pending = session.scalars(select(RecognitionRequest).where(
-        RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.status == "pending"))
-    for old in pending:
-        old.status = "replaced"
+    pending = RecognitionRequest.status == "pending"
+    same = session.scalar(select(RecognitionRequest).where(
+        pending, RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.data == data))
+    if same is not None:
+        return same
+    for_city = session.scalar(select(func.count()).select_from(RecognitionRequest).where(
+        pending, RecognitionRequest.city_id == bundle.city_id)) or 0
+    if for_city >= MAX_PENDING_PER_CITY:
+        raise RequestQueueFullError(
+            N_("Requests from %(city)s are already waiting for an administrator of this city. "
+               "Ask them by another channel to decide on them."), params={"city": bundle.city_id})
+    waiting = session.scalar(select(func.count()).select_from(RecognitionRequest)
+                             .where(pending)) or 0
+    if waiting >= MAX_PENDING_REQUESTS:
+        raise RequestQueueFullError(N_("Too many recognition requests are waiting for an "
+                                       "administrator of this city. Try again later."))
     req = RecognitionRequest(city_id=bundle.city_id, name=bundle.city_name,
                              base_url=bundle.base_url, received_at=now, data=data,
                              status="pending")
@@ -425,6 +455,10 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
                                       fingerprint=fingerprint, own_city_id=own_city_id,
                                       actor=actor, now=now, url=req.base_url)
     req.status = "accepted"
+    # The city is a partner now: other requests naming it can only be impostors or copies.
+    for other in session.scalars(select(RecognitionRequest).where(
+            RecognitionRequest.status == "pending", RecognitionRequest.city_id == req.city_id)):
+        other.status = "superseded"
     session.flush()
     return view
 
