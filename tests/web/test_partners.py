@@ -143,3 +143,22 @@ def test_pending_requests_per_city_are_bounded(client, admin):
     assert refused.status_code == 429 and refused.get_json()["error"] == "too_many_requests"
     assert _ask(client, other_city_bundle("BRREC", "Recife")[0]).status_code == 202
     assert admin.get("/admin/partners/").get_data(as_text=True).count("/accept") == 4
+
+
+def test_stale_revocations_show_as_a_warning_on_the_verdict(app, client):
+    """Finding 7 of issue 11: the JSON answer and the page both say it."""
+    from cardservice.web import state
+    from tests.application.test_partner_freshness import NOW, Lyon
+
+    lyon = Lyon(NOW)
+    with app.app_context():
+        state.application().partners.import_documents(
+            bundle=lyon.bundle(), fingerprint=pki.fingerprint(lyon.root), actor="admin1",
+            revocations=lyon.revocations(issued=NOW - timedelta(days=3),
+                                         next_update=NOW + timedelta(days=1)))
+    qr = lyon.card("ok")
+    body = client.post("/api/v1/verify", json={"qr": qr}).get_json()
+    assert (body["status"], body["warnings"]) == ("valid", ["revocations_stale"])
+    page = client.post("/verify", data={"qr": qr}).get_data(as_text=True)
+    assert 'data-warning="revocations_stale"' in page
+    assert "list of cancelled cards has not been updated" in page
