@@ -583,6 +583,8 @@ def verify_cmd(ctx: Context, card: str, as_json: bool) -> None:
             click.echo(f"  expires        {result.expires_at:%Y-%m-%d}")
         if result.trust_data_age_seconds is not None:
             click.echo(f"  trust data age {result.trust_data_age_seconds} s")
+        for warning in result.warnings:
+            click.echo(f"  warning        {warning}")
     sys.exit(0 if result.valid else 1)
 
 

@@ -72,6 +72,9 @@ class VerifySettings:
 
     require_login: bool = False
     rate_limit: str = "120 per minute"
+    #: A valid partner card carries the warning revocations_stale when the partner's
+    #: revocation list held here was issued longer ago than this (or is past next_update).
+    revocations_max_age_hours: int = field(default=48, metadata={"minimum": 1})
 
 
 DEFAULT_DOCUMENTS: dict[str, int] = {

@@ -182,8 +182,62 @@ def parse_protected_header(protected: Any, *, with_kid: bool, content_type: str 
     return kid if with_kid and isinstance(kid, bytes) else b""
 
 
+def _bstr_at(data: bytes, pos: int) -> tuple[int, int]:
+    """The (start, end) of the byte string whose shortest-form head is at ``data[pos]``."""
+    if pos >= len(data):
+        raise CoseFormatError("a COSE_Sign1 message ends early")
+    first = data[pos]
+    if 0x40 <= first < 0x58:
+        head, length = 1, first - 0x40
+    elif 0x58 <= first <= 0x5A:
+        head = 1 + (1 << (first - 0x58))  # 0x58: 1 length byte, 0x59: 2, 0x5a: 4
+        length = int.from_bytes(data[pos + 1 : pos + head], "big")
+    else:
+        raise CoseFormatError("a COSE_Sign1 field is not a byte string")
+    start = pos + head
+    if start > len(data) or data[pos:start] != bstr_head(length):
+        raise CoseFormatError("not in shortest CBOR form")
+    if start + length > len(data):
+        raise CoseFormatError("a COSE_Sign1 message ends early")
+    return start, start + length
+
+
+def _decode_sign1(data: bytes, *, content_type: str) -> Envelope:
+    """Split a COSE_Sign1 by its byte layout, without a CBOR decoder.
+
+    The one encoding this project accepts is ``D2 84 <bstr protected> A0 <bstr payload>
+    58 40 <signature>``: four shortest-form heads and nothing after the signature. Only
+    the small protected header is decoded here; the payload (up to a 32 MB revocation
+    list) is sliced once and left to the caller, who decodes it only after its signature
+    verified.
+    """
+    if not data.startswith(b"\xd2\x84"):
+        raise CoseFormatError("not a COSE_Sign1 message")
+    p_start, p_end = _bstr_at(data, 2)
+    protected = data[p_start:p_end]
+    kid = parse_protected_header(protected, with_kid=True, content_type=content_type)
+    if data[p_end : p_end + 1] != b"\xa0":
+        raise CoseFormatError("the unprotected header is not empty")
+    start, end = _bstr_at(data, p_end + 1)
+    s_start, s_end = _bstr_at(data, end)
+    if s_end - s_start != SIGNATURE_LENGTH:
+        raise CoseFormatError("the signature is not 64 bytes")
+    if s_end != len(data):
+        raise CoseFormatError("not in shortest CBOR form, or followed by other data")
+    payload = data[start:end]
+    return Envelope(data, payload, (Signature(kid, sig1_input(protected, payload),
+                                               data[s_start:s_end]),))
+
+
 def decode(data: bytes, *, content_type: str, allow_multi: bool) -> Envelope:
-    """Decode a COSE_Sign1 (or, if ``allow_multi``, a two-signer COSE_Sign) strictly."""
+    """Decode a COSE_Sign1 (or, if ``allow_multi``, a two-signer COSE_Sign) strictly.
+
+    A COSE_Sign1 is split by its byte layout (:func:`_decode_sign1`): its payload is not
+    decoded, whatever its size. A COSE_Sign (root rotations, bundles only) goes through
+    the CBOR decoder and is refused unless re-encoding gives the same bytes.
+    """
+    if data[:1] == b"\xd2":
+        return _decode_sign1(data, content_type=content_type)
     try:
         message = cbor2.loads(data)
     except Exception as exc:

@@ -79,6 +79,7 @@ __all__ = [
     "InvalidClaimsError",
     "MalformedCardError",
     "NotYetValidError",
+    "TrustExpiredError",
     "PartnerSuspendedError",
     "RevokedError",
     "SignedOutsideValidityError",
@@ -113,6 +114,7 @@ STATUSES = (
     "unknown_key",
     "malformed",
     "partner_suspended",
+    "trust_expired",
 )
 
 
@@ -231,6 +233,17 @@ class PartnerSuspendedError(CardVerificationError):
     """
 
     status = "partner_suspended"
+
+
+class TrustExpiredError(CardVerificationError):
+    """The issuer is a partner city whose trust bundle, as held here, has expired.
+
+    Its keys are no longer vouched for, so none of its cards reads ``valid`` until the
+    partner is synced. Like :class:`PartnerSuspendedError`, raised by a
+    :class:`TrustAnchors` implementation from ``roots_for``.
+    """
+
+    status = "trust_expired"
 
 
 # --------------------------------------------------------------------------- claims

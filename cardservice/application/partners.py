@@ -46,7 +46,7 @@ class PartnerUseCases:
 
     def add(self, *, url: str, fingerprint: str, actor: str) -> PartnerView:
         """Fetch a partner's documents from its base URL and pin it if the fingerprint matches."""
-        docs = partners.fetch_documents(url, fingerprint=fingerprint)
+        docs = partners.fetch_documents(url, fingerprint=fingerprint, now=utcnow())
         with self._uow() as s:
             view = partners.add_partner_from_documents(
                 s, bundle=docs.bundle, revocations=docs.revocations, fingerprint=fingerprint,

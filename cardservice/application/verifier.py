@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,11 +87,11 @@ class Verifier:
         self.partners = PartnerDirectory(uow)
         self.counter = VerificationCounter()
 
-    def anchors(self) -> CityTrust:
-        """The trust anchors for one verification: own certificates and partners, now."""
+    def anchors(self, *, now: datetime) -> CityTrust:
+        """The trust anchors for one verification at ``now``: own certificates and partners."""
         city = self._settings.city
         return CityTrust(own_id=city.id, own_name=city.name, own=self._own,
-                         partners=self.partners.current())
+                         partners=self.partners.current(), now=now)
 
     def _own_is_revoked(self, serial: str) -> bool:
         # No ORM session on the hot path: one indexed query on a pooled connection.
@@ -108,8 +108,10 @@ class Verifier:
 
     def verify(self, qr_text: str, *, now: datetime) -> VerificationResult:
         """Verify one card's text and count the outcome (by status only)."""
-        result = verification.verify_qr(qr_text.strip(), anchors=self.anchors(), now=now,
-                                        own_is_revoked=self._own_is_revoked)
+        result = verification.verify_qr(
+            qr_text.strip(), anchors=self.anchors(now=now), now=now,
+            own_is_revoked=self._own_is_revoked,
+            revocations_max_age=timedelta(hours=self._settings.verify.revocations_max_age_hours))
         self.counter.add(result.status, now=now)
         mono = time.monotonic()
         if self.counter.due(monotonic=mono):
@@ -128,7 +130,7 @@ class Verifier:
 
     def offline_trust_data(self, *, now: datetime) -> dict[str, Any]:
         """Public keys and revoked serials of every recognised city (no personal data)."""
-        anchors = self.anchors()
+        anchors = self.anchors(now=now)
         with self._uow.read() as session:
             own_revoked = [c.serial for c in cards.revoked_cards(session, now=now)]
         return verification.offline_trust_data(anchors, own_revoked=own_revoked, now=now)

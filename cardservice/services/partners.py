@@ -7,32 +7,48 @@ Rules:
    by the pinned root (or a rotation signed by old and new root), not older than what
    is held, not expired. A refused document leaves the stored state exactly as it was;
    only the sync result is recorded.
-3. Fetching is plain HTTP(S) with a timeout and a size cap; TLS is not what makes a
-   document trusted (rule 1 is).
+3. Fetching goes through :mod:`cardservice.fetcher` (http(s) only, no redirect to
+   another host, one deadline and a size cap per fetch); TLS is not what makes a
+   document trusted (rule 1 is). Nothing named by a document is fetched before that
+   document is verified: a new partner's revocation list comes from the
+   ``revocations_url`` of its bundle only once the bundle matched the pinned fingerprint.
+4. A failed fetch tells the admin which document did not come, in one sentence whatever
+   the network did (refused, unreachable, 404, time-out, redirect elsewhere): the
+   details go to the server log, so the error text cannot be used to map the network.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import urllib.error
-import urllib.request
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cardservice import pki, trust
+from cardservice import fetcher, pki, trust
 from cardservice.errors import N_, ConflictError, DomainError, InvalidInputError, NotFoundError
 from cardservice.models import Counter, Partner, RecognitionRequest
 from cardservice.services import audit
 from cardservice.services.verification import IssuerInfo, PartnerTrust
 
 WELL_KNOWN = "/.well-known/citycard"
-FETCH_TIMEOUT = 15
+#: Wall-clock seconds for all the fetches of one partner operation (add, sync, request).
+FETCH_SECONDS = 20.0
 VERSION_COUNTER = "partners"
+
+log = logging.getLogger("cardservice.partners")
+
+BUNDLE_NOT_FETCHED = N_("The partner's server did not answer with its trust bundle. Check the "
+                        "address and try again later; the server log has the details.")
+REVOCATIONS_NOT_FETCHED = N_("The partner's server did not answer with its revocation list. "
+                             "Try again later; the server log has the details.")
+REQUEST_NOT_SENT = N_("The other city's server did not take our recognition request. Check "
+                      "the address and try again later; the server log has the details.")
 
 
 class PartnerFetchError(DomainError):
@@ -40,6 +56,13 @@ class PartnerFetchError(DomainError):
 
     code = "partner_unreachable"
     http_status = 502
+
+
+class RequestQueueFullError(DomainError):
+    """Recognition requests wait for an admin; no more are taken for now."""
+
+    code = "too_many_requests"
+    http_status = 429
 
 
 class PartnerTrustError(DomainError):
@@ -82,26 +105,17 @@ class PartnerView:
                 "last_sync_result": self.last_sync_result}
 
 
-def fetch(url: str, *, max_bytes: int) -> bytes:
-    """GET a partner document (http or https only), at most ``max_bytes``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(N_("A partner address is an http(s) URL."), field="url")
-    req = urllib.request.Request(url, headers={"Accept": "application/cose",  # noqa: S310
-                                               "User-Agent": "cardservice"})
+def _deadline() -> float:
+    return time.monotonic() + FETCH_SECONDS
+
+
+def _download(url: str, *, max_bytes: int, deadline: float, failure: str) -> bytes:
+    """GET one partner document; any failure is ``failure``, the details are logged."""
     try:
-        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
-            data: bytes = resp.read(max_bytes + 1)
-    except urllib.error.HTTPError as exc:
-        raise PartnerFetchError(N_("%(url)s answered HTTP %(status)s."),
-                                params={"url": url, "status": exc.code}) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise PartnerFetchError(N_("%(url)s could not be reached (%(error)s)."),
-                                params={"url": url, "error": type(exc).__name__}) from None
-    if len(data) > max_bytes:
-        raise PartnerFetchError(N_("%(url)s sent more than %(max)s bytes."),
-                                params={"url": url, "max": max_bytes})
-    return data
+        return fetcher.get(url, max_bytes=max_bytes, deadline=deadline)
+    except fetcher.FetchError as exc:
+        log.warning("partner fetch of %s failed: %s", url, exc.reason)
+        raise PartnerFetchError(failure) from None
 
 
 def _base(url: str) -> str:
@@ -197,24 +211,35 @@ class FetchedDocuments:
     revocations: bytes
 
 
-def fetch_documents(url: str, *, fingerprint: str) -> FetchedDocuments:
-    """Fetch a partner's bundle and revocation list from its base URL (no database here)."""
+def fetch_documents(url: str, *, fingerprint: str, now: datetime) -> FetchedDocuments:
+    """Fetch a new partner's bundle, check it against ``fingerprint``, then its list.
+
+    No database here. The revocation list is fetched from the ``revocations_url`` of the
+    bundle only after the bundle verified against the pinned fingerprint: an address in
+    a document nobody vouched for is never visited.
+    """
     base = _base(url)
-    _fingerprint(fingerprint)  # a malformed fingerprint is refused before any network call
-    bundle = fetch(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
+    fp = _fingerprint(fingerprint)  # a malformed fingerprint is refused before any network call
+    deadline = _deadline()
+    bundle = _download(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
+                  deadline=deadline, failure=BUNDLE_NOT_FETCHED)
     try:
-        revocations_url = trust.decode_bundle_unverified(bundle).revocations_url
+        state = trust.TrustedState.from_pinned_bundle(bundle, fingerprint=fp, now=now)
     except trust.TrustError as exc:
         raise _refused(exc) from None
-    revocations = fetch(revocations_url, max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
+    revocations = _download(state.bundle.revocations_url, max_bytes=trust.MAX_REVOCATION_LIST_BYTES,
+                       deadline=deadline, failure=REVOCATIONS_NOT_FETCHED)
     return FetchedDocuments(base, bundle, revocations)
 
 
 def fetch_updates(base_url: str) -> tuple[bytes, bytes]:
-    """Fetch a known partner's current bundle and revocation list."""
-    bundle = fetch(f"{base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES)
-    revocations = fetch(f"{base_url}{WELL_KNOWN}/revocations",
-                        max_bytes=trust.MAX_REVOCATION_LIST_BYTES)
+    """Fetch a known partner's current bundle and revocation list (one deadline for both)."""
+    deadline = _deadline()
+    bundle = _download(f"{base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
+                  deadline=deadline, failure=BUNDLE_NOT_FETCHED)
+    revocations = _download(f"{base_url}{WELL_KNOWN}/revocations",
+                       max_bytes=trust.MAX_REVOCATION_LIST_BYTES, deadline=deadline,
+                       failure=REVOCATIONS_NOT_FETCHED)
     return bundle, revocations
 
 
@@ -344,12 +369,23 @@ def load_partner_trust(session: Session) -> dict[str, PartnerTrust]:
 
 # ---- recognition requests ------------------------------------------------------------------
 
+#: Pending requests kept per claimed city id, and in all: anyone may send one (the
+#: endpoint is also rate-limited per client), so the queue is bounded.
+MAX_PENDING_PER_CITY = 3
+MAX_PENDING_REQUESTS = 50
+
+
 def receive_recognition_request(session: Session, *, data: bytes, now: datetime
                                 ) -> RecognitionRequest:
     """Store another city's signed request (its own current bundle) for an admin to judge.
 
     Only the form is checked here (a bundle signed by the root inside it): trust comes
-    when an admin accepts it with the fingerprint given by another channel.
+    when an admin accepts it with the fingerprint given by another channel. Anyone can
+    send a request naming any city id, so a new request never replaces a pending one:
+    they wait side by side and the fingerprint check picks the genuine one. The same
+    document sent again is the request already held. At most
+    :data:`MAX_PENDING_PER_CITY` wait per city id and :data:`MAX_PENDING_REQUESTS` in all;
+    more are refused until an admin decides.
     """
     try:
         bundle = trust.decode_bundle_unverified(data)
@@ -358,10 +394,22 @@ def receive_recognition_request(session: Session, *, data: bytes, now: datetime
     except trust.TrustError as exc:
         raise PartnerTrustError(N_("This is not a valid signed trust bundle: %(detail)s"),
                                 params={"detail": str(exc)}) from None
-    pending = session.scalars(select(RecognitionRequest).where(
-        RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.status == "pending"))
-    for old in pending:
-        old.status = "replaced"
+    pending = RecognitionRequest.status == "pending"
+    same = session.scalar(select(RecognitionRequest).where(
+        pending, RecognitionRequest.city_id == bundle.city_id, RecognitionRequest.data == data))
+    if same is not None:
+        return same
+    for_city = session.scalar(select(func.count()).select_from(RecognitionRequest).where(
+        pending, RecognitionRequest.city_id == bundle.city_id)) or 0
+    if for_city >= MAX_PENDING_PER_CITY:
+        raise RequestQueueFullError(
+            N_("Requests from %(city)s are already waiting for an administrator of this city. "
+               "Ask them by another channel to decide on them."), params={"city": bundle.city_id})
+    waiting = session.scalar(select(func.count()).select_from(RecognitionRequest)
+                             .where(pending)) or 0
+    if waiting >= MAX_PENDING_REQUESTS:
+        raise RequestQueueFullError(N_("Too many recognition requests are waiting for an "
+                                       "administrator of this city. Try again later."))
     req = RecognitionRequest(city_id=bundle.city_id, name=bundle.city_name,
                              base_url=bundle.base_url, received_at=now, data=data,
                              status="pending")
@@ -408,6 +456,10 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
                                       fingerprint=fingerprint, own_city_id=own_city_id,
                                       actor=actor, now=now, url=req.base_url)
     req.status = "accepted"
+    # The city is a partner now: other requests naming it can only be impostors or copies.
+    for other in session.scalars(select(RecognitionRequest).where(
+            RecognitionRequest.status == "pending", RecognitionRequest.city_id == req.city_id)):
+        other.status = "superseded"
     session.flush()
     return view
 
@@ -415,15 +467,9 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
 def send_recognition_request(*, partner_url: str, bundle: bytes) -> None:
     """POST our signed bundle to a partner as a recognition request."""
     base = _base(partner_url)
-    req = urllib.request.Request(  # noqa: S310 - scheme checked by _base
-        f"{base}{WELL_KNOWN}/recognition-requests", data=bundle, method="POST",
-        headers={"Content-Type": "application/cose", "User-Agent": "cardservice"})
+    url = f"{base}{WELL_KNOWN}/recognition-requests"
     try:
-        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:  # noqa: S310
-            resp.read(4096)
-    except urllib.error.HTTPError as exc:
-        raise PartnerFetchError(N_("%(url)s answered HTTP %(status)s."),
-                                params={"url": base, "status": exc.code}) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise PartnerFetchError(N_("%(url)s could not be reached (%(error)s)."),
-                                params={"url": base, "error": type(exc).__name__}) from None
+        fetcher.post(url, body=bundle, content_type="application/cose", deadline=_deadline())
+    except fetcher.FetchError as exc:
+        log.warning("recognition request to %s failed: %s", url, exc.reason)
+        raise PartnerFetchError(REQUEST_NOT_SENT) from None

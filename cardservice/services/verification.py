@@ -15,8 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -76,6 +76,8 @@ class VerificationResult:
     holder_gender: str | None = None
     trust_data_age_seconds: int | None = None
     message: str = ""
+    #: Reasons to doubt a ``valid`` answer: ``revocations_stale`` (see :func:`verify_qr`).
+    warnings: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -97,6 +99,8 @@ class VerificationResult:
             if self.holder_gender:
                 body["holder"]["gender"] = self.holder_gender
         body["trust_data_age_seconds"] = self.trust_data_age_seconds
+        if self.warnings:
+            body["warnings"] = list(self.warnings)
         return body
 
 
@@ -153,19 +157,21 @@ class OwnTrust:
 
 
 class CityTrust(credential.TrustAnchors):
-    """Trust anchors for one verification: this city plus its recognised partners.
+    """Trust anchors for one verification at ``now``: this city plus its partners.
 
     Partners' anchors are ``trust.PartnerTrustAnchors`` over their trusted states; this
-    adds the city's own certificates and the local suspension of a partner.
+    adds the city's own certificates, the local suspension of a partner and the expiry
+    of its trust data.
     """
 
     def __init__(self, *, own_id: str, own_name: str, own: OwnCertificates,
-                 partners: Mapping[str, PartnerTrust]) -> None:
+                 partners: Mapping[str, PartnerTrust], now: datetime) -> None:
         self.own_id = own_id
         self.own_name = own_name
         self._own = own
         self.partners = partners
         self._partner_anchors = trust.PartnerTrustAnchors(p.state for p in partners.values())
+        self.now = now
 
     def issuer(self, issuer: str) -> IssuerInfo | None:
         """Who ``issuer`` is, if this instance knows it."""
@@ -184,6 +190,11 @@ class CityTrust(credential.TrustAnchors):
         if p.info.suspended:
             raise credential.PartnerSuspendedError(
                 f"{p.info.name}'s cards are not recognised at the moment.")
+        if p.state.bundle_expired(self.now):
+            # The partner's keys are vouched for only until its bundle expires: after
+            # that (sync failing or blocked) its cards cannot be judged, whatever they say.
+            raise credential.TrustExpiredError(
+                f"{p.info.name}'s trust data expired here; sync the partner city.")
         return self._partner_anchors.roots_for(issuer)
 
     def own_certificates(self) -> tuple[tuple[x509.Certificate, ...],
@@ -272,11 +283,30 @@ def add_counts(session: Session, pending: Mapping[tuple[date, str], int]) -> Non
     session.flush()
 
 
+#: A warning on a ``valid`` partner card: the partner's revocation list held here is
+#: missing, past its ``next_update``, or issued longer ago than the configured limit.
+REVOCATIONS_STALE = "revocations_stale"
+
+
+def revocations_stale(partner: PartnerTrust, *, now: datetime, max_age: timedelta) -> bool:
+    """Whether ``partner``'s revocation list held here is too old to vouch for a card."""
+    rl = partner.state.revocations
+    if rl is None or partner.state.revocations_stale(now):
+        return True
+    return now - rl.issued_at > max_age
+
+
 def verify_qr(
     qr: str, *, anchors: CityTrust, now: datetime,
-    own_is_revoked: Callable[[str], bool],
+    own_is_revoked: Callable[[str], bool], revocations_max_age: timedelta,
 ) -> VerificationResult:
-    """Check one card at ``now``: every status of SPEC §6, holder only after the signature."""
+    """Check one card at ``now``: every status of SPEC §6, holder only after the signature.
+
+    Freshness (issue 11): a partner whose bundle has expired here gives
+    ``trust_expired`` (from ``CityTrust.roots_for``); a ``valid`` card of a partner
+    whose revocation list is stale (:func:`revocations_stale`) carries the warning
+    ``revocations_stale``: a card the partner cancelled since may still read valid.
+    """
 
     def revoked(issuer: str, serial: str) -> bool:
         if issuer == anchors.own_id:
@@ -287,7 +317,12 @@ def verify_qr(
         card = credential.verify_card(qr, trust=anchors, now=now, is_revoked=revoked)
     except credential.CardVerificationError as exc:
         return _result(exc.status, exc.claims, anchors=anchors, now=now, message=exc.message)
-    return _result("valid", card.claims, anchors=anchors, now=now)
+    result = _result("valid", card.claims, anchors=anchors, now=now)
+    partner = anchors.partners.get(card.claims.issuer)
+    if partner is not None and revocations_stale(partner, now=now,
+                                                 max_age=revocations_max_age):
+        result = replace(result, warnings=(REVOCATIONS_STALE,))
+    return result
 
 
 def _result(status: str, claims: credential.CardClaims | None, *, anchors: CityTrust,
@@ -319,7 +354,8 @@ def _iso_or_none(value: datetime) -> str:
 
 def _issuer_json(cid: str, name: str, own: bool, suspended: bool,
                  roots: Sequence[x509.Certificate], signing: Sequence[x509.Certificate],
-                 revoked: list[str], age: int | None) -> dict[str, Any]:
+                 revoked: list[str], age: int | None,
+                 expires_at: datetime | None = None) -> dict[str, Any]:
     keys = []
     for cert in signing:
         if not pki.chains_to(cert, roots):
@@ -335,7 +371,9 @@ def _issuer_json(cid: str, name: str, own: bool, suspended: bool,
         })
     return {"id": cid, "name": name, "own": own, "suspended": suspended,
             "fingerprint": pki.fingerprint(roots[0]), "keys": keys, "revoked": revoked,
-            "trust_data_age_seconds": age}
+            "trust_data_age_seconds": age,
+            # A partner's bundle expiry: offline, its cards read trust_expired after.
+            "trust_data_expires_at": None if expires_at is None else _iso_or_none(expires_at)}
 
 
 def offline_trust_data(anchors: CityTrust, *, own_revoked: Sequence[str], now: datetime
@@ -351,5 +389,5 @@ def offline_trust_data(anchors: CityTrust, *, own_revoked: Sequence[str], now: d
     for p in anchors.partners.values():
         issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
                                     p.signing_certificates, p.revoked_serials(),
-                                    p.state.trust_data_age_seconds(now)))
+                                    p.state.trust_data_age_seconds(now), p.state.expires_at))
     return {"generated_at": _iso_or_none(now), "issuers": issuers}

@@ -435,22 +435,28 @@ class VerifiedRevocations:
 def read_revocations(
     data: Any, *, city_id: str, roots: Sequence[x509.Certificate]
 ) -> VerifiedRevocations:
-    """Format, city, and signature by one of ``roots`` (chosen by kid)."""
-    # (1): format
+    """Envelope, signature by one of ``roots`` (chosen by kid), then payload and city.
+
+    The signature is checked over the raw bytes before the payload is decoded: a list of
+    up to :data:`MAX_REVOCATION_LIST_BYTES` that nobody we trust signed costs one
+    Ed25519 verification to refuse, never a decoding of its entries.
+    """
+    # (1): format of the envelope only (the payload stays bytes)
     env = _decode_envelope(
         data,
         content_type=REVOCATIONS_CONTENT_TYPE,
         max_bytes=MAX_REVOCATION_LIST_BYTES,
         allow_multi=False,
     )
-    rl = _revocations_from_payload(env.payload)
-    # (2): city
-    if rl.city_id != city_id:
-        raise CityMismatchError(f"the revocation list is {rl.city_id}'s, not {city_id}'s")
-    # (3): signed by a root held
+    # (2): signed by a root held
     (signature,) = env.signatures
     signer = next((r for r in roots if pki.key_id(r) == signature.kid), None)
     if signer is None:
         raise UntrustedRootError("the revocation list is not signed by the root held")
     _verify(signature, signer, "revocation list")
+    # (3): format of the signed payload
+    rl = _revocations_from_payload(env.payload)
+    # (4): city
+    if rl.city_id != city_id:
+        raise CityMismatchError(f"the revocation list is {rl.city_id}'s, not {city_id}'s")
     return VerifiedRevocations(env, rl, signer)

@@ -146,7 +146,8 @@ VERIFY_RESULT = {"type": "object", "required": ["valid", "status", "trust_data_a
                  "properties": {
     "valid": {"type": "boolean"},
     "status": {"enum": ["valid", "expired", "not_yet_valid", "revoked", "bad_signature",
-                        "unknown_issuer", "unknown_key", "malformed", "partner_suspended"]},
+                        "unknown_issuer", "unknown_key", "malformed", "partner_suspended",
+                        "trust_expired"]},
     "issuer": {"type": "object", "properties": {"id": {"type": "string"},
                                                 "name": {"type": "string"},
                                                 "own": {"type": "boolean"}}},
@@ -156,7 +157,9 @@ VERIFY_RESULT = {"type": "object", "required": ["valid", "status", "trust_data_a
     "holder": {"type": "object", "description": "only when the signature checked out",
                "properties": {"name": {"type": "string"},
                               "date_of_birth": {"type": "string", "format": "date"}}},
-    "trust_data_age_seconds": {"type": ["integer", "null"]}}}
+    "trust_data_age_seconds": {"type": ["integer", "null"]},
+    "warnings": {"type": "array", "items": {"enum": ["revocations_stale"]},
+                 "description": "present only when not empty"}}}
 
 PARTNER = {"type": "object", "properties": {
     "id": {"type": "integer"}, "city_id": {"type": "string"}, "name": {"type": "string"},

@@ -15,6 +15,7 @@ TITLES = {
     "unknown_key": _l("Not recognised"),
     "malformed": _l("Not a card code"),
     "partner_suspended": _l("City not recognised now"),
+    "trust_expired": _l("City's trust data out of date"),
 }
 REASONS = {
     "valid": _l("This card is genuine and in force."),
@@ -31,10 +32,20 @@ REASONS = {
     "malformed": _l("This is not a local citizenship card code, or it was read incompletely. "
                     "Try again."),
     "partner_suspended": _l("Cards of this partner city are not recognised at the moment."),
+    "trust_expired": _l("The trust data this service holds for this partner city has "
+                               "expired, so its cards cannot be checked. Ask an administrator "
+                               "to sync the partner city."),
+}
+#: Warnings a verdict may carry (``VerificationResult.warnings``), in plain words.
+WARNINGS = {
+    "revocations_stale": _l("This city's list of cancelled cards has not been updated here "
+                            "recently: a card cancelled since then still shows as valid. Ask an "
+                            "administrator to sync the partner city."),
 }
 
 
 def init_app(app: Flask) -> None:
-    """Make ``verdict_title`` and ``verdict_reason`` available to templates."""
+    """Make ``verdict_title``, ``verdict_reason`` and ``verdict_warning`` available to templates."""
     app.jinja_env.globals["verdict_title"] = lambda status: str(TITLES.get(status, status))
     app.jinja_env.globals["verdict_reason"] = lambda status: str(REASONS.get(status, ""))
+    app.jinja_env.globals["verdict_warning"] = lambda code: str(WARNINGS.get(code, code))

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, text
 
 from cardservice.application import Application
+from cardservice.clock import utcnow
 from cardservice.db import Database
 from cardservice.errors import DomainError
 from cardservice.models import Base
@@ -151,6 +152,7 @@ def test_a_failure_after_the_first_write_leaves_nothing(city, world, use_case):
 
 
 def test_the_verifier_sees_a_partner_change_at_once_in_its_own_process(city, world):
-    assert city.verifier.anchors().issuer("FRLYS") == IssuerInfo("FRLYS", "Lyon", own=False)
+    lyon = IssuerInfo("FRLYS", "Lyon", own=False)
+    assert city.verifier.anchors(now=utcnow()).issuer("FRLYS") == lyon
     city.partners.set_suspended("FRLYS", suspended=True, actor="admin1")
-    assert city.verifier.anchors().issuer("FRLYS").suspended
+    assert city.verifier.anchors(now=utcnow()).issuer("FRLYS").suspended

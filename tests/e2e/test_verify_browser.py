@@ -546,6 +546,11 @@ def test_offline_partner_cards_use_the_partners_data_and_age(agent: Agent,
     result = agent.offline(qr)
     assert result["status"] == "valid" and result["issuer"]["own"] is False
     assert 7260 <= result["trust_data_age_seconds"] < 7300
+    # Issue 11, finding 7: past the partner's bundle expiry its cards are not valid.
+    agent.page.evaluate(EDIT_TRUST_JS, [TRUST_KEY, {
+        "issuer": {"trust_data_expires_at": "2001-01-01T00:00:00Z"}}])
+    result = agent.offline(qr)
+    assert result["status"] == "trust_expired" and "holder" not in result
     agent.page.evaluate(EDIT_TRUST_JS, [TRUST_KEY, {"issuer": {"suspended": True}}])
     result = agent.offline(qr)
     assert result["status"] == "partner_suspended" and "holder" not in result

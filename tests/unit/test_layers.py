@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "cardservice"
 PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serials", "privacy",
         "securefile", "viscii", "cose", "values", "namecodec", "cardtext", "safejson"]
 # Not pure (the key store reads and writes the keys directory, the sandbox starts child
-# processes) but framework-free all the same.
-FRAMEWORK_FREE = [*PURE, "keystore", "sandbox"]
+# processes, the fetcher reaches the network) but framework-free all the same.
+FRAMEWORK_FREE = [*PURE, "keystore", "sandbox", "fetcher"]
 FORBIDDEN_IN_PURE = ("flask", "sqlalchemy", "cardservice.services", "cardservice.web",
                      "cardservice.models", "cardservice.db", "cardservice.cli", "os.environ")
 

@@ -283,6 +283,43 @@ def _rl_forged(w: World) -> Callable[[], object]:
     return lambda: w.state.update_revocations(data, now=NOW)
 
 
+def _rl_for_another_city(w: World) -> Callable[[], object]:
+    payload = trust_documents.revocations_payload(
+        RevocationList(**{**w.city.revocation_list(11).__dict__, "city_id": "FRLYS"})
+    )
+    data = cose.sign1(
+        payload, content_type=trust.REVOCATIONS_CONTENT_TYPE, key=w.city.root.key,
+        kid=w.city.root.kid,
+    )
+    return lambda: w.state.update_revocations(data, now=NOW)
+
+
+def _unsigned_rl(kid: bytes, payload: bytes) -> bytes:
+    """A COSE_Sign1 revocation list of ``payload`` with an all-zero signature."""
+    protected = cose.protected_header(kid=kid, content_type=trust.REVOCATIONS_CONTENT_TYPE)
+    return cbor2.dumps(cbor2.CBORTag(cose.SIGN1_TAG, [protected, {}, payload, bytes(64)]))
+
+
+def _rl_junk_zero_signature(w: World) -> Callable[[], object]:
+    # Not even CBOR: refused for its signature, which shows the payload was never decoded.
+    data = _unsigned_rl(w.city.root.kid, b"\xff" * 1000)
+    return lambda: w.state.update_revocations(data, now=NOW)
+
+
+def _rl_huge_zero_signature(w: World) -> Callable[[], object]:
+    # Finding 8 of issue 11: 16 MB of entries cost seconds and hundreds of MB when they
+    # were decoded before the signature was checked (bench/bench_trust_documents.py).
+    entry = cbor2.dumps(["PT-000000000", 2000000000, "lost"])
+    count = 16 * 1024 * 1024 // len(entry)
+    data = _unsigned_rl(w.city.root.kid, b"\x9a" + count.to_bytes(4, "big") + entry * count)
+    return lambda: w.state.update_revocations(data, now=NOW)
+
+
+def _rl_over_cap(w: World) -> Callable[[], object]:
+    data = _unsigned_rl(w.city.root.kid, bytes(trust.MAX_REVOCATION_LIST_BYTES))
+    return lambda: w.state.update_revocations(data, now=NOW)
+
+
 def _rl_labelled_as_bundle(w: World) -> Callable[[], object]:
     payload = trust_documents.revocations_payload(w.city.revocation_list(11))
     data = cose.sign1(
@@ -441,12 +478,27 @@ REFUSED: dict[str, tuple[Callable[[World], Callable[[], object]], type[TrustErro
         lambda w: lambda: w.state.update_revocations(w.city.revocations(10, ("PT-BBB",)), now=NOW),
         RollbackError,
     ),
+    # The signature is checked before the payload is read: another city's list is
+    # refused for its signer, without decoding what it says.
     "revocation list of another city": (
         lambda w: (
             lambda: w.state.update_revocations(City("FRLYS", "Lyon").revocations(11), now=NOW)
         ),
+        UntrustedRootError,
+    ),
+    "revocation list for another city signed by the root held": (
+        _rl_for_another_city,
         CityMismatchError,
     ),
+    "revocation list of junk with a zeroed signature": (
+        _rl_junk_zero_signature,
+        TrustSignatureError,
+    ),
+    "revocation list of 16 MB with a zeroed signature": (
+        _rl_huge_zero_signature,
+        TrustSignatureError,
+    ),
+    "revocation list one byte over the size cap": (_rl_over_cap, TrustFormatError),
     # -- type confusion
     "revocation list as bundle": (
         lambda w: lambda: w.state.update_bundle(w.city.revocations(11), now=NOW),
@@ -731,11 +783,12 @@ STORAGE_REFUSED: dict[str, tuple[Callable[[World], tuple[bytes, str]], type[Trus
         ),
         UntrustedRootError,
     ),
+    # The held list is Lisboa's: refused for its signer before its city is read.
     "stored bundle of another city under its fingerprint": (
         lambda w: (lambda lyon: (_stored(w.state, bundle=lyon.bundle(9)), lyon.fingerprint))(
             City("FRLYS", "Lyon")
         ),
-        CityMismatchError,
+        UntrustedRootError,
     ),
     "stored state of unknown format": (
         lambda w: (_stored(w.state, format=2), w.state.fingerprint),

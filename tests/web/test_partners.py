@@ -113,3 +113,54 @@ def test_unreachable_partner_is_502_and_nothing_stored(client, staff):
                        headers={"Authorization": f"Bearer {staff['admin'].token}"})
     assert resp.status_code == 502 and resp.get_json()["error"] == "partner_unreachable"
     assert partners_of(client, staff) == []
+
+
+def _ask(client, data):
+    return client.post("/.well-known/citycard/recognition-requests", data=data,
+                       content_type="application/cose")
+
+
+def test_an_anonymous_request_does_not_replace_a_genuine_one(client, admin, staff):
+    """Finding 12 of issue 11: both wait; the fingerprint picks the genuine one."""
+    genuine, fingerprint = other_city_bundle()
+    impostor, _other = other_city_bundle()  # same city id, the impostor's own root
+    assert _ask(client, genuine).status_code == 202
+    assert _ask(client, impostor).status_code == 202
+    assert _ask(client, impostor).status_code == 202  # the same document again: one request
+    page = admin.get("/admin/partners/").get_data(as_text=True)
+    actions = re.findall(r'action="(/admin/partners/requests/\d+/accept)"', page)
+    assert len(actions) == 2
+    token = csrf_token(admin, "/admin/partners/")
+    for action in actions:  # whichever is listed first, only the genuine one matches
+        admin.post(action, data={"fingerprint": fingerprint, "csrf_token": token})
+    assert [p["fingerprint"] for p in partners_of(admin, staff)] == [fingerprint]
+    # Accepted: the request left naming the same city is closed with it.
+    assert "/accept" not in admin.get("/admin/partners/").get_data(as_text=True)
+
+
+def test_pending_requests_per_city_are_bounded(client, admin):
+    for _ in range(3):
+        assert _ask(client, other_city_bundle()[0]).status_code == 202
+    refused = _ask(client, other_city_bundle()[0])
+    assert refused.status_code == 429 and refused.get_json()["error"] == "too_many_requests"
+    assert _ask(client, other_city_bundle("BRREC", "Recife")[0]).status_code == 202
+    assert admin.get("/admin/partners/").get_data(as_text=True).count("/accept") == 4
+
+
+def test_stale_revocations_show_as_a_warning_on_the_verdict(app, client):
+    """Finding 7 of issue 11: the JSON answer and the page both say it."""
+    from cardservice.web import state
+    from tests.application.test_partner_freshness import NOW, Lyon
+
+    lyon = Lyon(NOW)
+    with app.app_context():
+        state.application().partners.import_documents(
+            bundle=lyon.bundle(), fingerprint=pki.fingerprint(lyon.root), actor="admin1",
+            revocations=lyon.revocations(issued=NOW - timedelta(days=3),
+                                         next_update=NOW + timedelta(days=1)))
+    qr = lyon.card("ok")
+    body = client.post("/api/v1/verify", json={"qr": qr}).get_json()
+    assert (body["status"], body["warnings"]) == ("valid", ["revocations_stale"])
+    page = client.post("/verify", data={"qr": qr}).get_data(as_text=True)
+    assert 'data-warning="revocations_stale"' in page
+    assert "list of cancelled cards has not been updated" in page

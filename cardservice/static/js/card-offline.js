@@ -6,7 +6,8 @@
 //
 //   (1) format -> malformed: prefix, Base45, zlib, the one COSE_Sign1 encoding a card
 //       has, strict CBOR claims of the right types and ranges, holder name rules
-//   (2) issuer known -> unknown_issuer; a suspended partner -> partner_suspended
+//   (2) issuer known -> unknown_issuer; a suspended partner -> partner_suspended;
+//       a partner whose trust data expired (trust_data_expires_at) -> trust_expired
 //   (3) kid known -> unknown_key (the trust data lists only keys that chain to the
 //       issuer's root: the server did check (4) before publishing them)
 //   (5) Ed25519 signature over the COSE Sig_structure -> bad_signature
@@ -356,6 +357,9 @@ export async function checkCard(qr, { trust, now }) {
   const issuer = (trust.issuers || []).find((i) => i.id === claims.issuer);
   if (!issuer) throw new CardCheckError("unknown_issuer", `cards of ${claims.issuer} are not recognised here`);
   if (issuer.suspended) throw new CardCheckError("partner_suspended", `${issuer.name}'s cards are not recognised at the moment`);
+  if (issuer.trust_data_expires_at && at >= Date.parse(issuer.trust_data_expires_at) / 1000) {
+    throw new CardCheckError("trust_expired", `${issuer.name}'s trust data expired at ${issuer.trust_data_expires_at}`);
+  }
 
   // (3): kid known (the server published only keys that chain to the issuer's root: (4))
   const kid = hex(card.kid);

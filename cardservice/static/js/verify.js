@@ -166,6 +166,10 @@ function start(root) {
       el("span", { "aria-hidden": "true" }, valid ? "✔" : "✘"), " ",
       strings.titles[result.status] || result.status));
     box.append(el("p", { class: "verdict-reason" }, strings.reasons[result.status] || ""));
+    for (const code of Array.isArray(result.warnings) ? result.warnings : []) {
+      box.append(el("p", { class: "verdict-warning", role: "alert", "data-warning": code },
+        "⚠ ", (strings.warnings || {})[code] || code));
+    }
     if (result.holder && result.holder.name) {
       const details = el("dl", { class: "verdict-details" },
         el("dt", {}, labels.name), el("dd", { class: "holder-name" }, result.holder.name),
