@@ -113,6 +113,7 @@ _PDF_FORM = re.compile(rb"/Subtype\s*/Form(?![A-Za-z0-9])")
 _IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+_MAX_SIDE = 65_535  # zxing-cpp's largest image side
 
 
 class QrError(Exception):
@@ -225,6 +226,11 @@ def read_qr(image: Image.Image) -> str:
         raise UnreadableFileError(
             f"image of {image.width}x{image.height} pixels is too large to scan"
         )
+    if max(image.width, image.height) > _MAX_SIDE:
+        # zxing-cpp refuses a side over 65,535 pixels with a bare ValueError; a 1 x 100,000
+        # picture is within the pixel budget, and is no card either.
+        raise UnreadableFileError(
+            f"image of {image.width}x{image.height} pixels is too long to scan")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         # Transparent pixels are often stored as black: put the picture on white paper first.
         rgba = image.convert("RGBA")

@@ -300,3 +300,13 @@ def test_big_photo_is_scanned_downscaled():
     photo = Image.new("L", (7000, 5000), 200)
     photo.paste(code, (3000, 2000))
     assert read_qr_from_file(_encoded(photo, "JPEG")) == QR_TEXT
+
+
+def test_a_picture_too_long_for_the_decoder_is_unreadable_not_a_crash():
+    """Found by bench/bench_fuzz.py: a PNG of 1 x 100,000 pixels made zxing-cpp raise a bare
+    ValueError (a 500 on the verify form before uploads went to the sandbox)."""
+    from cardservice import qr
+    from tests.fuzzbodies import _png_claiming
+
+    with pytest.raises(qr.UnreadableFileError):
+        qr.read_qr_from_file(_png_claiming(1, 100_000))
