@@ -9,7 +9,7 @@ here, so web and CLI never see a bare ``ValueError`` from deep inside.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy.orm import Session
 
@@ -47,33 +47,26 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    @contextmanager
-    def __call__(self) -> Iterator[Session]:
+    def __call__(self) -> AbstractContextManager[Session]:
         """A session whose changes are committed together, or rolled back together."""
-        session = self._db.sessions()
-        try:
-            yield session
-            session.commit()
-        except Exception as exc:
-            session.rollback()
-            mapped = domain_error(exc)
-            if mapped is not None:
-                raise mapped from exc
-            raise
-        finally:
-            session.close()
+        return self._session(commit=True)
+
+    def read(self) -> AbstractContextManager[Session]:
+        """A session for reading only: whatever it did is rolled back at the end."""
+        return self._session(commit=False)
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A session for reading only: whatever it did is rolled back at the end."""
+    def _session(self, *, commit: bool) -> Iterator[Session]:
         session = self._db.sessions()
         try:
             yield session
+            if commit:
+                session.commit()
         except Exception as exc:
+            session.rollback()
             mapped = domain_error(exc)
             if mapped is not None:
                 raise mapped from exc
             raise
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # rolls back whatever was not committed
