@@ -1,7 +1,7 @@
 """Forms of the clerk's pages, and the translation between form fields and service fields.
 
-The registration form only asks what SPEC §2 allows: it never has a field for status,
-nationality, place of birth, ID numbers or document copies. Validation of values is
+The registration form only asks what SPEC §2 allows: status,
+nationality, place of birth, ID numbers or document copies are never asked. Validation of values is
 the service's job (``residents.parse_resident``), so its messages are the ones shown;
 the forms here carry the CSRF token and turn posted fields into the service's mapping.
 """
