@@ -31,21 +31,17 @@ def post_upload(url: str, name: str, data: bytes, *, timeout: float = UPLOAD_TIM
     body += data + f"\r\n--{boundary}--\r\n".encode()
     req = urllib.request.Request(url + "/verify", data=body, method="POST", headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            resp.read()
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return int(exc.code)
-    except OSError:
-        return 0
+    return _status(req, timeout=timeout)
 
 
 def get_status(url: str, *, timeout: float = 30.0) -> int:
     """GET ``url``; the HTTP status (0: no answer in time)."""
+    return _status(url, timeout=timeout)
+
+
+def _status(req: urllib.request.Request | str, *, timeout: float) -> int:
     try:
-        with _OPENER.open(url, timeout=timeout) as resp:
+        with _OPENER.open(req, timeout=timeout) as resp:
             resp.read()
             return int(resp.status)
     except urllib.error.HTTPError as exc:
