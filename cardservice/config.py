@@ -21,6 +21,7 @@ silently leave a default in force.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -391,6 +392,12 @@ def load_branding(b: BrandingSettings) -> _branding.Branding:
             raise ConfigError(f"branding.emblem {b.emblem}: {exc}") from None
     return _branding.Branding(colour=b.colour.lower(), emblem=emblem, emblem_type=emblem_type,
                               return_to=b.return_to)
+
+
+@functools.cache
+def city_branding(b: BrandingSettings) -> _branding.Branding:
+    """:func:`load_branding`, read once per process (the emblem is printed on every card)."""
+    return load_branding(b)
 
 
 def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:

@@ -13,8 +13,6 @@ flush. Errors of the pure modules become typed domain errors here.
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from sqlalchemy import text
 
 from cardservice import schema
@@ -28,7 +26,7 @@ from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
 from cardservice.branding import Branding
-from cardservice.config import Settings, load_branding
+from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError
@@ -81,10 +79,10 @@ class Application:
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
 
-    @cached_property
+    @property
     def branding(self) -> Branding:
         """The city's emblem, colour and return line, read and checked on first use."""
-        return load_branding(self.settings.branding)
+        return city_branding(self.settings.branding)
 
     def upgrade_schema(self) -> None:
         """Create or upgrade the database schema (safe to repeat)."""
