@@ -3,7 +3,8 @@
 Rules this module keeps:
 
 - A card page is exactly ID-1 (ISO/IEC 7810): 85.60 x 53.98 mm. Page 1 is the front
-  (photo, names, dates, languages), page 2 the back (QR code, serial, where to check it, notice, "if found, return to").
+  (photo, names, dates, languages), page 2 the back (QR code, serial, where to check it,
+  notice, "if found, return to").
 - The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
 - Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
