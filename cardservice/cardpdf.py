@@ -3,7 +3,8 @@
 Rules this module keeps:
 
 - A card page is exactly ID-1 (ISO/IEC 7810): 85.60 x 53.98 mm. Page 1 is the front
-  (photo, names, dates, languages), page 2 the back (QR code, serial, renewal code, notice).
+  (photo, names, dates, languages), page 2 the back (QR code, serial, where to check it,
+  notice, "if found, return to").
 - The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
 - Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
@@ -15,6 +16,9 @@ Rules this module keeps:
   never printed (the caller then asks for a Latin transliteration).
 - Names are never truncated: a long name is drawn smaller, then on two lines, then
   condensed; a name that still does not fit is refused with :class:`CardLayoutError`.
+- The city's :class:`~cardservice.branding.Branding` colours the bands and carries its
+  emblem (front band, right) and the "if found, return to" line; the back says where to
+  check the card. Text on the city colour is black or white, whichever reads better.
 - Labels come translated from the caller (one or two languages, printed "Name / Nom");
   the module stays pure: no gettext, no clock (PDFs are written in ReportLab's invariant
   mode, so the same card gives the same bytes), no I/O except reading the bundled fonts.
@@ -36,6 +40,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from cardservice import values
+from cardservice.branding import Branding, contrast_ratio
 from cardservice.cardtext import BOLD as _BOLD
 from cardservice.cardtext import REGULAR as _REGULAR
 from cardservice.cardtext import display_text, fonts, missing_glyphs
@@ -76,8 +81,7 @@ _W = CARD_WIDTH_MM * mm
 _H = CARD_HEIGHT_MM * mm
 
 
-# Colours (RGB 0..1): a dark band for the city name; grey for field labels.
-_BAND = (0.11, 0.25, 0.40)
+# Colours (RGB 0..1): grey for field labels (the band takes the city's colour).
 _LABEL = (0.33, 0.33, 0.33)
 _INK = (0.0, 0.0, 0.0)
 _PLACEHOLDER = (0.85, 0.86, 0.88)
@@ -144,6 +148,8 @@ class CardLabels:
     languages: str
     renewal_code: str
     back_notice: str
+    check_at: str = "Check this card at"
+    return_to: str = "If found, please return to"
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,8 @@ class CardFace:
     gender: str | None = None
     languages: tuple[str, ...] = ()
     photo_jpeg: bytes | None = None
+    branding: Branding = Branding()
+    check_url: str | None = None  # printed on the back: where an agent checks the card
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.labels) <= 2:
@@ -190,6 +198,9 @@ class CardFace:
                 raise InvalidCardDataError(f"{field} must be a date")
         if _as_date(self.expires_at) < _as_date(self.issued_at):
             raise InvalidCardDataError("expires_at is before issued_at")
+        if self.branding.emblem is not None and self.branding.emblem_type not in (
+                "image/png", "image/jpeg"):
+            raise InvalidCardDataError("the emblem must be a PNG or JPEG checked by branding")
 
 
 def _as_date(value: date) -> date:
@@ -231,6 +242,10 @@ class _Prepared:
     lab: dict[str, str]
     notices: tuple[str, ...]
     qr: QrMatrix | None  # None when only the front is checked
+    band: tuple[float, float, float]  # the city colour
+    band_ink: tuple[float, float, float]  # text on it: black or white
+    accent: tuple[float, float, float]  # the city colour, or black where it is too pale
+    return_to: str | None
 
 
 def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
@@ -249,6 +264,8 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             "expires",
             "languages",
             "renewal_code",
+            "check_at",
+            "return_to",
         )
     }
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
@@ -264,6 +281,8 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("languages", languages),
         ("renewal_code", face.renewal_code),
         ("gender", face.gender),
+        ("check_url", face.check_url),
+        ("branding.return_to", face.branding.return_to),
     ]
     to_check += [(f"labels.{k}", v) for k, v in lab.items()]
     to_check += [("labels.back_notice", n) for n in notices]
@@ -284,6 +303,12 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         lab=lab,
         notices=notices,
         qr=encode_qr(face.qr_text) if encode else None,
+        band=face.branding.rgb,
+        band_ink=(1.0, 1.0, 1.0) if face.branding.ink == "#ffffff" else _INK,
+        # A pale city colour (yellow, say) would vanish as text on white: use black there.
+        accent=(face.branding.rgb if contrast_ratio(face.branding.colour, "#ffffff") >= 3.0
+                else _INK),
+        return_to=face.branding.return_to.strip() or None,
     )
 
 
@@ -445,13 +470,43 @@ def _draw_photo(c: Canvas, face: CardFace, x: float, y: float, w: float, h: floa
     c.rect(x, y, w, h, stroke=1, fill=0)
 
 
+_STRIPE_H = 1.6 * mm  # the city colour along the bottom edge of both sides
+
+
+def _draw_emblem(c: Canvas, face: CardFace, x: float, y: float, side: float) -> None:
+    """The city's emblem centred in a white rounded square (any colour reads on it)."""
+    if face.branding.emblem is None:
+        return
+    c.setFillColorRGB(1, 1, 1)
+    c.roundRect(x, y, side, side, side * 0.12, stroke=0, fill=1)
+    pad = side * 0.08
+    try:
+        c.drawImage(ImageReader(io.BytesIO(face.branding.emblem)), x + pad, y + pad,
+                    side - 2 * pad, side - 2 * pad, preserveAspectRatio=True, anchor="c",
+                    mask="auto")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidCardDataError("the emblem cannot be read; use one checked by "
+                                   "branding.check_emblem") from exc
+
+
+def _draw_band(c: Canvas, p: _Prepared, height: float) -> float:
+    """The city-coloured band across the top and the stripe along the bottom; returns
+    the width left for text in the band (the emblem takes its right end)."""
+    c.setFillColorRGB(*p.band)
+    c.rect(0, _H - height, _W, height, stroke=0, fill=1)
+    c.rect(0, 0, _W, _STRIPE_H, stroke=0, fill=1)
+    if p.face.branding.emblem is None:
+        return 0.0
+    side = height - 2 * mm
+    _draw_emblem(c, p.face, _W - side - 2.5 * mm, _H - height + 1 * mm, side)
+    return side + 3.5 * mm
+
+
 def _draw_front(c: Canvas, p: _Prepared) -> None:
     face = p.face
     margin = 4 * mm
     band_h = 11 * mm
-    c.setFillColorRGB(*_BAND)
-    c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
-    white = (1.0, 1.0, 1.0)
+    text_w = _W - 2 * margin - _draw_band(c, p, band_h)
     _draw_line(
         c,
         margin,
@@ -459,9 +514,9 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         p.city,
         font=_BOLD,
         size=10,
-        width=_W - 2 * margin,
+        width=text_w,
         min_size=6,
-        color=white,
+        color=p.band_ink,
     )
     _draw_line(
         c,
@@ -470,9 +525,9 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         p.title,
         font=_REGULAR,
         size=6.2,
-        width=_W - 2 * margin,
+        width=text_w,
         min_size=4.5,
-        color=white,
+        color=p.band_ink,
     )
 
     photo_w = 21 * mm
@@ -567,7 +622,7 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         size=7,
         width=photo_w,
         min_size=5,
-        color=_BAND,
+        color=p.accent,
     )
 
 
@@ -596,8 +651,7 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     face = p.face
     margin = 3 * mm
     band_h = 7 * mm
-    c.setFillColorRGB(*_BAND)
-    c.rect(0, _H - band_h, _W, band_h, stroke=0, fill=1)
+    text_w = _W - 2 * margin - 2 * mm - _draw_band(c, p, band_h)
     _draw_line(
         c,
         margin + 1 * mm,
@@ -605,13 +659,13 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
         f"{p.city} · {face.city_id}",
         font=_BOLD,
         size=7.5,
-        width=_W - 2 * margin - 2 * mm,
+        width=text_w,
         min_size=5,
-        color=(1, 1, 1),
+        color=p.band_ink,
     )
 
     box = QR_BOX_MM * mm
-    qr_y = (_H - band_h - box) / 2
+    qr_y = _STRIPE_H + (_H - band_h - _STRIPE_H - box) / 2
     assert p.qr is not None  # _prepare encodes it for every rendered back
     _draw_qr(c, p.qr, margin, qr_y, box)
 
@@ -619,12 +673,26 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     col_w = _W - x0 - 4 * mm
     y = _H - band_h - 6.5 * mm
     _field(c, x0, y, p.lab["serial"], face.serial, width=col_w, value_size=7.5)
-    y -= 7.6 * mm
-    _field(c, x0, y, p.lab["renewal_code"], face.renewal_code, width=col_w, value_size=7.5)
+    if face.check_url:
+        y -= 7.0 * mm
+        _field(c, x0, y, p.lab["check_at"], face.check_url, width=col_w, value_size=6.2)
 
-    # The notice fills what is left above the bottom margin; shrink until it fits.
+    # At the bottom, "if found, return to": a label and up to two lines of place.
+    bottom = _STRIPE_H + 2.4 * mm
+    if p.return_to:
+        place = _wrap(p.return_to, _BOLD, 5.6, col_w)
+        if len(place) > 2:
+            place = [place[0], " ".join(place[1:])]  # the second line is condensed to fit
+        y_line = bottom
+        for line in reversed(place):
+            _draw_line(c, x0, y_line, line, font=_BOLD, size=5.6, width=col_w, min_size=4.2)
+            y_line += 5.6 * 1.2
+        _draw_line(c, x0, y_line - 0.6, p.lab["return_to"], font=_REGULAR, size=4.8,
+                   width=col_w, min_size=3.8, color=_LABEL)
+        bottom = y_line + 4.8 * 1.3
+
+    # The notice fills what is left between; shrink until it fits.
     top = y - 4.2 * mm
-    bottom = 3.5 * mm
     size = 5.6
     while True:
         leading = size * 1.22

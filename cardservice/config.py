@@ -21,6 +21,7 @@ silently leave a default in force.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -29,6 +30,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, 
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from cardservice import branding as _branding
 from cardservice.values import is_city_id
 
 CONFIG_ENV = "CARDSERVICE_CONFIG"
@@ -151,6 +153,17 @@ class UploadSettings:
 
 
 @dataclass(frozen=True)
+class BrandingSettings:
+    """How the city's card and pages look (see cardservice/branding.py for the checks)."""
+
+    #: A PNG or JPEG, at most 256 KB and 1024 pixels a side, printed on the card's band.
+    emblem: Path | None = None
+    colour: str = _branding.DEFAULT_COLOUR
+    #: Optional "If found, return to …" line on the card's back (at most 80 characters).
+    return_to: str = ""
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """How long personal data is kept after a resident's last card expired."""
 
@@ -188,6 +201,7 @@ class Settings:
     uploads: UploadSettings = UploadSettings()
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
+    branding: BrandingSettings = BrandingSettings()
     source: Path | None = None
 
     @property
@@ -348,7 +362,42 @@ def settings_from_mapping(
         raise ConfigError("cards.validity_years is at most 5 (signing keys cover 5 years)")
     if settings.mail.enabled and "@" not in settings.mail.sender:
         raise ConfigError("mail.sender must be an e-mail address when mail.enabled is true")
+    load_branding(settings.branding)
     return settings
+
+
+RETURN_TO_MAX = 80
+
+
+def load_branding(b: BrandingSettings) -> _branding.Branding:
+    """The checked branding, the emblem read from its file; a problem is a ConfigError."""
+    try:
+        _branding.parse_colour(b.colour)
+    except _branding.BrandingError as exc:
+        raise ConfigError(f"branding.colour: {exc}") from None
+    if len(b.return_to) > RETURN_TO_MAX or any(c in b.return_to for c in "\r\n\t"):
+        raise ConfigError(f"branding.return_to must be one line of at most {RETURN_TO_MAX} "
+                          "characters")
+    emblem = emblem_type = None
+    if b.emblem is not None:
+        try:
+            with b.emblem.open("rb") as fh:
+                emblem = fh.read(_branding.EMBLEM_MAX_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"branding.emblem: cannot read {b.emblem}: "
+                              f"{exc.strerror}") from None
+        try:
+            emblem_type = _branding.check_emblem(emblem)
+        except _branding.BrandingError as exc:
+            raise ConfigError(f"branding.emblem {b.emblem}: {exc}") from None
+    return _branding.Branding(colour=b.colour.lower(), emblem=emblem, emblem_type=emblem_type,
+                              return_to=b.return_to)
+
+
+@functools.cache
+def city_branding(b: BrandingSettings) -> _branding.Branding:
+    """:func:`load_branding`, read once per process (the emblem is printed on every card)."""
+    return load_branding(b)
 
 
 def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:
@@ -463,6 +512,10 @@ class _Reader:
             if required:
                 raise ConfigError(f"{dotted} is missing" + (f" (or set {env})" if env else ""))
             return value
+        if kind == (Path | None):  # an optional file: "" means none
+            if isinstance(value, str) and not value.strip():
+                return None
+            kind = Path
         if kind is str or kind is Path:
             if not isinstance(value, str):
                 raise ConfigError(f"{dotted} must be a string")

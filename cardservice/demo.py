@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 CONFIG = INSTANCE / "demo.toml"
+EMBLEM = INSTANCE / "demo-emblem.png"
 SECRETS = INSTANCE / "demo-secrets.env"
 
 DEMO_TOML = """\
@@ -32,6 +33,11 @@ url = "sqlite:///demo.db"
 
 [keys]
 dir = "../keys"
+
+[branding]
+emblem = "demo-emblem.png"   # drawn by cardservice/demo_seed.py; a real city uses its own
+colour = "#1d1d1b"
+return_to = "Loja do Cidadão (demo), Rua do Arsenal 15, Lisboa"
 
 [server]
 instance_dir = "."
@@ -67,6 +73,9 @@ def main() -> int:
     (ROOT / "keys").mkdir(exist_ok=True)
     (ROOT / "keys").chmod(0o700)
     if not CONFIG.exists():
+        from cardservice.demo_seed import gyronny_emblem
+
+        EMBLEM.write_bytes(gyronny_emblem())
         CONFIG.write_text(DEMO_TOML, encoding="utf-8")
     env = dict(os.environ)
     env.update(_load_secrets())
@@ -78,7 +87,10 @@ def main() -> int:
     init = subprocess.run([str(exe), "init", "--admin", "admin"], env=env, check=False)  # noqa: S603
     if init.returncode != 0:
         return init.returncode
-    if not first:
+    if first:  # a few clearly marked demo residents, so the desk, queue and verifier show
+        subprocess.run([sys.executable, "-m", "cardservice.demo_seed"], env=env,  # noqa: S603
+                       check=False)
+    else:
         print("== reusing the demo city from an earlier run (delete instance/ and keys/* to start"
               " over; `cardservice users reset-password admin` gives a new admin password)")
     print("== serving on http://127.0.0.1:5000  (Ctrl-C to stop)")

@@ -8,7 +8,7 @@
 # --ignore-scripts: nothing here needs an install script, so none is run.
 set -eu
 cd "$(dirname "$0")/.."
-if [ ! -d node_modules/zxing-wasm ] || [ ! -d node_modules/cborg ]; then
+if [ ! -d node_modules/zxing-wasm ] || [ ! -d node_modules/cborg ] || [ ! -d node_modules/axe-core ]; then
     npm ci --ignore-scripts
 fi
 out=cardservice/static/vendor
@@ -54,5 +54,19 @@ fs.writeFileSync(process.argv[1], JSON.stringify({
   "zxing-wasm": v("zxing-wasm"), "cborg": v("cborg"),
 }, null, 2) + "\n");
 ' "$out/VERSIONS.json"
+# axe-core: the accessibility engine of the browser tests only (tests/e2e/axe.py); it is
+# copied under tests/, so the service never serves it.
+t=tests/e2e/vendor
+rm -rf "$t/axe-core" && mkdir -p "$t/axe-core"
+cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE \
+   node_modules/axe-core/LICENSE-3RD-PARTY.txt "$t/axe-core/"
+node -e '
+const fs = require("fs");
+const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+fs.writeFileSync(process.argv[1], JSON.stringify({
+  "axe-core": lock.packages["node_modules/axe-core"].version,
+}, null, 2) + "\n");
+' "$t/VERSIONS.json"
+
 echo "vendored into $out:"
 find "$out" -type f -exec ls -l {} + | awk '{print $5, $9}'

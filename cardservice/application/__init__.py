@@ -25,7 +25,8 @@ from cardservice.application.staff import AuditEntryView, NewAccount, StaffUseCa
 from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
-from cardservice.config import Settings
+from cardservice.branding import Branding
+from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError
@@ -77,6 +78,11 @@ class Application:
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
+
+    @property
+    def branding(self) -> Branding:
+        """The city's emblem, colour and return line, read and checked on first use."""
+        return city_branding(self.settings.branding)
 
     def upgrade_schema(self) -> None:
         """Create or upgrade the database schema (safe to repeat)."""

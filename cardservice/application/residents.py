@@ -85,6 +85,11 @@ class ResidentUseCases:
 
     # ---- retention ---------------------------------------------------------------------
 
+    def count(self) -> int:
+        """How many residents the register holds."""
+        with self._uow.read() as s:
+            return residents.count_live(s)
+
     def plan_purge(self) -> PurgePlan:
         """Residents past the retention period."""
         with self._uow.read() as s:

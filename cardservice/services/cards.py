@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cardservice import cardpdf, credential, serials
 from cardservice import qr as qr_mod
-from cardservice.config import Settings
+from cardservice.config import Settings, city_branding
 from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
 from cardservice.labels import card_labels
 from cardservice.models import Card, CardStatus, Resident
@@ -252,6 +252,7 @@ def _face(
         preferred_name=data.preferred_name or None,
         gender=data.gender if settings.cards.print_gender else None,
         languages=data.languages, photo_jpeg=photo,
+        branding=city_branding(settings.branding), check_url=f"{settings.city.base_url}/verify",
     )
     if check_only:
         for text in filter(None, (face.preferred_name, face.name_latin, *face.languages)):

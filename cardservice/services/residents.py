@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import photo as photo_mod
@@ -583,3 +583,9 @@ def set_last_card_expiry(session: Session, resident: Resident) -> None:
     """Recompute the date retention counts from (the latest expiry of any card)."""
     resident.last_card_expires_at = max((c.expires_at for c in resident.cards), default=None)
 
+
+
+def count_live(session: Session) -> int:
+    """How many residents the register holds (purged ones are not counted)."""
+    return int(session.scalar(select(func.count()).select_from(Resident)
+                              .where(Resident.purged_at.is_(None))) or 0)

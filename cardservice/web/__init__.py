@@ -43,7 +43,10 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
-    app.extensions["cardservice"] = Application(settings)
+    application = app.extensions["cardservice"] = Application(settings)
+    # Read the emblem now: a file gone since the configuration was checked stops the
+    # start with its ConfigError, instead of failing every page.
+    branding = application.branding
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -79,6 +82,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
 
     @app.context_processor
     def _city() -> dict[str, object]:
-        return {"city_name": settings.city.name}
+        return {"city_name": settings.city.name,
+                "city_emblem": branding.emblem is not None}
 
     logging.getLogger("cardservice").setLevel(logging.INFO)

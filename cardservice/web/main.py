@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from cardservice.web import state
@@ -59,6 +69,36 @@ def set_locale() -> ResponseReturnValue:
             state.application().staff.set_locale(user.id, form.locale.data)
     return redirect(safe_next(form.next.data or request.referrer and urlsplit(
         request.referrer).path, url_for("main.index")))
+
+
+# The city's colours and emblem change only with the configuration (a restart): an hour of
+# caching spares every page view a request, and a restart shows the new look within it.
+_BRANDING_MAX_AGE = 3600
+
+
+@bp.get("/branding.css")
+@page(PUBLIC)
+def branding_css() -> ResponseReturnValue:
+    """The city's colour as CSS variables (the CSP forbids inline styles)."""
+    b = state.application().branding
+    css = f":root {{ --brand: {b.colour}; --brand-ink: {b.ink}; }}\n"
+    resp = Response(css, mimetype="text/css")
+    resp.cache_control.public = True
+    resp.cache_control.max_age = _BRANDING_MAX_AGE
+    return resp
+
+
+@bp.get("/branding/emblem")
+@page(PUBLIC)
+def emblem() -> ResponseReturnValue:
+    """The city's emblem as configured (checked PNG or JPEG), or 404 when there is none."""
+    b = state.application().branding
+    if b.emblem is None or b.emblem_type is None:
+        abort(404)
+    resp = Response(b.emblem, mimetype=b.emblem_type)
+    resp.cache_control.public = True
+    resp.cache_control.max_age = _BRANDING_MAX_AGE
+    return resp
 
 
 @bp.get("/healthz")

@@ -672,4 +672,9 @@ def test_vendored_libraries_match_package_json() -> None:
             assert (module.parent / target).resolve().is_file(), (module, target)
     wasm = (vendor / "zxing-wasm/reader/zxing_reader.wasm").read_bytes()
     assert wasm[:4] == b"\0asm"
+    # Test-only libraries (axe-core) are copied under tests/, never served.
+    test_vendor = ROOT / "tests/e2e/vendor"
+    assert json.loads((test_vendor / "VERSIONS.json").read_text()) == package["devDependencies"]
+    for lib in package["devDependencies"]:
+        assert (test_vendor / lib / "LICENSE").is_file(), lib
 

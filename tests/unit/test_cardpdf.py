@@ -15,6 +15,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from cardservice.branding import Branding
 from cardservice.cardpdf import (
     CARD_HEIGHT_MM,
     CARD_WIDTH_MM,
@@ -48,6 +49,8 @@ EN = CardLabels(
     expires="Expires",
     languages="Languages",
     renewal_code="Renewal code",
+    check_at="Check this card at",
+    return_to="If found, please return to",
     back_notice=(
         "This card shows its holder lives in {city}. It says nothing about immigration status."
     ),
@@ -63,6 +66,8 @@ FR = CardLabels(
     expires="Expire le",
     languages="Langues",
     renewal_code="Code de renouvellement",
+    check_at="Vérifier cette carte sur",
+    return_to="Si vous la trouvez, merci de la rapporter à",
     back_notice=(
         "Cette carte atteste que son titulaire habite à {city}. "
         "Elle ne dit rien du statut migratoire."
@@ -235,10 +240,64 @@ def test_front_and_back_text(card_pdf):
     ):
         assert text in front, text
     assert SERIAL in back and "Lyon" in back
-    assert RENEWAL in back
-    assert RENEWAL not in front
+    # The renewal code is the holder's key: it goes on the renewal slip, never the card.
+    assert RENEWAL not in back and RENEWAL not in front
     assert "Elle ne dit rien du statut" in back
     assert "says nothing about immigration" in back.replace("\r\n", " ")
+
+
+# --------------------------------------------------------------------------- branding
+
+
+def _emblem_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (120, 140), (200, 16, 46, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _pixel(pdf: bytes, page: int, x_mm: float, y_mm_from_top: float) -> tuple[int, int, int]:
+    image = render_page(pdf, page, 200).convert("RGB")
+    return image.getpixel((round(x_mm * 200 / 25.4), round(y_mm_from_top * 200 / 25.4)))
+
+
+def test_branded_card_wears_the_city_colour_emblem_and_lines():
+    branding = Branding(colour="#c8102e", emblem=_emblem_png(), emblem_type="image/png",
+                        return_to="Hôtel de Ville, 1 place de la Comédie")
+    pdf = render_card_pdf(make_face(branding=branding, check_url="https://carte.lyon.example/verify"))
+    # The band (top left) and the bottom stripe are the city's red, on both sides.
+    for page in (0, 1):
+        assert _pixel(pdf, page, 1.0, 1.0) == (200, 16, 46)
+        assert _pixel(pdf, page, 40.0, CARD_HEIGHT_MM - 0.5) == (200, 16, 46)
+    # The emblem sits at the right end of the front band, on a white ground.
+    assert _pixel(pdf, 0, CARD_WIDTH_MM - 6.5, 5.5) == (200, 16, 46)
+    assert _pixel(pdf, 0, CARD_WIDTH_MM - 11.0, 1.6) == (255, 255, 255)
+    back = page_text(pdf, 1).replace("\r\n", " ")
+    assert "https://carte.lyon.example/verify" in back
+    assert "Hôtel de Ville, 1 place de la Comédie" in back
+    assert "Vérifier cette carte sur / Check this card at" in back
+    assert "Si vous la trouvez, merci de la rapporter à / If found, please return to" in back
+    assert read_qr_from_file(pdf) == QR_TEXT
+
+
+def test_two_cities_cards_differ_at_a_glance():
+    lyon = render_card_pdf(make_face(branding=Branding(colour="#c8102e")))
+    plain = render_card_pdf(make_face())
+    assert _pixel(lyon, 0, 1.0, 1.0) != _pixel(plain, 0, 1.0, 1.0)
+
+
+def test_pale_city_colour_gets_black_ink():
+    pdf = render_card_pdf(make_face(branding=Branding(colour="#f4c430")))
+    image = render_page(pdf, 0, 200).convert("RGB")
+    band = image.crop((0, 0, image.width // 2, round(11 * 200 / 25.4)))
+    # The band holds saffron and the city name's ink: black, never white.
+    colours = {c for _, c in band.getcolors(maxcolors=100_000)}
+    assert (0, 0, 0) in colours or min(sum(c) for c in colours) < 120
+    assert (255, 255, 255) not in colours
+
+
+def test_emblem_must_be_a_checked_picture():
+    with pytest.raises(InvalidCardDataError, match="PNG or JPEG"):
+        make_face(branding=Branding(emblem=b"GIF89a", emblem_type="image/gif"))
 
 
 def test_gender_is_optional():
@@ -512,7 +571,8 @@ def test_sheet_of_23_cards(photo):
     fronts, backs = page_text(pdf, 0), page_text(pdf, 1)
     for i in range(10):
         assert f"FRLYS-0000-{i:04d}" in fronts
-        assert f"RC{i:04d}" in backs and f"RC{i:04d}" not in fronts
+        assert f"FRLYS-0000-{i:04d}" in backs
+        assert f"RC{i:04d}" not in backs and f"RC{i:04d}" not in fronts
     assert "FRLYS-0000-0020" in page_text(pdf, 4)
     assert "FRLYS-0000-0022" in page_text(pdf, 5)
 

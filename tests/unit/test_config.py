@@ -102,8 +102,11 @@ UNKNOWN = {
         {"cards": {"rate_limit": "10 per minute"}},
         "cards.rate_limit: unknown key (did you mean verify.rate_limit?)"),
     "nothing close": (
+        {"cards": {"qqqq": "blue"}},
+        "cards.qqqq: unknown key"),
+    "a known key in another table": (
         {"cards": {"colour": "blue"}},
-        "cards.colour: unknown key"),
+        "cards.colour: unknown key (did you mean branding.colour?)"),
     "a secret in the file": (
         {"mail": {"password": "hunter2"}},
         "mail.password: a secret is never read from the file (set CARDSERVICE_SMTP_PASSWORD)"),
@@ -172,6 +175,12 @@ INVALID = {
     "validity over five years": (required(cards={"validity_years": 6}), "at most 5"),
     "mail without sender": (required(mail={"enabled": True}), "mail.sender must be"),
     "unavailable locale": (required(server={"default_locale": "de"}), "is not available"),
+    "colour by name": (required(branding={"colour": "blue"}),
+                       "branding.colour: 'blue' is not a colour written #rrggbb"),
+    "return line on two lines": (required(branding={"return_to": "Town hall\nDesk 3"}),
+                                 "branding.return_to must be one line"),
+    "missing emblem": (required(branding={"emblem": "nowhere.png"}),
+                       "branding.emblem: cannot read"),
 }
 
 
@@ -210,3 +219,38 @@ def test_secret_key_from_a_file_or_refused(tmp_path: Path) -> None:
 
 def test_default_locale_follows_the_first_card_language(tmp_path: Path) -> None:
     assert parse(required(city={"languages": ["fr", "en"]}), tmp_path).default_locale == "fr"
+
+
+# --- branding -----------------------------------------------------------------------------
+
+def _png(tmp: Path, side: int, name: str = "emblem.png") -> Path:
+    from PIL import Image
+    path = tmp / name
+    Image.new("RGB", (side, side), (200, 30, 40)).save(path, "PNG")
+    return path
+
+
+def test_branding_emblem_is_read_and_checked(tmp_path: Path) -> None:
+    from cardservice.config import load_branding
+    _png(tmp_path, 64)
+    settings = parse(required(branding={"emblem": "emblem.png", "colour": "#FFD700",
+                                        "return_to": "Town hall, desk 3"}), tmp_path)
+    assert settings.branding.emblem == tmp_path / "emblem.png"
+    b = load_branding(settings.branding)
+    assert b.emblem_type == "image/png" and b.emblem and b.emblem.startswith(b"\x89PNG")
+    assert (b.colour, b.ink, b.return_to) == ("#ffd700", "#000000", "Town hall, desk 3")
+    assert load_branding(parse(required(), tmp_path).branding).emblem is None
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda tmp: _png(tmp, 1100), "1100×1100 pixels; at most 1024"),
+    (lambda tmp: (tmp / "emblem.png").write_bytes(b"GIF89a" + bytes(40)), "cannot be read"),
+    (lambda tmp: (tmp / "emblem.png").write_bytes(bytes(300_000)), "at most 262,144"),
+])
+def test_branding_emblem_refused_with_its_reason(make: Any, message: str,
+                                                 tmp_path: Path) -> None:
+    make(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        parse(required(branding={"emblem": "emblem.png"}), tmp_path)
+    assert str(err.value).startswith(f"branding.emblem {tmp_path / 'emblem.png'}: ")
+    assert message in str(err.value)

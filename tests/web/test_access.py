@@ -18,6 +18,8 @@ STAFF = ("admin", "clerk", "agent")
 ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/"): ("page", ALL),
     ("GET", "/healthz"): ("page", ALL),
+    ("GET", "/branding.css"): ("page", ALL),
+    ("GET", "/branding/emblem"): ("page", ALL),
     ("POST", "/locale"): ("page", ALL),
     ("GET", "/login"): ("page", ALL),
     ("POST", "/login"): ("page", ALL),

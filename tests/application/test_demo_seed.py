@@ -1,0 +1,29 @@
+"""The demo city's residents: cards to open, one revoked, one request queued; seeded once."""
+
+from __future__ import annotations
+
+from cardservice.application import Application
+from cardservice.clock import utcnow
+from cardservice.config import Settings
+from cardservice.demo_seed import DEMO_ADDRESS, PEOPLE, seed
+
+
+def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settings) -> None:
+    app = Application(settings)
+    try:
+        seeded = seed(app)
+        assert seeded is not None and "revoked" in seeded.lines()[0]
+        assert app.residents.count() == len(PEOPLE) == len(seeded.cards)
+        requests, total = app.renewals.pending(limit=10, offset=0)
+        assert total == 1 and requests[0].kind == "damaged"
+        assert requests[0].serial == seeded.queued
+        for card in seeded.cards:
+            view = app.residents.get(app.cards.get(card.serial).resident_id)
+            assert view.data.address.line1 == DEMO_ADDRESS
+            assert app.residents.photo(view.id) is not None
+            status = app.verifier.verify(card.qr, now=utcnow()).status
+            assert status == ("revoked" if card.serial == seeded.revoked else "valid")
+        assert seed(app) is None  # a second `make run` adds no one
+        assert app.residents.count() == len(PEOPLE)
+    finally:
+        app.close()
