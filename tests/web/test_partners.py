@@ -97,6 +97,35 @@ def test_import_with_wrong_fingerprint_stores_nothing(admin, staff):
     assert [p["city_id"] for p in partners_of(admin, staff)] == ["BRREC"]
 
 
+def fingerprint_spellings(fingerprint):
+    """Every way a fingerprint could be written out: grouped or not, either case."""
+    compact = fingerprint.replace(" ", "")
+    return [fingerprint, fingerprint.lower(), compact, compact.lower(),
+            compact[:16], compact[:16].lower()]
+
+
+def test_wrong_fingerprint_is_not_answered_with_the_right_one(client, admin, staff):
+    """The phone check is worthless if a wrong fingerprint is answered with the right one."""
+    data, fingerprint = other_city_bundle("BRREC", "Recife")
+    token = csrf_token(admin, "/admin/partners/")
+    imported = admin.post("/admin/partners/import", data={
+        "bundle": (io.BytesIO(data), "recife.cose"), "fingerprint": "AB" * 32,
+        "csrf_token": token}, content_type="multipart/form-data", follow_redirects=True)
+    client.post("/.well-known/citycard/recognition-requests", data=data,
+                content_type="application/cose")
+    page = admin.get("/admin/partners/").get_data(as_text=True)
+    request_id = re.search(r"/admin/partners/requests/(\d+)/accept", page).group(1)
+    accepted = admin.post(f"/admin/partners/requests/{request_id}/accept",
+                          data={"fingerprint": "AB" * 32, "csrf_token": token},
+                          follow_redirects=True)
+    for resp in (imported, accepted):
+        html = resp.get_data(as_text=True)
+        assert "does not match" in html
+        for spelling in fingerprint_spellings(fingerprint):
+            assert spelling not in html
+    assert partners_of(admin, staff) == []
+
+
 @pytest.mark.parametrize("body, field", [
     ({"url": "ftp://x", "fingerprint": "00" * 32}, "url"),
     ({"url": "https://cards.example", "fingerprint": "not hex"}, "fingerprint"),
