@@ -13,6 +13,7 @@ import pytest
 
 from cardservice import pki, trust
 from tests.conftest import Auth, csrf_token
+from tests.htmlcheck import assert_ids_unique
 
 
 def other_city_bundle(city_id="FRLYS", name="Lyon"):
@@ -193,3 +194,22 @@ def test_stale_revocations_show_as_a_warning_on_the_verdict(app, client):
     page = client.post("/verify", data={"qr": qr}).get_data(as_text=True)
     assert 'data-warning="revocations_stale"' in page
     assert "list of cancelled cards has not been updated" in page
+
+
+def test_partner_page_ids_are_unique(client, admin, staff):
+    """Two partners and two requests repeat every per-row form: ids must stay unique."""
+    token = csrf_token(admin, "/admin/partners/")
+    for city_id, name in (("BRREC", "Recife"), ("BEGLG", "Liège")):
+        data, fingerprint = other_city_bundle(city_id, name)
+        admin.post("/admin/partners/import", data={
+            "bundle": (io.BytesIO(data), f"{city_id}.cose"), "fingerprint": fingerprint,
+            "csrf_token": token}, content_type="multipart/form-data")
+    for city_id, name in (("FRLYS", "Lyon"), ("MLGAQ", "Gao")):
+        data, _fp = other_city_bundle(city_id, name)
+        client.post("/.well-known/citycard/recognition-requests", data=data,
+                    content_type="application/cose")
+    html = admin.get("/admin/partners/").get_data(as_text=True)
+    assert html.count("/accept") == 2 and len(partners_of(admin, staff)) == 2
+    assert_ids_unique(html)
+    # Each request's fingerprint field keeps its own label.
+    assert html.count('for="request-') == 2
