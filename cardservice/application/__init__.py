@@ -17,7 +17,14 @@ from sqlalchemy import text
 
 from cardservice import schema
 from cardservice.application.cards import CardSheet, CardUseCases
-from cardservice.application.city import CityUseCases, RootRotation, TrustExport
+from cardservice.application.city import (
+    CityUseCases,
+    KeysOverview,
+    KeyWarning,
+    RootRotation,
+    SigningKeyView,
+    TrustExport,
+)
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import ResidentUseCases
@@ -49,11 +56,12 @@ from cardservice.services.verification import VerificationResult
 __all__ = [
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
-    "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
-    "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
+    "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
+    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
+    "PartnerDirectory", "PartnerView", "PurgePlan",
     "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
-    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
-    "VerificationResult", "Verifier", "iso",
+    "RootRotation", "SigningKeyView", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork",
+    "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
 
