@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from cardservice.application import city as city_module
-from cardservice.clock import utcnow
 from tests.conftest import Auth, csrf_token
 from tests.htmlcheck import assert_ids_unique
 
