@@ -28,14 +28,14 @@ from cardservice.application.city import (
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import ResidentUseCases
-from cardservice.application.staff import AuditEntryView, NewAccount, StaffUseCases
+from cardservice.application.staff import AuditEntryView, AuditPage, NewAccount, StaffUseCases
 from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
 from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.models import CardStatus
-from cardservice.services.audit import AuditChainError
+from cardservice.services.audit import AuditChainError, AuditQuery
 from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
@@ -55,7 +55,8 @@ from cardservice.services.verification import VerificationResult
 # import these from here, never from the services or models below.
 __all__ = [
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
-    "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
+    "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
+    "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
     "PartnerDirectory", "PartnerView", "PurgePlan",
