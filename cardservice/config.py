@@ -189,6 +189,9 @@ class Settings:
     secure_cookies: bool = field(default=True, metadata={"key": "server.secure_cookies"})
     trusted_proxies: int = field(default=0,
                                  metadata={"key": "server.trusted_proxies", "minimum": 0})
+    #: The keys page warns this many days before a signing key stops signing.
+    key_expiry_warning_days: int = field(default=30, metadata={"key": "keys.expiry_warning_days",
+                                                               "minimum": 1})
     # When absent from the file: the first of city.languages (set by the parser).
     default_locale: str = field(default="en", metadata={"key": "server.default_locale"})
     # memory:// counts in each process apart; redis://… shares the counts between them.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -130,6 +131,12 @@ class AuditEntry(Base):
     """One staff action; each entry carries the hash of the one before it."""
 
     __tablename__ = "audit_log"
+    # Migration 0007: the audit page filters by action, actor or time, newest first.
+    __table_args__ = (
+        Index("ix_audit_log_action_seq", "action", "seq"),
+        Index("ix_audit_log_actor_seq", "actor", "seq"),
+        Index("ix_audit_log_at", "at"),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,11 +17,18 @@ from sqlalchemy import text
 
 from cardservice import schema
 from cardservice.application.cards import CardSheet, CardUseCases
-from cardservice.application.city import CityUseCases, RootRotation, TrustExport
+from cardservice.application.city import (
+    CityUseCases,
+    KeysOverview,
+    KeyWarning,
+    RootRotation,
+    SigningKeyView,
+    TrustExport,
+)
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import ResidentUseCases
-from cardservice.application.staff import AuditEntryView, NewAccount, StaffUseCases
+from cardservice.application.staff import AuditEntryView, AuditPage, NewAccount, StaffUseCases
 from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
@@ -29,7 +36,7 @@ from cardservice.branding import Branding
 from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
-from cardservice.services.audit import AuditChainError
+from cardservice.services.audit import AuditChainError, AuditQuery
 from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
@@ -49,12 +56,14 @@ from cardservice.services.verification import VerificationResult
 # import these from here, never from the services or models below.
 __all__ = [
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
-    "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
-    "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
-    "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
+    "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
+    "CardHolderSession", "CardInfo",
+    "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
+    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
+    "PartnerDirectory", "PartnerView", "PurgePlan",
     "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
-    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
-    "VerificationResult", "Verifier", "iso",
+    "RootRotation", "SigningKeyView", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork",
+    "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from cardservice import pki, trust
-from cardservice.application.unit import UnitOfWork
+from cardservice import keystore, pki, trust
+from cardservice.application.unit import UnitOfWork, domain_error
 from cardservice.clock import utcnow
 from cardservice.config import Settings
 from cardservice.services import audit, publication
@@ -32,6 +35,86 @@ class RootRotation:
     bundle_version: int
 
 
+#: The key store's states as the keys page names them.
+SIGNING_STATES = {"active": "current", "pending": "next", "verify-only": "retired",
+                  "expired": "expired"}
+
+
+@dataclass(frozen=True)
+class SigningKeyView:
+    """One signing certificate: its kid (public), its periods and its state.
+
+    ``state`` is ``current`` (signs cards now), ``next`` (its signing period has not begun),
+    ``retired`` (signs no more; the cards it signed still verify) or ``expired`` (no card it
+    signed is still valid).
+    """
+
+    kid: str
+    state: str
+    signs_from: datetime
+    signs_until: datetime
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class KeyWarning:
+    """Something the admin must do before ``at``.
+
+    ``kind``: ``no_signer`` (no key can sign cards now: rotate), ``signing_ends`` (the
+    current key stops signing at ``at`` and no next key follows: rotate) or ``root_ends``
+    (after ``at`` the root can no longer issue signing keys for cards of full validity:
+    rotate the root).
+    """
+
+    kind: str
+    at: datetime
+    days_left: int
+
+
+@dataclass(frozen=True)
+class KeysOverview:
+    """What the keys page shows: public facts only, never key material."""
+
+    city_id: str
+    fingerprint: str
+    root_valid_from: datetime
+    root_valid_until: datetime
+    signing: tuple[SigningKeyView, ...]
+    warnings: tuple[KeyWarning, ...]
+    warning_days: int
+
+
+@contextmanager
+def _key_files() -> Iterator[None]:
+    """Errors of the key files (no unit of work around them) as typed domain errors."""
+    try:
+        yield
+    except pki.PKIError as exc:
+        mapped = domain_error(exc)
+        if mapped is None:  # every PKIError maps; kept honest should that change
+            raise
+        raise mapped from exc
+
+
+def _warnings(st: keystore.KeyStoreStatus, *, now: datetime, warn: timedelta,
+              card_validity: timedelta) -> tuple[KeyWarning, ...]:
+    def left(at: datetime) -> int:
+        return max(0, (at - now).days)
+
+    out = []
+    current = st.active
+    if current is None:
+        out.append(KeyWarning("no_signer", now, 0))
+    elif current.signs_until - now <= warn and not any(
+            s.state == "pending" and s.signs_from <= current.signs_until for s in st.signing):
+        out.append(KeyWarning("signing_ends", current.signs_until, left(current.signs_until)))
+    # A signing key must outlive the cards it signs, and the root must outlive the key.
+    last_issue = st.root_not_after - card_validity
+    if last_issue - now <= warn:
+        out.append(KeyWarning("root_ends", last_issue, left(last_issue)))
+    return tuple(out)
+
+
 class CityUseCases:
     """The city's keys and published documents: create, inspect, rotate, publish, export."""
 
@@ -48,6 +131,22 @@ class CityUseCases:
         """The root fingerprint and every signing certificate's state."""
         return self._keys.store.status(now=utcnow())
 
+    def overview(self) -> KeysOverview:
+        """The keys page: fingerprint, signing keys and their states, warnings ahead of expiry."""
+        now = utcnow()
+        with _key_files():
+            st = self._keys.store.status(now=now)
+        rows = tuple(SigningKeyView(s.kid, SIGNING_STATES[s.state], s.signs_from, s.signs_until,
+                                    s.not_after)
+                     for s in sorted(st.signing, key=lambda s: s.signs_from, reverse=True))
+        days = self._settings.key_expiry_warning_days
+        # The validity the key store gives every signing certificate room for (see init).
+        card_validity = timedelta(days=self._settings.cards.validity_years * 366 + 1)
+        return KeysOverview(st.city_id, st.root_fingerprint, st.root_not_before,
+                            st.root_not_after, rows,
+                            _warnings(st, now=now, warn=timedelta(days=days),
+                                      card_validity=card_validity), days)
+
     def master_key_present(self) -> bool:
         """Whether the register can still be read (``purge --all`` destroys the key)."""
         return self._keys.master_key_path.exists()
@@ -63,7 +162,8 @@ class CityUseCases:
         new bundle are then one unit of work.
         """
         now = utcnow()
-        new = self._keys.store.rotate(now=now)
+        with _key_files():
+            new = self._keys.store.rotate(now=now)
         with self._uow() as s:
             audit.record(s, actor=actor, action="keys.rotate", target_type="signing_key",
                          target_id=new.kid, now=now)
@@ -73,7 +173,8 @@ class CityUseCases:
     def rotate_root(self, *, actor: str) -> RootRotation:
         """Replace the city root; the next bundle is signed by the old and the new root."""
         now = utcnow()
-        fp = self._keys.store.rotate_root(now=now)
+        with _key_files():
+            fp = self._keys.store.rotate_root(now=now)
         with self._uow() as s:
             audit.record(s, actor=actor, action="keys.rotate_root", target_type="root",
                          target_id=fp.replace(" ", "")[:16], now=now)

@@ -28,6 +28,21 @@ class AuditEntryView:
 
 
 @dataclass(frozen=True)
+class AuditPage:
+    """A page of the audit log under a filter, with what the pager needs.
+
+    ``position`` is the 1-based rank of the first entry shown (1 = the newest match);
+    ``older_than`` / ``newer_than`` are the keys of the next pages, None at either end.
+    """
+
+    entries: list[AuditEntryView]
+    total: int
+    position: int
+    older_than: int | None
+    newer_than: int | None
+
+
+@dataclass(frozen=True)
 class NewAccount:
     """A created account and its one-time password (shown once)."""
 
@@ -167,11 +182,24 @@ class StaffUseCases:
                                    dict(e.details or {}))
                     for e in audit.recent(s, limit=limit, before=before)]
 
+    def audit_page(self, query: audit.AuditQuery, *, size: int, before: int | None = None,
+                   after: int | None = None) -> AuditPage:
+        """One page of the entries matching ``query``, newest first, and the counts."""
+        with self._uow.read() as s:
+            rows = audit.search(s, query, limit=size, before=before, after=after)
+            entries = [AuditEntryView(e.seq, e.at, e.actor, e.action, e.target_type,
+                                      e.target_id, dict(e.details or {})) for e in rows]
+            total = audit.count(s, query)
+            newer = audit.count(s, query, newer_than=entries[0].seq) if entries else 0
+        return AuditPage(entries, total, newer + 1,
+                         entries[-1].seq if newer + len(entries) < total else None,
+                         entries[0].seq if entries and newer > 0 else None)
+
     def verify_audit(self) -> audit.AuditReport:
         """Recompute the hash chain; ``AuditChainError`` names the first bad entry."""
         with self._uow.read() as s:
             return audit.verify_chain(s)
 
 
-__all__ = ["AuditEntryView", "DomainError", "NewAccount", "SignedIn", "StaffMember",
+__all__ = ["AuditEntryView", "AuditPage", "DomainError", "NewAccount", "SignedIn", "StaffMember",
            "StaffUseCases"]

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice.models import AuditEntry, AuditHead
@@ -125,6 +125,56 @@ def _all_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
             return
         last = rows[-1].seq
         session.expunge_all()
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which entries the admin asks for: each given criterion narrows the search.
+
+    ``since`` is inclusive and ``until`` exclusive, both aware datetimes.
+    """
+
+    action: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE clauses (each served by an index of migration 0007)."""
+        where = []
+        if self.action:
+            where.append(AuditEntry.action == self.action)
+        if self.actor:
+            where.append(AuditEntry.actor == self.actor)
+        if self.since is not None:
+            where.append(AuditEntry.at >= self.since)
+        if self.until is not None:
+            where.append(AuditEntry.at < self.until)
+        return where
+
+
+def search(session: Session, query: AuditQuery, *, limit: int, before: int | None = None,
+           after: int | None = None) -> list[AuditEntry]:
+    """A page of matching entries, newest first, keyset-paged by ``seq``.
+
+    ``before``: the page just older than that entry; ``after``: the page just newer.
+    """
+    stmt = select(AuditEntry).where(*query.conditions())
+    if after is not None:
+        rows = list(session.scalars(stmt.where(AuditEntry.seq > after)
+                                    .order_by(AuditEntry.seq.asc()).limit(limit)))
+        return rows[::-1]
+    if before is not None:
+        stmt = stmt.where(AuditEntry.seq < before)
+    return list(session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit)))
+
+
+def count(session: Session, query: AuditQuery, *, newer_than: int | None = None) -> int:
+    """How many entries match (only those newer than ``newer_than`` when given)."""
+    stmt = select(func.count()).select_from(AuditEntry).where(*query.conditions())
+    if newer_than is not None:
+        stmt = stmt.where(AuditEntry.seq > newer_than)
+    return int(session.scalar(stmt) or 0)
 
 
 def recent(session: Session, *, limit: int = 50, before: int | None = None) -> list[AuditEntry]:

@@ -115,8 +115,10 @@ class TrustedState:
         elif bundle.previous_root is not None and pki.fingerprint(bundle.previous_root) == pinned:
             anchor = bundle.previous_root
         else:
+            # Never name the bundle's own fingerprint: an admin who reads a wrong one over
+            # the phone must not be handed the right answer (nor an attacker's, to read out).
             raise FingerprintMismatchError(
-                f"the bundle's root has fingerprint {bundle.fingerprint}, not {pinned}"
+                "the bundle's root does not have the fingerprint given"
             )
         link(verified, anchor)
         # (7): expiry

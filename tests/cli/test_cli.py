@@ -309,3 +309,18 @@ def test_sqlite_files_are_private(tmp_path, existing):
         os.umask(old_umask)
     assert {"city.db", "city.db-wal", "city.db-shm"} <= set(files)
     assert files == dict.fromkeys(files, 0o600)
+
+
+def test_partners_import_with_a_wrong_fingerprint_does_not_print_the_right_one(city, tmp_path):
+    from tests.web.test_partners import fingerprint_spellings, other_city_bundle
+
+    runner, env = city
+    data, fingerprint = other_city_bundle("BRREC", "Recife")
+    bundle = tmp_path / "recife.cose"
+    bundle.write_bytes(data)
+    refused = runner.invoke(main, ["partners", "import", str(bundle),
+                                   "--fingerprint", "AB" * 32], env=env)
+    assert refused.exit_code != 0 and "does not match" in refused.output
+    for spelling in fingerprint_spellings(fingerprint):
+        assert spelling not in refused.output
+    assert "no partner city" in runner.invoke(main, ["partners", "list"], env=env).output

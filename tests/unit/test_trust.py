@@ -1128,3 +1128,22 @@ def test_fuzz_fixture_documents_are_accepted(docs: dict[str, Any]) -> None:
     assert state.update_bundle(docs["bundle"], now=NOW).version == 6
     assert TrustedState.from_bytes(docs["stored"], fingerprint=state.fingerprint).version == 5
     assert state.update_revocations(docs["revocations"], now=NOW).is_revoked("PT-BBB")
+
+
+def fingerprint_spellings(fingerprint: str) -> list[str]:
+    """Every way a fingerprint could be written out: grouped or not, either case."""
+    compact = fingerprint.replace(" ", "")
+    return [fingerprint, fingerprint.lower(), compact, compact.lower(),
+            compact[:16], compact[:16].lower()]
+
+
+def test_fingerprint_mismatch_does_not_reveal_the_right_fingerprint(w: World) -> None:
+    # An admin who reads a wrong fingerprint over the phone must not be told the right one.
+    typed = City("FRLYS", "Lyon").fingerprint
+    with pytest.raises(FingerprintMismatchError) as caught:
+        TrustedState.from_pinned_bundle(w.city.bundle(6), fingerprint=typed, now=NOW)
+    message = str(caught.value)
+    assert "does not have the fingerprint given" in message
+    assert caught.value.code == "fingerprint_mismatch"
+    for spelling in fingerprint_spellings(w.city.fingerprint):
+        assert spelling not in message

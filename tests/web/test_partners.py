@@ -13,6 +13,7 @@ import pytest
 
 from cardservice import pki, trust
 from tests.conftest import Auth, csrf_token
+from tests.htmlcheck import assert_ids_unique
 
 
 def other_city_bundle(city_id="FRLYS", name="Lyon"):
@@ -97,6 +98,35 @@ def test_import_with_wrong_fingerprint_stores_nothing(admin, staff):
     assert [p["city_id"] for p in partners_of(admin, staff)] == ["BRREC"]
 
 
+def fingerprint_spellings(fingerprint):
+    """Every way a fingerprint could be written out: grouped or not, either case."""
+    compact = fingerprint.replace(" ", "")
+    return [fingerprint, fingerprint.lower(), compact, compact.lower(),
+            compact[:16], compact[:16].lower()]
+
+
+def test_wrong_fingerprint_is_not_answered_with_the_right_one(client, admin, staff):
+    """The phone check is worthless if a wrong fingerprint is answered with the right one."""
+    data, fingerprint = other_city_bundle("BRREC", "Recife")
+    token = csrf_token(admin, "/admin/partners/")
+    imported = admin.post("/admin/partners/import", data={
+        "bundle": (io.BytesIO(data), "recife.cose"), "fingerprint": "AB" * 32,
+        "csrf_token": token}, content_type="multipart/form-data", follow_redirects=True)
+    client.post("/.well-known/citycard/recognition-requests", data=data,
+                content_type="application/cose")
+    page = admin.get("/admin/partners/").get_data(as_text=True)
+    request_id = re.search(r"/admin/partners/requests/(\d+)/accept", page).group(1)
+    accepted = admin.post(f"/admin/partners/requests/{request_id}/accept",
+                          data={"fingerprint": "AB" * 32, "csrf_token": token},
+                          follow_redirects=True)
+    for resp in (imported, accepted):
+        html = resp.get_data(as_text=True)
+        assert "does not match" in html
+        for spelling in fingerprint_spellings(fingerprint):
+            assert spelling not in html
+    assert partners_of(admin, staff) == []
+
+
 @pytest.mark.parametrize("body, field", [
     ({"url": "ftp://x", "fingerprint": "00" * 32}, "url"),
     ({"url": "https://cards.example", "fingerprint": "not hex"}, "fingerprint"),
@@ -164,3 +194,22 @@ def test_stale_revocations_show_as_a_warning_on_the_verdict(app, client):
     page = client.post("/verify", data={"qr": qr}).get_data(as_text=True)
     assert 'data-warning="revocations_stale"' in page
     assert "list of cancelled cards has not been updated" in page
+
+
+def test_partner_page_ids_are_unique(client, admin, staff):
+    """Two partners and two requests repeat every per-row form: ids must stay unique."""
+    token = csrf_token(admin, "/admin/partners/")
+    for city_id, name in (("BRREC", "Recife"), ("BEGLG", "Liège")):
+        data, fingerprint = other_city_bundle(city_id, name)
+        admin.post("/admin/partners/import", data={
+            "bundle": (io.BytesIO(data), f"{city_id}.cose"), "fingerprint": fingerprint,
+            "csrf_token": token}, content_type="multipart/form-data")
+    for city_id, name in (("FRLYS", "Lyon"), ("MLGAQ", "Gao")):
+        data, _fp = other_city_bundle(city_id, name)
+        client.post("/.well-known/citycard/recognition-requests", data=data,
+                    content_type="application/cose")
+    html = admin.get("/admin/partners/").get_data(as_text=True)
+    assert html.count("/accept") == 2 and len(partners_of(admin, staff)) == 2
+    assert_ids_unique(html)
+    # Each request's fingerprint field keeps its own label.
+    assert html.count('for="request-') == 2

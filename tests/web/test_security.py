@@ -101,7 +101,8 @@ def test_security_headers(client):
 
 def test_no_inline_script_in_pages(client, staff, auth):
     auth.login(staff["admin"])
-    for path in ("/", "/admin/users", "/admin/audit", "/password"):
+    for path in ("/", "/admin/users", "/admin/audit", "/admin/keys", "/admin/keys/rotate",
+                 "/password"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>" not in html and " onclick=" not in html and "style=" not in html, path
 
