@@ -201,21 +201,17 @@ class ResidentUseCases:
         """
         after, done = "", 0
         while True:
-            seen: list[str] = []
-
-            def note(rid: str) -> None:
-                seen.append(rid)
-                if progress is not None:
-                    progress(rid)
-
             with self._uow() as s:
-                last = resident_search.reindex_batch(s, self._keys, after=after,
-                                                     everything=everything, size=batch,
-                                                     progress=note)
-            if last is None:
+                ids = resident_search.reindex_batch(s, self._keys, after=after,
+                                                    everything=everything, size=batch)
+            if not ids:
                 return done
-            done += len(seen)
-            after = last
+            # Reported once the batch is committed: what the bar shows is really done.
+            if progress is not None:
+                for rid in ids:
+                    progress(rid)
+            done += len(ids)
+            after = ids[-1]
 
     # ---- retention ---------------------------------------------------------------------
 

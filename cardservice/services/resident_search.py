@@ -21,7 +21,6 @@ These functions flush, never commit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -210,13 +209,13 @@ def count_to_reindex(session: Session, *, everything: bool = False) -> int:
 
 def reindex_batch(
     session: Session, keys: CityKeys, *, after: str, everything: bool = False,
-    size: int = REINDEX_BATCH, progress: Callable[[str], None] | None = None,
-) -> str | None:
+    size: int = REINDEX_BATCH,
+) -> list[str]:
     """Decrypt up to ``size`` live records with ids above ``after`` and (re)compute their
-    blind indexes; returns the last id done, or ``None`` when none was left.
+    blind indexes; returns the ids done, in order (empty: nothing was left).
 
-    Ids are random, so walking them in order is a fair sample at every step; a run cut
-    short resumes where it stopped (rows already done no longer lack an index).
+    Walking the ids in order lets a run cut short resume where it stopped (rows already
+    done no longer lack an index) and ``everything`` go through each row once.
     """
     v = keys.vault()
     ids = list(session.scalars(select(Resident.id).where(_needs_index(everything),
@@ -227,7 +226,5 @@ def reindex_batch(
         assert resident is not None
         data = residents.open_data(keys, resident)
         resident.blind_index, resident.family_year_index = residents.search_indexes(v, data)
-        if progress is not None:
-            progress(rid)
     session.flush()
-    return ids[-1] if ids else None
+    return ids

@@ -5,8 +5,9 @@ runs them in one unit of work.
 
 Personal data is sealed with the resident's own data key (see ``cardservice.vault``);
 the database row holds ciphertext, blind indexes for duplicates and searches (see
-``services.resident_search``) and dates needed for retention. Nothing here stores what SPEC §2 forbids: the raw request is
-checked by ``privacy.refuse_not_collected`` before it is parsed.
+``services.resident_search``) and dates needed for retention. Nothing here stores what
+SPEC §2 forbids: the raw request is checked by ``privacy.refuse_not_collected`` before
+it is parsed.
 """
 
 from __future__ import annotations

@@ -23,12 +23,12 @@ from flask_babel import lazy_pgettext
 
 from cardservice import serials
 from cardservice.application import (
+    SEARCH_PAGE_SIZE,
     CardQuery,
     CardStatus,
     FamilyQuery,
     LikelyDuplicateError,
     NameQuery,
-    SEARCH_PAGE_SIZE,
     ResidentQuery,
     ResidentSearchPage,
     ResidentView,

@@ -23,8 +23,7 @@ from cardservice.application import (
 )
 from cardservice.errors import InvalidInputError
 from cardservice.models import AuditEntry, Resident
-from tests.web.test_clerk import ANA, jpeg_bytes, post_form, registered
-
+from tests.web.test_clerk import jpeg_bytes, post_form, registered
 
 
 @pytest.fixture
