@@ -306,3 +306,32 @@ def test_reindex_fills_rows_registered_before_the_indexes(application, db):
         assert row.blind_index is None and row.family_year_index is None
     assert application.residents.count_to_reindex(everything=True) == 5
     assert application.residents.reindex(everything=True) == 5
+
+
+def test_reindex_cut_short_keeps_the_batches_done_and_resumes(application, db, monkeypatch):
+    from cardservice.services import residents as residents_service
+
+    ids = sorted(application.residents.register(fields(f"Ana {c}", "Silva", "1990-04-12"),
+                                                photo=None, confirm_new=True, actor="t")
+                 for c in "ABCDE")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE residents SET family_year_index = NULL"))
+    real = residents_service.search_indexes
+    calls = []
+
+    def failing(v, data):
+        calls.append(data)
+        if len(calls) == 4:  # inside the second batch of two
+            raise RuntimeError("power cut")
+        return real(v, data)
+
+    monkeypatch.setattr(residents_service, "search_indexes", failing)
+    with pytest.raises(RuntimeError):
+        application.residents.reindex(batch=2)
+    with db.session() as s:
+        indexed = sorted(s.scalars(select(Resident.id).where(
+            Resident.family_year_index.is_not(None))).all())
+    assert indexed == ids[:2]  # the first batch committed, the second rolled back whole
+    monkeypatch.setattr(residents_service, "search_indexes", real)
+    assert application.residents.reindex(batch=2) == 3
+    assert application.residents.count_to_reindex() == 0
