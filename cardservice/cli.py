@@ -352,6 +352,35 @@ def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Pat
     click.echo(f"wrote {len(sheet.serials)} cards to {output}")
 
 
+# ---- residents -----------------------------------------------------------------------------
+
+@main.group("residents")
+def residents_group() -> None:
+    """The register of residents."""
+
+
+@residents_group.command("reindex")
+@click.option("--all", "everything", is_flag=True,
+              help="Recompute every resident's indexes, not only the missing ones.")
+@pass_ctx
+@handle_errors
+def residents_reindex(ctx: Context, everything: bool) -> None:
+    """Fill the search indexes of residents registered before version 0008 (after upgrading).
+
+    Decrypts each live record in batches (one transaction per batch; a run cut short
+    can be started again) and stores its blind indexes. Prints counts, never a name.
+    """
+    todo = ctx.app.residents.count_to_reindex(everything=everything)
+    if not todo:
+        click.echo("every resident is indexed: nothing to do")
+        return
+    with click.progressbar(length=todo, label=f"indexing {todo} residents", file=sys.stderr,
+                           show_pos=True) as bar:
+        done = ctx.app.residents.reindex(everything=everything,
+                                         progress=lambda _rid: bar.update(1))
+    click.echo(f"indexed {done} resident(s)")
+
+
 # ---- purge ---------------------------------------------------------------------------------
 
 @main.command()

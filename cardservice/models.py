@@ -169,8 +169,11 @@ class Resident(Base):
 
     ``wrapped_key`` is the resident's data key wrapped by the master key; deleting it
     (purge) makes every ciphertext of this resident unreadable, in this database and
-    in every backup of it. ``blind_index`` is a keyed hash of the normalised name and
-    birth date, used only to flag likely duplicates.
+    in every backup of it. Two blind indexes (``vault``) let clerks find a resident
+    without any name being searchable: ``blind_index``, a keyed hash of all the
+    normalised name tokens and the birth date (likely duplicates, and the "name and
+    date of birth" search), and ``family_year_index``, a keyed hash of the family-name
+    tokens and the birth year (coarse on purpose). Purge sets both to NULL.
     """
 
     __tablename__ = "residents"
@@ -182,6 +185,8 @@ class Resident(Base):
     record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     photo: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     blind_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # NULL for rows registered before migration 0007 until ``cardservice residents reindex``.
+    family_year_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     last_card_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -20,8 +20,13 @@ Rules this module enforces:
      blind-index key, derive from the master key, so nothing can be unwrapped and no
      blind index can be recomputed. Card verification does not use this key.
 
-6. Duplicates are found with a *blind index*: a keyed hash (HMAC-SHA256) of the
-   normalised name and birth date, so the database never holds a searchable name.
+6. Residents are found through *blind indexes* only, keyed hashes (HMAC-SHA256) under
+   keys of their own, so the database never holds a searchable name:
+
+   * :meth:`Vault.blind_index` — every name token, sorted, and the birth date
+     (duplicates at registration; the clerk's "name and date of birth" search);
+   * :meth:`Vault.family_year_index` — the family-name tokens, sorted, and the birth
+     *year* only: coarse on purpose, many residents share one value.
 
 What this module cannot promise (and the operators' guide must say):
 
@@ -120,6 +125,7 @@ _WRAPPED_KEY_BYTES = 1 + _NONCE_BYTES + KEY_BYTES + _TAG_BYTES
 # HKDF info strings: one sub-key per purpose, so no key is ever used for two jobs.
 _INFO_KEK = b"cardservice/vault/v1/key-encryption-key"
 _INFO_BLIND_INDEX = b"cardservice/vault/v1/blind-index-key"
+_INFO_FAMILY_YEAR_INDEX = b"cardservice/vault/v1/family-year-index-key"
 _INFO_KEY_ID = b"cardservice/vault/v1/key-id"
 
 _ENVELOPE_FORMAT = "cardservice-master-key"
@@ -478,11 +484,11 @@ class Vault:
     """Encrypts and decrypts residents' personal data under keys derived from a master key.
 
     Sub-keys come from the master key with HKDF-SHA256 under distinct ``info``
-    strings: a key-encryption key (KEK) that wraps data keys, and the blind-index
-    key. Destroying the master key therefore destroys the blind-index key too.
+    strings: a key-encryption key (KEK) that wraps data keys, and one key per blind
+    index. Destroying the master key therefore destroys the blind-index keys too.
     """
 
-    __slots__ = ("_blind_index_key", "_kek", "_key_id")
+    __slots__ = ("_blind_index_key", "_family_year_key", "_kek", "_key_id")
 
     def __init__(self, master: MasterKey) -> None:
         """Derive the vault's sub-keys from ``master``."""
@@ -490,6 +496,9 @@ class Vault:
             raise TypeError("Vault needs a MasterKey")
         self._kek = AESGCM(master.derive_subkey(info=_INFO_KEK))
         self._blind_index_key = master.derive_subkey(info=_INFO_BLIND_INDEX)
+        # A key of its own: a family+year value can never equal, or be turned into, a
+        # name+date value, even for a resident with a single name.
+        self._family_year_key = master.derive_subkey(info=_INFO_FAMILY_YEAR_INDEX)
         self._key_id = master.key_id
 
     @property
@@ -571,7 +580,7 @@ class Vault:
             for name, ct in sealed.fields.items()
         }
 
-    # -- duplicates --------------------------------------------------------------------
+    # -- blind indexes -----------------------------------------------------------------
 
     def blind_index(self, given_names: str, family_names: str, date_of_birth: date) -> str:
         """A keyed hash of the normalised full name and birth date, as 32 hex digits.
@@ -589,6 +598,23 @@ class Vault:
             raise VaultError("the name is empty once normalised")
         message = name.encode("utf-8") + b"\x00" + date_of_birth.isoformat().encode("ascii")
         digest = hmac.new(self._blind_index_key, message, hashlib.sha256).digest()
+        return digest[:BLIND_INDEX_BYTES].hex()
+
+    def family_year_index(self, family_names: str, year: int) -> str:
+        """A keyed hash of the normalised family names and the birth year, as 32 hex digits.
+
+        Coarse on purpose: it finds the "Silva born in 1990" a clerk cannot narrow down
+        further, so many residents share one value and the value alone says little
+        about any of them. Family tokens are sorted like :meth:`blind_index`'s
+        ("Conceição da Silva" = "Silva da Conceicao").
+        """
+        if isinstance(year, bool) or not isinstance(year, int) or not 1 <= year <= 9999:
+            raise TypeError("year must be an int from 1 to 9999")
+        name = normalise_name(family_names)
+        if not name:
+            raise VaultError("the family name is empty once normalised")
+        message = name.encode("utf-8") + b"\x00" + f"{year:04d}".encode("ascii")
+        digest = hmac.new(self._family_year_key, message, hashlib.sha256).digest()
         return digest[:BLIND_INDEX_BYTES].hex()
 
 

@@ -27,7 +27,14 @@ from cardservice.application.city import (
 )
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
-from cardservice.application.residents import ResidentUseCases
+from cardservice.application.residents import (
+    CardOfAnotherCityError,
+    CardQuery,
+    FamilyQuery,
+    NameQuery,
+    ResidentQuery,
+    ResidentUseCases,
+)
 from cardservice.application.staff import AuditEntryView, AuditPage, NewAccount, StaffUseCases
 from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
@@ -43,7 +50,10 @@ from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
 from cardservice.services.renewals import KINDS as RENEWAL_KINDS
 from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
+from cardservice.services.resident_search import PAGE_SIZE as SEARCH_PAGE_SIZE
+from cardservice.services.resident_search import ResidentMatch, ResidentSearchPage
 from cardservice.services.residents import (
+    CardSummary,
     LikelyDuplicateError,
     PurgePlan,
     ResidentData,
@@ -55,7 +65,9 @@ from cardservice.services.verification import VerificationResult
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
-    "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
+    "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "SEARCH_PAGE_SIZE",
+    "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
+    "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
     "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
@@ -82,7 +94,8 @@ class Application:
         self.uploads = Uploads(settings.uploads)
         self.verifier = Verifier(settings, self.keys, self.db, self.uow, self.uploads)
         self.staff = StaffUseCases(settings, self.uow)
-        self.residents = ResidentUseCases(settings, self.keys, self.uow, self.uploads)
+        self.residents = ResidentUseCases(settings, self.keys, self.uow, self.uploads,
+                                          self.verifier)
         self.cards = CardUseCases(settings, self.keys, self.uow)
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)

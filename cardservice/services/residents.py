@@ -4,9 +4,10 @@ These functions flush, never commit: each use case in ``cardservice.application`
 runs them in one unit of work.
 
 Personal data is sealed with the resident's own data key (see ``cardservice.vault``);
-the database row holds ciphertext, a blind index for duplicate detection and dates
-needed for retention. Nothing here stores what SPEC §2 forbids: the raw request is
-checked by ``privacy.refuse_not_collected`` before it is parsed.
+the database row holds ciphertext, blind indexes for duplicates and searches (see
+``services.resident_search``) and dates needed for retention. Nothing here stores what
+SPEC §2 forbids: the raw request is checked by ``privacy.refuse_not_collected`` before
+it is parsed.
 """
 
 from __future__ import annotations
@@ -371,7 +372,7 @@ def register(
     ``photo`` is the JPEG made by :func:`process_photo`, never the upload itself.
     """
     v = keys.vault()
-    blind = _blind_index(v, data.given_names, data.family_names, data.date_of_birth)
+    blind, family_year = search_indexes(v, data)
     if not confirm_new:
         matches = list(session.scalars(
             select(Resident.id).where(Resident.blind_index == blind,
@@ -389,6 +390,7 @@ def register(
     session.add(Resident(
         id=rid, created_at=now, updated_at=now, wrapped_key=sealed.wrapped_key,
         record=sealed.fields["record"], photo=sealed.fields.get("photo"), blind_index=blind,
+        family_year_index=family_year,
     ))
     audit.record(session, actor=actor, action="resident.register", target_type="resident",
                  target_id=rid, now=now,
@@ -397,12 +399,35 @@ def register(
     return rid
 
 
-def _blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
+def blind_index(v: vault.Vault, given: str, family: str, born: date) -> str:
+    """The name + birth date index (duplicates, and the clerk's name search)."""
     try:
         return v.blind_index(given, family, born)
     except vault.VaultError:
         raise InvalidInputError(N_("A name needs at least one letter."), field="given_names") \
             from None
+
+
+def family_year_index(v: vault.Vault, given: str, family: str, year: int) -> str:
+    """The family name + birth year index of a record (see ``Vault.family_year_index``).
+
+    A single name may be entered in either box (``parse_resident``): when the family
+    names hold no letter, the given names stand for them, so a clerk who types that one
+    name as the family name still finds the resident.
+    """
+    part = family if vault.normalise_name(family) else given
+    try:
+        return v.family_year_index(part, year)
+    except vault.VaultError:
+        raise InvalidInputError(N_("A name needs at least one letter."), field="family_names") \
+            from None
+
+
+def search_indexes(v: vault.Vault, data: ResidentData) -> tuple[str, str]:
+    """``(blind_index, family_year_index)`` of a record: what register, correct and
+    reindex store."""
+    return (blind_index(v, data.given_names, data.family_names, data.date_of_birth),
+            family_year_index(v, data.given_names, data.family_names, data.date_of_birth.year))
 
 
 def process_photo(raw: bytes, settings: Settings, *,
@@ -494,8 +519,7 @@ def correct_resident(
     resident.record = v.encrypt(key, data.to_json(), record_id=resident.id, field="record")
     if photo is not None:
         resident.photo = v.encrypt(key, photo, record_id=resident.id, field="photo")
-    resident.blind_index = _blind_index(v, data.given_names, data.family_names,
-                                        data.date_of_birth)
+    resident.blind_index, resident.family_year_index = search_indexes(v, data)
     resident.updated_at = now
     changed = sorted(k for k in changes if k not in ("confirm_new",))
     audit.record(session, actor=actor, action="resident.correct", target_type="resident",
@@ -509,7 +533,7 @@ def find_by_name(
     date_of_birth: date, actor: str, now: datetime,
 ) -> list[ResidentView]:
     """Exact search by name and birth date, through the blind index (no name is searchable)."""
-    blind = _blind_index(keys.vault(), given_names, family_names, date_of_birth)
+    blind = blind_index(keys.vault(), given_names, family_names, date_of_birth)
     ids = list(session.scalars(select(Resident.id).where(
         Resident.blind_index == blind, Resident.purged_at.is_(None))))
     audit.record(session, actor=actor, action="resident.search", target_type="resident",
@@ -570,6 +594,7 @@ def purge_resident(session: Session, resident_id: str, *, actor: str, now: datet
     resident.record = None
     resident.photo = None
     resident.blind_index = None
+    resident.family_year_index = None
     resident.purged_at = now
     for card in resident.cards:
         card.print_data = None
@@ -577,6 +602,17 @@ def purge_resident(session: Session, resident_id: str, *, actor: str, now: datet
     audit.record(session, actor=actor, action="resident.purge", target_type="resident",
                  target_id=resident_id, now=now, details={"reason": reason})
     session.flush()
+
+
+def forget_search_indexes(session: Session) -> int:
+    """Set every resident's blind indexes to NULL (before the master key is destroyed).
+
+    Without the key nobody could test a guess against them any more, but the values
+    would still tell which residents share a name and birth date: they go too.
+    """
+    result = session.execute(update(Resident).values(blind_index=None, family_year_index=None))
+    session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def set_last_card_expiry(session: Session, resident: Resident) -> None:

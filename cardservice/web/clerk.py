@@ -22,7 +22,17 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from cardservice import serials
-from cardservice.application import CardStatus, LikelyDuplicateError, ResidentView
+from cardservice.application import (
+    SEARCH_PAGE_SIZE,
+    CardQuery,
+    CardStatus,
+    FamilyQuery,
+    LikelyDuplicateError,
+    NameQuery,
+    ResidentQuery,
+    ResidentSearchPage,
+    ResidentView,
+)
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
 from cardservice.privacy import refuse_not_collected
@@ -33,12 +43,13 @@ from cardservice.web.clerk_forms import (
     FEE_WAIVER_LABELS,
     GENDER_LABELS,
     REVOCATION_LABELS,
+    CardSearchForm,
+    FamilySearchForm,
     NameSearchForm,
     PrintSelectionForm,
     PrintSheetForm,
     ResidentForm,
     RevokeForm,
-    SerialSearchForm,
     label_of,
 )
 from cardservice.web.forms import ConfirmForm
@@ -46,7 +57,7 @@ from cardservice.web.main import add_home_link
 
 bp = Blueprint("clerk", __name__, url_prefix="/clerk")
 
-SEARCH_PAGE = 20
+SEARCH_PAGE = SEARCH_PAGE_SIZE
 PRINT_LIST_PAGE = 50
 # A batch is rendered inside one web request; bigger runs are split (or done offline).
 MAX_BATCH = 200
@@ -132,58 +143,100 @@ def _display_labels() -> dict[str, Any]:
 
 # ---- the desk: search ----------------------------------------------------------------------
 
+# Fields a search refusal names (``InvalidInputError.field``) → the form field to mark.
+_SEARCH_ERROR_FIELDS = {"serial": "card", "card": "card", "given_names": "given_names",
+                        "family_names": "family_names", "date_of_birth": "date_of_birth",
+                        "birth_year": "birth_year", "page": "page"}
+
+
+@dataclass(frozen=True)
+class MatchRow:
+    """A found resident as the desk lists it."""
+
+    id: str
+    full_name: str
+    date_of_birth: date
+    has_photo: bool
+    card: CardRow | None
+
+
+def _search_forms(kind: str) -> dict[str, Any]:
+    """The desk's three search forms; only the one submitted reads the posted data."""
+    posted = request.method == "POST"
+    card = CardSearchForm(formdata=request.form if posted and kind == "card" else None)
+    if not posted and kind == "card":
+        card.card.data = request.args.get("serial", "")
+    return {
+        "card": card,
+        "name": NameSearchForm(formdata=request.form if posted and kind == "name" else None),
+        "family": FamilySearchForm(formdata=request.form if posted and kind == "family"
+                                   else None),
+    }
+
+
+def _query(kind: str, form: Any) -> ResidentQuery:
+    if kind == "card":
+        return CardQuery(form.card.data or "")
+    if kind == "name":
+        assert form.date_of_birth.data is not None
+        return NameQuery(given_names=form.given_names.data or "",
+                         family_names=form.family_names.data or "",
+                         date_of_birth=form.date_of_birth.data)
+    return FamilyQuery(family_names=form.family_names.data or "", birth_year=form.year)
+
+
+def _attach_search_error(form: Any, exc: DomainError) -> None:
+    name = _SEARCH_ERROR_FIELDS.get(exc.field or "")
+    target = form._fields.get(name) if name else None
+    if target is None or name == "page":
+        form.form_errors.append(exc.translated(_))
+    else:
+        target.errors = [*target.errors, exc.translated(_)]
+
+
 @bp.route("/", methods=["GET", "POST"])
 @page("clerk")
 def desk() -> ResponseReturnValue:
-    """Find a card by its number, or a resident by exact names and date of birth."""
-    serial_form = SerialSearchForm(request.args if "serial" in request.args else None)
-    name_form = NameSearchForm()
-    card: CardRow | None = None
-    card_holder: str | None = None
-    results: list[ResidentView] | None = None
-    page_no, has_next, total = 1, False, 0
+    """Find a resident by card number or scan, by names and date of birth, or by family
+    name and year of birth (blind indexes only; every search audited, never its terms)."""
+    if request.method == "POST":
+        # The family form's fields carry its prefix; a post without any marker is the
+        # name search (as the desk posted it before there were three).
+        kind = request.form.get("search") or request.form.get("family-search") or "name"
+    else:
+        kind = "card" if "serial" in request.args else ""
+    forms = _search_forms(kind)
+    form = forms.get(kind)
+    result: ResidentSearchPage | None = None
+    rows: list[MatchRow] = []
     status = 200
-    now = utcnow()
-    if "serial" in request.args:
-        if serial_form.validate():
-            try:
-                info = state.application().cards.get(
-                    serials.normalise_serial(serial_form.serial.data or ""))
-            except serials.SerialFormatError as exc:
-                serial_form.serial.errors = [_(str(exc))]
-                status = 400
-            except NotFoundError:
-                serial_form.serial.errors = [_("No card has this number. Check it with the "
-                                               "card holder and try again.")]
-                status = 404
-            else:
-                card = _card_row(info.serial, info.status, info.revocation_reason,
-                                 info.issued_at, info.expires_at, now)
-                card_holder = info.resident_id
-        else:
+    if form is not None:
+        # A GET (?serial=, a link from elsewhere) changes nothing and needs no CSRF token.
+        ok = form.validate() if request.method == "POST" else bool(form.card.data)
+        if not ok:
+            if request.method == "GET":
+                form.card.errors = [_("Type the card number or scan the card.")]
             status = 400
-    elif name_form.validate_on_submit():
-        assert name_form.date_of_birth.data is not None
-        found = state.application().residents.find_by_name(
-            given_names=name_form.given_names.data or "",
-            family_names=name_form.family_names.data or "",
-            date_of_birth=name_form.date_of_birth.data, actor=actor())
-        total = len(found)
-        results, page_no, has_next = _page_of(found, name_form.page.data or 1, SEARCH_PAGE)
-    elif name_form.is_submitted():
-        status = 400
+        else:
+            page_no = (form.page.data or 1) if "page" in form._fields else 1
+            try:
+                result = state.application().residents.find(
+                    _query(kind, form), actor=actor(), page=page_no, page_size=SEARCH_PAGE)
+            except InvalidInputError as exc:
+                _attach_search_error(form, exc)
+                status = 400
+            else:
+                now = utcnow()
+                rows = [MatchRow(
+                    id=m.id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                    has_photo=m.has_photo,
+                    card=_card_row(m.card.serial, m.card.status, m.card.revocation_reason,
+                                   m.card.issued_at, m.card.expires_at, now)
+                    if m.card is not None else None) for m in result.matches]
     return render_template(
-        "clerk/desk.html", serial_form=serial_form, name_form=name_form, card=card,
-        card_holder=card_holder, results=results, total=total, page_no=page_no,
-        has_next=has_next, active_serial=_active_serial), status
-
-
-def _active_serial(view: ResidentView) -> str | None:
-    """The resident's card in force, formatted (for the result list)."""
-    for c in view.cards:
-        if c.status == CardStatus.ACTIVE:
-            return serials.format_serial(c.serial)
-    return None
+        "clerk/desk.html", card_form=forms["card"], name_form=forms["name"],
+        family_form=forms["family"], kind=kind, result=result, rows=rows,
+        pager_form=form if result is not None and kind in ("name", "family") else None), status
 
 
 # ---- registering and correcting ------------------------------------------------------------

@@ -248,17 +248,27 @@ class ResidentForm(FlaskForm):
             target.errors = [*target.errors, message]
 
 
-class SerialSearchForm(Form):
-    """Find a card by its serial (a GET form: a serial in a URL reveals nobody's name)."""
+class CardSearchForm(FlaskForm):
+    """Find a card's holder by the card number, or by what a hand scanner types from the QR.
 
-    serial = StringField(_l("Card number"), validators=[DataRequired(), Length(max=40)],
-                         render_kw={"autocomplete": "off", "spellcheck": "false",
-                                    "autocapitalize": "characters",
-                                    "placeholder": "XXXX-XXXX-XXX"})
+    Posted, not a GET form: the QR text carries the holder's name and birth date, which
+    must stay out of URLs, browser history and access logs.
+    """
+
+    search = HiddenField(default="card")
+    card = StringField(_l("Card number or scan"),
+                       validators=[DataRequired(message=_l("Type the card number or scan the "
+                                                           "card.")),
+                                   Length(max=4096)],
+                       render_kw={"autocomplete": "off", "spellcheck": "false",
+                                  "autocapitalize": "characters",
+                                  "placeholder": "XXXX-XXXX-XXX"})
 
 
 class NameSearchForm(FlaskForm):
-    """Find a resident by exact names and date of birth (posted: names stay out of URLs)."""
+    """Find a resident by all their names and date of birth (posted: names stay out of URLs)."""
+
+    search = HiddenField(default="name")
 
     given_names = StringField(_l("Given names"), validators=[Length(max=200)],
                               render_kw={"autocomplete": "off", "spellcheck": "false"})
@@ -275,6 +285,40 @@ class NameSearchForm(FlaskForm):
         # punctuation only is no name.
         if not normalise_name(f"{field.data or ''} {self.family_names.data or ''}"):
             raise ValidationError(_("Give at least one name (a single name is fine)."))
+
+
+class FamilySearchForm(FlaskForm):
+    """Find residents by family names and year of birth (a coarse search, paged)."""
+
+    search = HiddenField(default="family")
+    family_names = StringField(_l("Family names"), validators=[Length(max=200)],
+                               render_kw={"autocomplete": "off", "spellcheck": "false"})
+    birth_year = StringField(
+        _l("Year of birth"), validators=[Length(max=10)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4,
+                   "pattern": "[0-9]{4}"})
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1)],
+                        widget=HiddenInput())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own prefix: the name form on the same page has a "family_names" field too.
+        super().__init__(*args, prefix="family", **kwargs)
+
+    def validate_family_names(self, field: StringField) -> None:
+        """A family name with at least one letter or digit."""
+        if not normalise_name(field.data or ""):
+            raise ValidationError(_("Give the family name."))
+
+    def validate_birth_year(self, field: StringField) -> None:
+        """Four digits (whether the year is possible is the search's to say)."""
+        text = (field.data or "").strip()
+        if len(text) != 4 or not text.isascii() or not text.isdigit():
+            raise ValidationError(_("Give the year of birth as four digits, e.g. 1985."))
+
+    @property
+    def year(self) -> int:
+        """The year, once the form has validated."""
+        return int((self.birth_year.data or "").strip())
 
 
 class RevokeForm(FlaskForm):

@@ -99,6 +99,9 @@ USE_CASES: dict[str, Callable[[Application, dict[str, Any]], object]] = {
     "search by name (audited)": lambda a, w: a.residents.find_by_name(
         given_names="Ana Maria", family_names="Silva",
         date_of_birth=__import__("datetime").date(1990, 4, 12), actor="clerk1"),
+    "search by family name and year (audited)": lambda a, w: a.residents.find(
+        __import__("cardservice.application").application.FamilyQuery("Silva", 1990),
+        actor="clerk1"),
     "issue a card (superseding one)": lambda a, w: a.cards.issue(w["resident"],
                                                                  actor="clerk1"),
     "revoke a card": lambda a, w: a.cards.revoke(w["card"].serial, reason="lost",

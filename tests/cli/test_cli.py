@@ -324,3 +324,38 @@ def test_partners_import_with_a_wrong_fingerprint_does_not_print_the_right_one(c
     for spelling in fingerprint_spellings(fingerprint):
         assert spelling not in refused.output
     assert "no partner city" in runner.invoke(main, ["partners", "list"], env=env).output
+
+
+def test_residents_reindex_fills_missing_indexes(city, db):
+    from datetime import date
+
+    from cardservice.application import Application, FamilyQuery, NameQuery
+    from cardservice.config import load_settings
+
+    runner, env = city
+    application = Application(load_settings(env["CARDSERVICE_CONFIG"], environ=env))
+    try:
+        fields = {"family_names": "Silva", "date_of_birth": "1990-04-12",
+                  "address": {"line1": "Rua 1"}, "documents": ["passport", "utility_bill"]}
+        ids = [application.residents.register({**fields, "given_names": f"Ana {c}"},
+                                              photo=None, confirm_new=True, actor="t")
+               for c in "ABC"]
+        # Rows registered before migration 0008 have no family+year index.
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE residents SET family_year_index = NULL"))
+
+        done = runner.invoke(main, ["residents", "reindex"], env=env)
+        assert done.exit_code == 0, done.output
+        assert "indexed 3 resident(s)" in done.stdout
+        assert "Ana" not in done.output and "Silva" not in done.output  # counts, never names
+        found = application.residents.find(FamilyQuery("silva", 1990), actor="t")
+        assert sorted(m.id for m in found.matches) == sorted(ids)
+        assert application.residents.find(NameQuery("ana b", "silva", date(1990, 4, 12)),
+                                          actor="t").total == 1
+
+        again = runner.invoke(main, ["residents", "reindex"], env=env)
+        assert again.exit_code == 0 and "nothing to do" in again.stdout
+        everything = runner.invoke(main, ["residents", "reindex", "--all"], env=env)
+        assert everything.exit_code == 0 and "indexed 3 resident(s)" in everything.stdout
+    finally:
+        application.close()

@@ -531,3 +531,56 @@ def test_normalise_name_is_idempotent_and_order_free(text: str) -> None:
     assert normalise_name(once) == once
     assert normalise_name(" ".join(reversed(text.split()))) == once
     assert "  " not in once and once == once.strip()
+
+
+# --- the search normalisation, as a table (what the clerk types → what is compared) -----
+
+SEARCH_NORMALISED = {
+    "accents dropped": ("José", "jose"),
+    "Vietnamese stacked marks and đ": ("Nguyễn Đức Thảo", "duc nguyen thao"),
+    "case folded": ("ANA maria SILVA", "ana maria silva"),
+    "order sorted": ("Silva Ana Maria", "ana maria silva"),
+    "hyphen separates": ("García-López", "garcia lopez"),
+    "other punctuation separates": ("Silva, Ana (Maria)", "ana maria silva"),
+    "apostrophe joins": ("O'Brien", "obrien"),
+    "typographic apostrophe joins": ("D’Almeida", "dalmeida"),
+    "German sharp s": ("Straße", "strasse"),
+    "capital sharp s": ("STRAẞE", "strasse"),
+    "stroked letters": ("Łódź Søren", "lodz soren"),
+    "Arabic letters kept, harakat dropped": ("مُحَمَّد عَلِي", "علي محمد"),
+    "Arabic presentation forms folded by NFKC": ("\ufecb\ufee0\ufef2", "علي"),
+    "Arabic unchanged apart from order": ("محمد علي", "علي محمد"),
+    "Devanagari vowel signs kept": ("किरण", "किरण"),
+    "spaces collapsed": ("  Ana \t  Maria  ", "ana maria"),
+}
+
+
+@pytest.mark.parametrize(("raw", "expected"), SEARCH_NORMALISED.values(),
+                         ids=SEARCH_NORMALISED.keys())
+def test_search_normalisation_table(raw: str, expected: str) -> None:
+    assert normalise_name(raw) == expected
+
+
+def test_family_year_index_tolerates_spelling_and_is_coarse(v: Vault) -> None:
+    index = v.family_year_index("Conceição da Silva", 1990)
+    assert v.family_year_index("SILVA DA CONCEICAO", 1990) == index
+    assert v.family_year_index("conceição-da-silva", 1990) == index
+    assert v.family_year_index("Conceição da Silva", 1991) != index
+    assert v.family_year_index("Conceição Silva", 1990) != index
+    assert len(index) == 2 * vault.BLIND_INDEX_BYTES and int(index, 16) >= 0
+
+
+def test_family_year_index_has_a_key_of_its_own(v: Vault) -> None:
+    # The same words under the two indexes never give the same value (domain separation),
+    # and another master key gives other values.
+    assert v.family_year_index("Silva", 1990) != v.blind_index("", "Silva", date(1990, 1, 1))
+    assert Vault(MasterKey.generate()).family_year_index("Silva", 1990) \
+        != v.family_year_index("Silva", 1990)
+
+
+def test_family_year_index_refuses_empty_names_and_bad_years(v: Vault) -> None:
+    with pytest.raises(VaultError):
+        v.family_year_index(" - ", 1990)
+    for year in (0, 10_000, True, 1990.0, "1990"):
+        with pytest.raises(TypeError):
+            v.family_year_index("Silva", year)  # type: ignore[arg-type]

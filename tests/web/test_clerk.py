@@ -156,42 +156,7 @@ def test_issuing_again_asks_to_confirm_and_supersedes(clerk):
     assert f"This supersedes card {serials.format_serial(second)}" in page
 
 
-def test_search_by_serial(clerk):
-    rid = registered(clerk)
-    serial = issue(clerk, rid)
-    typed = serials.format_serial(serial).lower()
-    found = clerk.get("/clerk/", query_string={"serial": typed})
-    html = found.get_data(as_text=True)
-    assert found.status_code == 200 and "Card found" in html
-    assert f'href="/clerk/residents/{rid}"' in html and serials.format_serial(serial) in html
-
-    bad_char = "0" if serial[3] != "0" else "1"
-    typo = serial[:3] + bad_char + serial[4:]
-    wrong = clerk.get("/clerk/", query_string={"serial": typo})
-    assert wrong.status_code == 400
-    assert "typing mistake" in wrong.get_data(as_text=True)
-    assert 'aria-describedby="serial-help serial-error"' in wrong.get_data(as_text=True)
-
-    other = serials.new_serial()
-    missing = clerk.get("/clerk/", query_string={"serial": other})
-    assert missing.status_code == 404
-    assert "No card has this number" in missing.get_data(as_text=True)
-
-
-def test_search_by_name_and_date_of_birth(clerk):
-    rid = registered(clerk)
-    data = {"given_names": "ana maria", "family_names": "CONCEICAO DA SILVA",
-            "date_of_birth": "1990-04-12"}
-    found = post_form(clerk, "/clerk/", data)
-    html = found.get_data(as_text=True)
-    assert found.status_code == 200 and "1 resident found" in html
-    assert f'href="/clerk/residents/{rid}"' in html and "No card in force" in html
-
-    none = post_form(clerk, "/clerk/", {**data, "date_of_birth": "1990-04-13"})
-    assert "Nobody is registered" in none.get_data(as_text=True)
-    nameless = post_form(clerk, "/clerk/", {**data, "given_names": ".", "family_names": ""})
-    assert nameless.status_code == 400
-    assert "Give at least one name" in nameless.get_data(as_text=True)
+# Searching at the desk (by card, scan, names, family name and year): tests/web/test_search.py.
 
 
 def test_likely_duplicate_needs_confirmation_and_keeps_the_photo(clerk, db):

@@ -9,8 +9,10 @@ still verifies; then destroys the whole register.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from sqlalchemy import select
 
 from cardservice import vault
 from cardservice.application import UnitOfWork
@@ -95,6 +98,23 @@ def test_sqlite_file_holds_no_personal_data_in_clear(app, client, staff, db):
     assert len(raw) > 10_000
     for needle in needles(stored_photo):
         assert needle not in raw, needle[:40]
+    # The search columns hold keyed hashes only: not the normalised names, nor an unkeyed
+    # hash of them anyone could recompute from a guess.
+    for p in PEOPLE:
+        born = p["date_of_birth"]
+        full = vault.normalise_name(f"{p['given_names']} {p['family_names']}")
+        family = vault.normalise_name(p["family_names"])
+        for clear in (full, family, f"{full}\x00{born}", f"{family}\x00{born[:4]}"):
+            assert clear.encode() not in raw, clear
+            for digest in (hashlib.sha256(clear.encode()).hexdigest(),
+                           hashlib.md5(clear.encode()).hexdigest()):  # noqa: S324
+                assert digest[:32].encode() not in raw, clear
+    with ext.db.session() as s:
+        rows = s.scalars(select(Resident)).all()
+        assert len(rows) == len(PEOPLE)
+        for row in rows:
+            for value in (row.blind_index, row.family_year_index):
+                assert value is not None and re.fullmatch(r"[0-9a-f]{32}", value)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -131,7 +151,7 @@ def test_purge_one_resident_unreadable_and_card_still_verifies(app, client, staf
     with ext.db.session() as s:
         row = s.get(Resident, ids[0])
         assert row.wrapped_key is None and row.record is None and row.photo is None
-        assert row.blind_index is None
+        assert row.blind_index is None and row.family_year_index is None
         others = [s.get(Resident, i) for i in ids[1:]]
         v = ext.keys.vault()
         # no data key on the machine opens the purged ciphertexts
@@ -203,5 +223,10 @@ def test_purge_all_needs_typed_confirmation_and_cards_keep_verifying(
     assert c2.post("/api/v1/verify", json={"qr": card["qr"]}).get_json()["status"] == "valid"
     with pytest.raises(RegisterDestroyedError):
         app2.extensions["cardservice"].keys.vault()
+    # The blind indexes went with the key: they would still say who shares a name.
+    with db.session() as s:
+        assert s.scalars(select(Resident.id).where(
+            (Resident.blind_index.is_not(None)) | (Resident.family_year_index.is_not(None))
+        )).all() == []
     for a in (app, app2):
         a.extensions["cardservice"].db.dispose()
