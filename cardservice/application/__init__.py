@@ -34,7 +34,12 @@ from cardservice.services.citykeys import CityKeys, KeysUnavailableError, Regist
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
 from cardservice.services.renewals import KINDS as RENEWAL_KINDS
-from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
+from cardservice.services.renewals import (
+    CardHolderSession,
+    CardNotMatchedError,
+    QueueItem,
+    RequestView,
+)
 from cardservice.services.residents import (
     LikelyDuplicateError,
     PurgePlan,
@@ -51,7 +56,7 @@ __all__ = [
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
     "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
-    "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
+    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
     "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
     "VerificationResult", "Verifier", "iso",
 ]

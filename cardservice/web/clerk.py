@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from cardservice import serials
-from cardservice.application import CardStatus, LikelyDuplicateError, ResidentView
+from cardservice.application import CardStatus, IssuedCard, LikelyDuplicateError, ResidentView
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
 from cardservice.privacy import refuse_not_collected
@@ -314,9 +314,17 @@ def issue(resident_id: str) -> ResponseReturnValue:
     except DomainError as exc:
         flash(exc.translated(_), "error")
         return redirect(back)
-    # The renewal code is shown once, on the next page; only its hash is kept.
-    browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
     flash(_("Card %(serial)s issued.", serial=serials.format_serial(issued.serial)), "success")
+    return show_issued(issued)
+
+
+def show_issued(issued: IssuedCard) -> ResponseReturnValue:
+    """Go to the new card's page, where it is printed with its renewal code.
+
+    The code is shown once, on that page (kept in the signed session until then, never
+    flashed); only its hash is stored.
+    """
+    browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
     return redirect(url_for("clerk.issued_page", serial=issued.serial))
 
 
