@@ -239,8 +239,7 @@ def _face(
         if not latin or cardpdf.missing_glyphs(latin):
             raise InvalidInputError(
                 N_("The card's fonts cannot print some characters of this name: "
-                   "%(characters)s. Add a Latin transliteration ('name_latin') to print "
-                   "instead."),
+                   "%(characters)s. Give a name in Latin letters to print instead."),
                 params={"characters": "".join(sorted(cardpdf.missing_glyphs(name)))},
                 field="name_latin")
         name, latin = latin, None

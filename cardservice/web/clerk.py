@@ -19,7 +19,7 @@ from flask import session as browser_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
+from flask_babel import lazy_pgettext, ngettext
 
 from cardservice import serials
 from cardservice.application import CardStatus, IssuedCard, LikelyDuplicateError, ResidentView
@@ -217,7 +217,7 @@ def register_page() -> ResponseReturnValue:
     """The registration form; a likely duplicate asks for confirmation first."""
     settings = state.settings()
     form = ResidentForm().setup(settings)
-    matches: list[str] = []
+    candidates: list[tuple[ResidentView, list[CardRow]]] = []
     status = 200
     if form.is_submitted():
         _refuse_not_collected()
@@ -231,14 +231,16 @@ def register_page() -> ResponseReturnValue:
             try:
                 rid = _save_resident_form(form, save)
             except LikelyDuplicateError as exc:
-                matches = exc.matches
+                now = utcnow()
+                candidates = [(v, _rows(v, now)) for v in
+                              state.application().residents.candidates(exc.matches)]
                 status = 409
             else:
                 if rid is not None:
                     flash(_("Registered. Check the record, then issue the card."), "success")
                     return redirect(url_for("clerk.resident_page", resident_id=rid))
-    return render_template("clerk/register.html", form=form, matches=matches, resident=None,
-                           **_form_context(settings)), status
+    return render_template("clerk/register.html", form=form, candidates=candidates,
+                           resident=None, **_form_context(settings, form)), status
 
 
 @bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
@@ -263,13 +265,31 @@ def edit_page(resident_id: str) -> ResponseReturnValue:
             if _save_resident_form(form, save) is not None:
                 flash(_("The record is corrected."), "success")
                 return redirect(url_for("clerk.resident_page", resident_id=resident_id))
-    return render_template("clerk/register.html", form=form, matches=[], resident=view,
-                           **_form_context(settings)), status
+    return render_template("clerk/register.html", form=form, candidates=[], resident=view,
+                           **_form_context(settings, form)), status
 
 
-def _form_context(settings: Any) -> dict[str, Any]:
+def _form_context(settings: Any, form: ResidentForm) -> dict[str, Any]:
     reg = settings.registration
-    return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender}
+    return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender,
+            **_display_labels(), **points_tally(reg.documents, reg.points_needed,
+                                               form.documents.data or [])}
+
+
+def points_tally(catalogue: dict[str, int], needed: int, ticked: list[str]) -> dict[str, Any]:
+    """The running total of document points: the sentence for what is ticked now, and one
+    per possible total for ``points.js`` to show as boxes are ticked (plurals done here)."""
+    def say(n: int) -> str:
+        if n >= needed:
+            return ngettext("Documents ticked: %(num)d point. Enough.",
+                            "Documents ticked: %(num)d points. Enough.", n)
+        return ngettext("Documents ticked: %(num)d point of the %(needed)d needed.",
+                        "Documents ticked: %(num)d points of the %(needed)d needed.", n,
+                        needed=needed)
+
+    now = sum(catalogue.get(str(d), 0) for d in set(ticked))
+    return {"document_points": catalogue, "points_now": say(now),
+            "points_messages": {n: say(n) for n in range(sum(catalogue.values()) + 1)}}
 
 
 # ---- a resident's record -------------------------------------------------------------------
