@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from cardservice import schema
-from cardservice.application.cards import CardSheet, CardUseCases
+from cardservice.application.cards import CardSheet, CardUseCases, PrintSelection
 from cardservice.application.city import CityUseCases, RootRotation, TrustExport
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
@@ -29,7 +29,7 @@ from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError
-from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
+from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, PrintRow, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
@@ -55,8 +55,9 @@ __all__ = [
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "ResidentData",
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
-    "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
-    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
+    "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PrintRow",
+    "PrintSelection", "PurgePlan", "QueueItem", "RecognitionRequestView",
+    "RegisterDestroyedError", "RequestView", "ResidentView",
     "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
     "VerificationResult", "Verifier", "iso",
 ]

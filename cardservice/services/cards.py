@@ -338,6 +338,34 @@ def cards_sheet_pdf(
     return pdf
 
 
+@dataclass(frozen=True)
+class PrintRow:
+    """A card in a batch to print, with whose it is (``name`` is ``None`` once forgotten)."""
+
+    serial: str
+    resident_id: str
+    name: str | None
+    has_photo: bool
+    issued_at: datetime
+    printed_at: datetime | None
+
+
+def print_rows(session: Session, keys: CityKeys, serials_: Sequence[str]) -> list[PrintRow]:
+    """The holders of ``serials_``, decrypted, in the order given (for the batch list)."""
+    rows = []
+    for s in serials_:
+        card = _get(session, s)
+        resident = session.get(Resident, card.resident_id)
+        name, has_photo = None, False
+        if resident is not None and resident.wrapped_key is not None:
+            name = residents.open_data(keys, resident).full_name
+            has_photo = resident.photo is not None
+        rows.append(PrintRow(serial=card.serial, resident_id=card.resident_id, name=name,
+                             has_photo=has_photo, issued_at=card.issued_at,
+                             printed_at=card.printed_at))
+    return rows
+
+
 def cards_issued_between(session: Session, *, start: datetime, end: datetime,
                          only_unprinted: bool = False) -> list[str]:
     """Serials of active cards issued in ``[start, end)``, oldest first."""

@@ -329,7 +329,7 @@ def parse_resident(
     if not isinstance(langs, list) or len(langs) > 2:
         raise InvalidInputError(N_("Languages: give two at most."), field="languages")
     languages = []
-    for i, lang in enumerate(langs):
+    for lang in langs:
         if not isinstance(lang, str) or not _LANG.match(lang.strip()):
             raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
                                     params={"value": str(lang)[:40]}, field="languages")

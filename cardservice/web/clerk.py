@@ -22,7 +22,13 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext, ngettext
 
 from cardservice import serials
-from cardservice.application import CardStatus, IssuedCard, LikelyDuplicateError, ResidentView
+from cardservice.application import (
+    CardStatus,
+    IssuedCard,
+    LikelyDuplicateError,
+    PrintRow,
+    ResidentView,
+)
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
 from cardservice.privacy import refuse_not_collected
@@ -52,6 +58,8 @@ PRINT_LIST_PAGE = 50
 MAX_BATCH = 200
 # A conservative rate for the estimate shown before printing (decrypt + QR + layout).
 SHEET_CARDS_PER_SECOND = 15
+# From this many cards on, the clerk confirms before the PDF is made (and marked printed).
+LARGE_SHEET = 30
 _ISSUED_KEY = "clerk_issued_card"
 
 STATUS_LABELS: dict[str, Any] = {
@@ -454,8 +462,8 @@ def print_page() -> ResponseReturnValue:
     today = utcnow().date()
     form = PrintSelectionForm(request.args if request.args else None, start=today, end=today,
                               only_unprinted=True)
-    selected: list[str] | None = None
-    listing: list[str] = []
+    total: int | None = None
+    listing: list[PrintRow] = []
     page_no, has_next = 1, False
     status = 200
     if "start" in request.args:
@@ -467,20 +475,28 @@ def print_page() -> ResponseReturnValue:
         else:
             assert form.start.data is not None and form.end.data is not None
             start, end = _period(form.start.data, form.end.data)
-            selected = state.application().cards.issued_between(
-                start=start, end=end, only_unprinted=bool(form.only_unprinted.data))
-            listing, page_no, has_next = _page_of(selected, form.page.data or 1,
-                                                  PRINT_LIST_PAGE)
-    batch = min(len(selected or []), MAX_BATCH)
+            page_no = form.page.data or 1
+            for _attempt in range(2):  # a page past the end shows the last page
+                chosen = state.application().cards.print_selection(
+                    start=start, end=end, only_unprinted=bool(form.only_unprinted.data),
+                    offset=(page_no - 1) * PRINT_LIST_PAGE, limit=PRINT_LIST_PAGE)
+                pages = max(1, math.ceil(chosen.total / PRINT_LIST_PAGE))
+                if page_no <= pages:
+                    break
+                page_no = pages
+            total, listing = chosen.total, chosen.rows
+            has_next = page_no < pages
+    batch = min(total or 0, MAX_BATCH)
     sheet = PrintSheetForm(formdata=None, start=form.start.data, end=form.end.data,
                            only_unprinted="1" if form.only_unprinted.data else "")
     page_args = {"start": form.start._value(), "end": form.end._value(),
                  **({"only_unprinted": "y"} if form.only_unprinted.data else {})}
     return render_template(
-        "clerk/print.html", form=form, sheet=sheet, selected=selected,
-        listing=[serials.format_serial(s) for s in listing], page_no=page_no,
+        "clerk/print.html", form=form, sheet=sheet, total=total, listing=listing,
+        fmt=serials.format_serial, page_no=page_no,
         list_start=(page_no - 1) * PRINT_LIST_PAGE + 1, page_args=page_args,
         has_next=has_next, batch=batch, max_batch=MAX_BATCH,
+        confirm_large=batch >= LARGE_SHEET,
         seconds=max(5, math.ceil(batch / SHEET_CARDS_PER_SECOND))), status
 
 

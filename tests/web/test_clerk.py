@@ -344,11 +344,20 @@ def test_correct_the_record(clerk):
     assert 'id="contact_email-error"' in bad.get_data(as_text=True)
 
 
-def test_batch_printing(clerk, monkeypatch):
+def _printed(db) -> dict[str, bool]:
+    with db.engine.connect() as conn:
+        return {serial: printed is not None for serial, printed in conn.execute(
+            text("SELECT serial, printed_at FROM cards"))}
+
+
+def test_batch_printing(clerk, monkeypatch, db):
     from cardservice.web import clerk as clerk_views
 
+    made = []
     for given in ("Ana", "Bea", "Carla"):
-        issue(clerk, registered(clerk, data={**ANA, "given_names": given}))
+        rid = registered(clerk, data={**ANA, "given_names": given},
+                         photo=jpeg_bytes() if given == "Bea" else None)
+        made.append((rid, issue(clerk, rid)))
     today = datetime.now(UTC).date().isoformat()
     args = {"start": today, "end": today, "only_unprinted": "y"}
 
@@ -361,6 +370,19 @@ def test_batch_printing(clerk, monkeypatch):
     listing = clerk.get("/clerk/print", query_string=args).get_data(as_text=True)
     assert "3 cards to print" in listing and "A batch holds at most 2 cards" in listing
     assert "Print 2 cards (PDF)" in listing and "Next page" in listing
+    assert "The sheet holds 2 cards. Making it records them all as printed." in listing
+    # Each card with its holder's name (a link to the record) and photo, beside the serial.
+    (ana, ana_card), (bea, bea_card), (carla, _carla_card) = made
+    assert serials.format_serial(ana_card) in listing
+    assert f'<a href="/clerk/residents/{ana}">Ana Conceição da Silva</a>' in listing
+    assert f'<a href="/clerk/residents/{bea}">Bea Conceição da Silva</a>' in listing
+    assert f'src="/clerk/residents/{bea}/photo" alt="Photo of Bea Conceição da Silva"' in listing
+    assert f"/clerk/residents/{ana}/photo" not in listing
+    assert "Carla" not in listing  # on page 2
+    assert "Yes, make the PDF" not in listing  # a small sheet needs no second step
+    # Looking at the list or at a card's PDF records nothing.
+    assert clerk.get(f"/clerk/cards/{ana_card}.pdf").status_code == 200
+    assert not any(_printed(db).values())
     assert "Page 2" in clerk.get("/clerk/print", query_string={**args, "page": 2}).get_data(
         as_text=True)
 
@@ -370,11 +392,19 @@ def test_batch_printing(clerk, monkeypatch):
     assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
     assert sheet.headers["Content-Disposition"].startswith("attachment;")
     assert len(pdfium.PdfDocument(sheet.data)) == 2  # fronts, then backs
+    # Making the sheet records its cards (the two oldest) as printed, and only them.
+    assert _printed(db) == {ana_card: True, bea_card: True, made[2][1]: False}
 
     rest = clerk.get("/clerk/print", query_string=args).get_data(as_text=True)
     assert "1 card to print" in rest
     everything = clerk.get("/clerk/print", query_string={"start": today, "end": today})
     assert "3 cards to print" in everything.get_data(as_text=True)
+
+    monkeypatch.setattr(clerk_views, "LARGE_SHEET", 2)
+    large = clerk.get("/clerk/print", query_string={"start": today, "end": today,
+                                                    "page": 9}).get_data(as_text=True)
+    assert '<details class="confirm">' in large and "Yes, make the PDF of 2 cards" in large
+    assert "Page 2" in large  # a page past the end shows the last one
 
     backwards = clerk.get("/clerk/print", query_string={"start": today, "end": "2000-01-01"})
     assert backwards.status_code == 400
