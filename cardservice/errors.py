@@ -14,6 +14,16 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: mark now, t
     return message
 
 
+class Label(str):
+    """A message parameter that is itself a phrase to translate (a field's name, say).
+
+    Mark it with ``N_`` where it is written: ``params={"field": Label(N_("Given names"))}``;
+    ``DomainError.translated`` translates it along with the message.
+    """
+
+    __slots__ = ()
+
+
 class DomainError(Exception):
     """A refusal the user can act on; ``code`` is stable, ``message`` is for people."""
 
@@ -31,7 +41,10 @@ class DomainError(Exception):
     def translated(self, gettext: Callable[[str], str]) -> str:
         """The message in another language: ``gettext`` translates the template first."""
         text = gettext(self.template)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        return text % {k: gettext(v) if isinstance(v, Label) else v
+                       for k, v in self.params.items()}
 
 
 class InvalidInputError(DomainError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from cardservice import schema
-from cardservice.application.cards import CardSheet, CardUseCases
+from cardservice.application.cards import CardSheet, CardUseCases, PrintSelection
 from cardservice.application.city import (
     CityUseCases,
     KeysOverview,
@@ -44,12 +44,17 @@ from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError, AuditQuery
-from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
+from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, PrintRow, iso
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
 from cardservice.services.renewals import KINDS as RENEWAL_KINDS
-from cardservice.services.renewals import CardHolderSession, CardNotMatchedError, RequestView
+from cardservice.services.renewals import (
+    CardHolderSession,
+    CardNotMatchedError,
+    QueueItem,
+    RequestView,
+)
 from cardservice.services.resident_search import PAGE_SIZE as SEARCH_PAGE_SIZE
 from cardservice.services.resident_search import ResidentMatch, ResidentSearchPage
 from cardservice.services.residents import (
@@ -69,13 +74,13 @@ __all__ = [
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
-    "CardHolderSession", "CardInfo",
+    "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
-    "PartnerDirectory", "PartnerView", "PurgePlan",
-    "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
-    "RootRotation", "SigningKeyView", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork",
-    "Uploads", "VerificationResult", "Verifier", "iso",
+    "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
+    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RequestView",
+    "ResidentView", "RootRotation", "SigningKeyView", "StaffMember", "SyncResult",
+    "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
 

@@ -10,7 +10,7 @@ from cardservice.application.unit import UnitOfWork
 from cardservice.clock import utcnow
 from cardservice.config import Settings
 from cardservice.services import cards
-from cardservice.services.cards import CardInfo, IssuedCard
+from cardservice.services.cards import CardInfo, IssuedCard, PrintRow
 from cardservice.services.citykeys import CityKeys
 
 
@@ -20,6 +20,15 @@ class CardSheet:
 
     serials: tuple[str, ...]
     pdf: bytes
+
+
+@dataclass(frozen=True)
+class PrintSelection:
+    """The cards issued in a period that a sheet would hold: how many, and one page of
+    them with their holders."""
+
+    total: int
+    rows: list[PrintRow]
 
 
 class CardUseCases:
@@ -69,6 +78,17 @@ class CardUseCases:
         with self._uow.read() as s:
             return cards.cards_issued_between(s, start=start, end=end,
                                               only_unprinted=only_unprinted)
+
+    def print_selection(self, *, start: datetime, end: datetime, only_unprinted: bool,
+                        offset: int, limit: int) -> PrintSelection:
+        """How many active cards were issued in ``[start, end)`` (oldest first), and the
+        holders' names and photo availability for ``limit`` of them from ``offset``: only
+        the page shown is decrypted. Reading it marks nothing printed."""
+        with self._uow.read() as s:
+            chosen = cards.cards_issued_between(s, start=start, end=end,
+                                                only_unprinted=only_unprinted)
+            page = chosen[offset:offset + limit]
+            return PrintSelection(len(chosen), cards.print_rows(s, self._keys, page))
 
     def sheet(self, *, start: datetime, end: datetime, only_unprinted: bool, actor: str,
               limit: int | None = None, progress: Callable[[int, int], None] | None = None,

@@ -12,7 +12,7 @@ from cardservice.errors import N_, InvalidInputError
 from cardservice.services import notify, renewals
 from cardservice.services.cards import IssuedCard
 from cardservice.services.citykeys import CityKeys
-from cardservice.services.renewals import CardHolderSession, RequestView
+from cardservice.services.renewals import CardHolderSession, QueueItem, RequestView
 
 
 class RenewalUseCases:
@@ -70,13 +70,14 @@ class RenewalUseCases:
 
     # ---- the clerks' queue -------------------------------------------------------------
 
-    def pending(self, *, limit: int, offset: int) -> tuple[list[RequestView], int]:
-        """A page of the queue, oldest first, and how many are pending in all."""
+    def pending(self, *, limit: int, offset: int) -> tuple[list[QueueItem], int]:
+        """A page of the queue, oldest first, with each holder's name, photo availability
+        and card; and how many are pending in all."""
         with self._uow.read() as s:
-            return renewals.pending_requests(s, limit=limit, offset=offset)
+            return renewals.pending_requests(s, self._keys, limit=limit, offset=offset)
 
-    def for_clerk(self, request_id: str) -> RequestView:
-        """A request with what it asks to change, decrypted."""
+    def for_clerk(self, request_id: str) -> QueueItem:
+        """A request with its holder and what it asks to change, decrypted."""
         with self._uow.read() as s:
             return renewals.request_for_clerk(s, self._keys, request_id)
 

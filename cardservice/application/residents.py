@@ -114,6 +114,13 @@ class ResidentUseCases:
         with self._uow.read() as s:
             return residents.get_resident(s, self._keys, resident_id)
 
+    def candidates(self, resident_ids: list[str]) -> list[ResidentView]:
+        """The records a duplicate check found (``LikelyDuplicateError.matches``), decrypted
+        so the clerk can compare names, birth dates, photos and cards; a record forgotten
+        since is left out."""
+        with self._uow.read() as s:
+            return residents.get_residents(s, self._keys, resident_ids)
+
     def photo(self, resident_id: str) -> bytes | None:
         """A resident's photo (JPEG), decrypted for one answer."""
         with self._uow.read() as s:

@@ -239,8 +239,7 @@ def _face(
         if not latin or cardpdf.missing_glyphs(latin):
             raise InvalidInputError(
                 N_("The card's fonts cannot print some characters of this name: "
-                   "%(characters)s. Add a Latin transliteration ('name_latin') to print "
-                   "instead."),
+                   "%(characters)s. Give a name in Latin letters to print instead."),
                 params={"characters": "".join(sorted(cardpdf.missing_glyphs(name)))},
                 field="name_latin")
         name, latin = latin, None
@@ -338,6 +337,34 @@ def cards_sheet_pdf(
                  target_id=f"{len(serials_)} cards", now=now,
                  details={"serials": [serials.normalise_serial(s) for s in serials_][:500]})
     return pdf
+
+
+@dataclass(frozen=True)
+class PrintRow:
+    """A card in a batch to print, with whose it is (``name`` is ``None`` once forgotten)."""
+
+    serial: str
+    resident_id: str
+    name: str | None
+    has_photo: bool
+    issued_at: datetime
+    printed_at: datetime | None
+
+
+def print_rows(session: Session, keys: CityKeys, serials_: Sequence[str]) -> list[PrintRow]:
+    """The holders of ``serials_``, decrypted, in the order given (for the batch list)."""
+    rows = []
+    for s in serials_:
+        card = _get(session, s)
+        resident = session.get(Resident, card.resident_id)
+        name, has_photo = None, False
+        if resident is not None and resident.wrapped_key is not None:
+            name = residents.open_data(keys, resident).full_name
+            has_photo = resident.photo is not None
+        rows.append(PrintRow(serial=card.serial, resident_id=card.resident_id, name=name,
+                             has_photo=has_photo, issued_at=card.issued_at,
+                             printed_at=card.printed_at))
+    return rows
 
 
 def cards_issued_between(session: Session, *, start: datetime, end: datetime,

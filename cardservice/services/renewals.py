@@ -91,6 +91,20 @@ class RequestView:
                 "reject_reason": self.reject_reason}
 
 
+@dataclass(frozen=True)
+class QueueItem:
+    """A request as a clerk decides it: who asks, about which card, and what changes.
+
+    ``holder_name`` is ``None`` when the resident's record has been forgotten (purged).
+    """
+
+    request: RequestView
+    holder_name: str | None
+    has_photo: bool
+    card_status: str
+    card_expires_at: datetime
+
+
 def renewal_window(settings: Settings, expires_at: datetime) -> tuple[datetime, datetime]:
     """When renewal of a card expiring at ``expires_at`` opens and closes."""
     return (expires_at - timedelta(days=settings.cards.renewal_days_before),
@@ -228,12 +242,25 @@ def get_request(session: Session, request_id: str) -> RequestView:
     return _view(req)
 
 
-def request_for_clerk(session: Session, keys: CityKeys, request_id: str) -> RequestView:
-    """A request with the requested changes decrypted."""
+def request_for_clerk(session: Session, keys: CityKeys, request_id: str) -> QueueItem:
+    """A request with its holder and the requested changes decrypted."""
     req = session.get(RenewalRequest, request_id)
     if req is None:
         raise NotFoundError(N_("No such request."))
-    return _view(req, _open_changes(keys, session, req))
+    return _queue_item(session, keys, req)
+
+
+def _queue_item(session: Session, keys: CityKeys, req: RenewalRequest) -> QueueItem:
+    card = session.get(Card, req.serial)
+    assert card is not None  # a request always names a card (foreign key)
+    resident = session.get(Resident, req.resident_id)
+    name, has_photo = None, False
+    if resident is not None and resident.wrapped_key is not None:
+        name = residents.open_data(keys, resident).full_name
+        has_photo = resident.photo is not None
+    return QueueItem(request=_view(req, _open_changes(keys, session, req)), holder_name=name,
+                     has_photo=has_photo, card_status=card.status,
+                     card_expires_at=card.expires_at)
 
 
 def _open_changes(keys: CityKeys, session: Session, req: RenewalRequest
@@ -249,15 +276,16 @@ def _open_changes(keys: CityKeys, session: Session, req: RenewalRequest
     return result
 
 
-def pending_requests(session: Session, *, limit: int = 50, offset: int = 0
-                     ) -> tuple[list[RequestView], int]:
-    """The queue, oldest first, a page at a time; and how many are pending in all."""
+def pending_requests(session: Session, keys: CityKeys, *, limit: int = 50, offset: int = 0
+                     ) -> tuple[list[QueueItem], int]:
+    """The queue, oldest first, a page at a time, holders decrypted; and how many are
+    pending in all (only the page shown is decrypted)."""
     total = session.scalar(select(func.count()).select_from(RenewalRequest).where(
         RenewalRequest.status == "pending")) or 0
     rows = session.scalars(select(RenewalRequest).where(RenewalRequest.status == "pending")
                            .order_by(RenewalRequest.created_at, RenewalRequest.id)
                            .limit(limit).offset(offset))
-    return [_view(r) for r in rows], total
+    return [_queue_item(session, keys, r) for r in rows], total
 
 
 def _claim(session: Session, request_id: str, *, status: str, actor: str, now: datetime,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from cardservice import photo as photo_mod
 from cardservice import values, vault
 from cardservice.config import Settings
-from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
+from cardservice.errors import N_, ConflictError, InvalidInputError, Label, NotFoundError
 from cardservice.models import Resident
 from cardservice.privacy import refuse_not_collected
 from cardservice.services import audit
@@ -38,6 +38,36 @@ MAX_NAME = values.MAX_NAME_PART_LENGTH
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{4,24}$")
 _LANG = re.compile(r"^[^\x00-\x1f<>]{2,32}$")
+
+# How messages name a field: the words of the clerk's form, not the wire names (which
+# API clients read from the error's ``field``).
+FIELD_NAMES = {
+    "given_names": N_("Given names"),
+    "family_names": N_("Family names"),
+    "preferred_name": N_("Preferred name"),
+    "name_latin": N_("Name in Latin letters"),
+    "address": N_("Address"),
+    "address.line1": N_("Street and number"),
+    "address.line2": N_("More address details"),
+    "address.postcode": N_("Postcode"),
+    "address.care_of": N_("Care of"),
+    "address.no_fixed_address": N_("No fixed address"),
+    "address.confidential": N_("Confidential address"),
+    "contact": N_("Contact"),
+    "contact.name": N_("Contact name"),
+    "contact.email": N_("E-mail"),
+    "contact.phone": N_("Phone"),
+    "emergency_contact": N_("Emergency contact"),
+    "emergency_contact.name": N_("Name of the emergency contact"),
+    "emergency_contact.email": N_("E-mail of the emergency contact"),
+    "emergency_contact.phone": N_("Phone of the emergency contact"),
+}
+
+
+def field_name(path: str) -> str:
+    """A field's name for a message: its words (translated when shown), else the path."""
+    words = FIELD_NAMES.get(path)
+    return Label(words) if words is not None else path
 
 
 class LikelyDuplicateError(ConflictError):
@@ -166,15 +196,15 @@ def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: s
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInputError(N_("'%(field)s' must be text."), params={"field": name},
-                                field=name)
+        raise InvalidInputError(N_("%(field)s: this must be text."),
+                                params={"field": field_name(name)}, field=name)
     value = unicodedata.normalize("NFC", " ".join(value.split()))
     if len(value) > max_len:
-        raise InvalidInputError(N_("'%(field)s' is longer than %(max)d characters."),
-                                params={"field": name, "max": max_len}, field=name)
+        raise InvalidInputError(N_("%(field)s: too long. Maximum length: %(max)d."),
+                                params={"field": field_name(name), "max": max_len}, field=name)
     if any(unicodedata.category(c) in ("Cc", "Cs", "Co") for c in value):
-        raise InvalidInputError(N_("'%(field)s' holds characters that cannot be printed."),
-                                params={"field": name}, field=name)
+        raise InvalidInputError(N_("%(field)s: holds characters that cannot be printed."),
+                                params={"field": field_name(name)}, field=name)
     return value
 
 
@@ -187,16 +217,17 @@ def _name(data: Mapping[str, Any], key: str) -> str:
         except values.ValueRuleError:
             # _text has already settled length, spacing and NFC: what is left is a
             # character no card prints (a bidi override, an invisible or unassigned one).
-            raise InvalidInputError(N_("'%(field)s' holds characters that cannot be printed."),
-                                    params={"field": key}, field=key) from None
+            raise InvalidInputError(N_("%(field)s: holds characters that cannot be printed."),
+                                    params={"field": field_name(key)}, field=key) from None
     return value
 
 
 def _bool(data: Mapping[str, Any], key: str, path: str = "") -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
-        raise InvalidInputError(N_("'%(field)s' must be true or false."),
-                                params={"field": f"{path}{key}"}, field=f"{path}{key}")
+        raise InvalidInputError(N_("%(field)s: this must be true or false."),
+                                params={"field": field_name(f"{path}{key}")},
+                                field=f"{path}{key}")
     return value
 
 
@@ -204,8 +235,8 @@ def _contact(raw: Any, name: str) -> Contact:
     if raw is None:
         return Contact()
     if not isinstance(raw, Mapping):
-        raise InvalidInputError(N_("'%(field)s' must be an object."), params={"field": name},
-                                field=name)
+        raise InvalidInputError(N_("%(field)s: this must be an object."),
+                                params={"field": field_name(name)}, field=name)
     unknown = set(raw) - {"name", "email", "phone"}
     if unknown:
         field = f"{name}.{sorted(unknown)[0]}"
@@ -215,11 +246,13 @@ def _contact(raw: Any, name: str) -> Contact:
                 email=_text(raw, "email", max_len=254, path=f"{name}."),
                 phone=_text(raw, "phone", max_len=24, path=f"{name}."))
     if c.email and not _EMAIL.match(c.email):
-        raise InvalidInputError(N_("'%(field)s' is not an e-mail address."),
-                                params={"field": f"{name}.email"}, field=f"{name}.email")
+        raise InvalidInputError(N_("%(field)s: this is not an e-mail address."),
+                                params={"field": field_name(f"{name}.email")},
+                                field=f"{name}.email")
     if c.phone and not _PHONE.match(c.phone):
-        raise InvalidInputError(N_("'%(field)s' is not a phone number."),
-                                params={"field": f"{name}.phone"}, field=f"{name}.phone")
+        raise InvalidInputError(N_("%(field)s: this is not a phone number."),
+                                params={"field": field_name(f"{name}.phone")},
+                                field=f"{name}.phone")
     return c
 
 
@@ -246,34 +279,35 @@ def parse_resident(
     given = _name(merged, "given_names")
     family = _name(merged, "family_names")
     if not given and not family:
-        raise InvalidInputError(N_("Give at least one name in 'given_names' or "
-                                   "'family_names' (a single name is fine)."),
-                                field="given_names")
+        raise InvalidInputError(N_("Give a given name or a family name (a single name is "
+                                   "fine)."), field="given_names")
     if len(values.join_name(given, family)) > values.MAX_NAME_LENGTH:
         # The card (and its QR) holds both parts as one name of limited length.
         last = "family_names" if family else "given_names"
         raise InvalidInputError(
-            N_("'%(field)s': the name printed on the card (given and family names "
-               "together) is at most %(max)d characters."),
-            params={"field": last, "max": values.MAX_NAME_LENGTH}, field=last)
+            N_("The name printed on the card (given names and family names together) is too "
+               "long. Maximum length: %(max)d."),
+            params={"max": values.MAX_NAME_LENGTH}, field=last)
     dob_raw = merged.get("date_of_birth")
     try:
         dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
     except ValueError:
-        raise InvalidInputError(N_("'date_of_birth' must be a date, YYYY-MM-DD."),
-                                field="date_of_birth") from None
+        raise InvalidInputError(N_("Date of birth: give the year, month and day "
+                                   "(YYYY-MM-DD)."), field="date_of_birth") from None
     try:
         values.check_birth_date(dob, today=today)
     except values.ValueRuleError:
-        raise InvalidInputError(N_("'date_of_birth' is not a possible birth date."),
+        raise InvalidInputError(N_("Date of birth: this date is not possible (it is in the "
+                                   "future, or too long ago)."),
                                 field="date_of_birth") from None
     gender = merged.get("gender") or None
     if gender is not None and gender not in GENDERS:
-        raise InvalidInputError(N_("'gender' is F, M, X or left empty."), field="gender")
+        raise InvalidInputError(N_("Gender marker: F, M, X or none."), field="gender")
 
     addr_raw = merged.get("address") or {}
     if not isinstance(addr_raw, Mapping):
-        raise InvalidInputError(N_("'address' must be an object."), field="address")
+        raise InvalidInputError(N_("%(field)s: this must be an object."),
+                                params={"field": field_name("address")}, field="address")
     unknown = set(addr_raw) - set(Address.__dataclass_fields__)
     if unknown:
         name = f"address.{sorted(unknown)[0]}"
@@ -289,22 +323,22 @@ def parse_resident(
     )
     if not address.no_fixed_address and not address.line1 and not address.care_of:
         raise InvalidInputError(
-            N_("Give an address ('line1'), a care-of address, or tick 'no fixed address'."),
+            N_("Give a street and number, a care-of address, or tick “No fixed address”."),
             field="address.line1")
 
     langs = merged.get("languages") or []
     if not isinstance(langs, list) or len(langs) > 2:
-        raise InvalidInputError(N_("'languages' lists at most two languages."), field="languages")
+        raise InvalidInputError(N_("Languages: give two at most."), field="languages")
     languages = []
-    for i, lang in enumerate(langs):
+    for lang in langs:
         if not isinstance(lang, str) or not _LANG.match(lang.strip()):
-            raise InvalidInputError(N_("'%(field)s' is not a language name."),
-                                    params={"field": f"languages[{i}]"}, field="languages")
+            raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
+                                    params={"value": str(lang)[:40]}, field="languages")
         languages.append(lang.strip())
 
     docs_raw = merged.get("documents") or []
     if not isinstance(docs_raw, list):
-        raise InvalidInputError(N_("'documents' lists the categories of documents seen."),
+        raise InvalidInputError(N_("Documents seen: list the categories of the documents."),
                                 field="documents")
     catalogue = settings.registration.documents
     documents = []
@@ -321,8 +355,9 @@ def parse_resident(
         category = item.get("category") if isinstance(item, Mapping) else item
         if not isinstance(category, str) or category not in catalogue:
             raise InvalidInputError(
-                N_("'%(field)s' is not a document category of this city (%(choices)s)."),
-                params={"field": f"documents[{i}]", "choices": ", ".join(sorted(catalogue))},
+                N_("Documents seen: “%(value)s” is not a document category of this city "
+                   "(%(choices)s)."),
+                params={"value": str(category)[:40], "choices": ", ".join(sorted(catalogue))},
                 field="documents")
         if category in seen:
             continue
@@ -333,15 +368,15 @@ def parse_resident(
         needed = settings.registration.points_needed
         if points < needed:
             raise InvalidInputError(
-                N_("The documents seen give %(points)d point(s); %(needed)d are needed. "
-                   "Missing: %(missing)d more point(s) from another document category."),
-                params={"points": points, "needed": needed, "missing": needed - points},
+                N_("Documents seen: not enough points (%(points)d of %(needed)d). Tick a "
+                   "document of another category."),
+                params={"points": points, "needed": needed},
                 field="documents")
 
     waiver = merged.get("fee_waiver") or None
     if waiver is not None and waiver not in settings.registration.fee_waivers:
         raise InvalidInputError(
-            N_("'fee_waiver' is one of: %(choices)s."),
+            N_("Fee waiver: one of %(choices)s."),
             params={"choices": ", ".join(settings.registration.fee_waivers)},
             field="fee_waiver")
 
@@ -491,6 +526,18 @@ def get_resident(session: Session, keys: CityKeys, resident_id: str) -> Resident
         cards=tuple(CardSummary(c.serial, c.issued_at, c.expires_at, c.status,
                                 c.revocation_reason) for c in resident.cards),
     )
+
+
+def get_residents(session: Session, keys: CityKeys, resident_ids: list[str]
+                  ) -> list[ResidentView]:
+    """Several residents' records, in the order asked; missing or purged ones are skipped."""
+    found = []
+    for rid in resident_ids:
+        try:
+            found.append(get_resident(session, keys, rid))
+        except NotFoundError:
+            continue
+    return found
 
 
 def get_photo(session: Session, keys: CityKeys, resident_id: str) -> bytes | None:

@@ -19,7 +19,7 @@ from flask import session as browser_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
+from flask_babel import lazy_pgettext, ngettext
 
 from cardservice import serials
 from cardservice.application import (
@@ -27,8 +27,10 @@ from cardservice.application import (
     CardQuery,
     CardStatus,
     FamilyQuery,
+    IssuedCard,
     LikelyDuplicateError,
     NameQuery,
+    PrintRow,
     ResidentQuery,
     ResidentSearchPage,
     ResidentView,
@@ -63,6 +65,8 @@ PRINT_LIST_PAGE = 50
 MAX_BATCH = 200
 # A conservative rate for the estimate shown before printing (decrypt + QR + layout).
 SHEET_CARDS_PER_SECOND = 15
+# From this many cards on, the clerk confirms before the PDF is made (and marked printed).
+LARGE_SHEET = 30
 _ISSUED_KEY = "clerk_issued_card"
 
 STATUS_LABELS: dict[str, Any] = {
@@ -270,7 +274,7 @@ def register_page() -> ResponseReturnValue:
     """The registration form; a likely duplicate asks for confirmation first."""
     settings = state.settings()
     form = ResidentForm().setup(settings)
-    matches: list[str] = []
+    candidates: list[tuple[ResidentView, list[CardRow]]] = []
     status = 200
     if form.is_submitted():
         _refuse_not_collected()
@@ -284,14 +288,16 @@ def register_page() -> ResponseReturnValue:
             try:
                 rid = _save_resident_form(form, save)
             except LikelyDuplicateError as exc:
-                matches = exc.matches
+                now = utcnow()
+                candidates = [(v, _rows(v, now)) for v in
+                              state.application().residents.candidates(exc.matches)]
                 status = 409
             else:
                 if rid is not None:
                     flash(_("Registered. Check the record, then issue the card."), "success")
                     return redirect(url_for("clerk.resident_page", resident_id=rid))
-    return render_template("clerk/register.html", form=form, matches=matches, resident=None,
-                           **_form_context(settings)), status
+    return render_template("clerk/register.html", form=form, candidates=candidates,
+                           resident=None, **_form_context(settings, form)), status
 
 
 @bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
@@ -316,13 +322,31 @@ def edit_page(resident_id: str) -> ResponseReturnValue:
             if _save_resident_form(form, save) is not None:
                 flash(_("The record is corrected."), "success")
                 return redirect(url_for("clerk.resident_page", resident_id=resident_id))
-    return render_template("clerk/register.html", form=form, matches=[], resident=view,
-                           **_form_context(settings)), status
+    return render_template("clerk/register.html", form=form, candidates=[], resident=view,
+                           **_form_context(settings, form)), status
 
 
-def _form_context(settings: Any) -> dict[str, Any]:
+def _form_context(settings: Any, form: ResidentForm) -> dict[str, Any]:
     reg = settings.registration
-    return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender}
+    return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender,
+            **_display_labels(), **points_tally(reg.documents, reg.points_needed,
+                                               form.documents.data or [])}
+
+
+def points_tally(catalogue: dict[str, int], needed: int, ticked: list[str]) -> dict[str, Any]:
+    """The running total of document points: the sentence for what is ticked now, and one
+    per possible total for ``points.js`` to show as boxes are ticked (plurals done here)."""
+    def say(n: int) -> str:
+        if n >= needed:
+            return ngettext("Documents ticked: %(num)d point. Enough.",
+                            "Documents ticked: %(num)d points. Enough.", n)
+        return ngettext("Documents ticked: %(num)d point of the %(needed)d needed.",
+                        "Documents ticked: %(num)d points of the %(needed)d needed.", n,
+                        needed=needed)
+
+    now = sum(catalogue.get(str(d), 0) for d in set(ticked))
+    return {"document_points": catalogue, "points_now": say(now),
+            "points_messages": {n: say(n) for n in range(sum(catalogue.values()) + 1)}}
 
 
 # ---- a resident's record -------------------------------------------------------------------
@@ -367,9 +391,17 @@ def issue(resident_id: str) -> ResponseReturnValue:
     except DomainError as exc:
         flash(exc.translated(_), "error")
         return redirect(back)
-    # The renewal code is shown once, on the next page; only its hash is kept.
-    browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
     flash(_("Card %(serial)s issued.", serial=serials.format_serial(issued.serial)), "success")
+    return show_issued(issued)
+
+
+def show_issued(issued: IssuedCard) -> ResponseReturnValue:
+    """Go to the new card's page, where it is printed with its renewal code.
+
+    The code is shown once, on that page (kept in the signed session until then, never
+    flashed); only its hash is stored.
+    """
+    browser_session[_ISSUED_KEY] = {"serial": issued.serial, "code": issued.renewal_code}
     return redirect(url_for("clerk.issued_page", serial=issued.serial))
 
 
@@ -479,8 +511,8 @@ def print_page() -> ResponseReturnValue:
     today = utcnow().date()
     form = PrintSelectionForm(request.args if request.args else None, start=today, end=today,
                               only_unprinted=True)
-    selected: list[str] | None = None
-    listing: list[str] = []
+    total: int | None = None
+    listing: list[PrintRow] = []
     page_no, has_next = 1, False
     status = 200
     if "start" in request.args:
@@ -492,20 +524,28 @@ def print_page() -> ResponseReturnValue:
         else:
             assert form.start.data is not None and form.end.data is not None
             start, end = _period(form.start.data, form.end.data)
-            selected = state.application().cards.issued_between(
-                start=start, end=end, only_unprinted=bool(form.only_unprinted.data))
-            listing, page_no, has_next = _page_of(selected, form.page.data or 1,
-                                                  PRINT_LIST_PAGE)
-    batch = min(len(selected or []), MAX_BATCH)
+            page_no = form.page.data or 1
+            for _attempt in range(2):  # a page past the end shows the last page
+                chosen = state.application().cards.print_selection(
+                    start=start, end=end, only_unprinted=bool(form.only_unprinted.data),
+                    offset=(page_no - 1) * PRINT_LIST_PAGE, limit=PRINT_LIST_PAGE)
+                pages = max(1, math.ceil(chosen.total / PRINT_LIST_PAGE))
+                if page_no <= pages:
+                    break
+                page_no = pages
+            total, listing = chosen.total, chosen.rows
+            has_next = page_no < pages
+    batch = min(total or 0, MAX_BATCH)
     sheet = PrintSheetForm(formdata=None, start=form.start.data, end=form.end.data,
                            only_unprinted="1" if form.only_unprinted.data else "")
     page_args = {"start": form.start._value(), "end": form.end._value(),
                  **({"only_unprinted": "y"} if form.only_unprinted.data else {})}
     return render_template(
-        "clerk/print.html", form=form, sheet=sheet, selected=selected,
-        listing=[serials.format_serial(s) for s in listing], page_no=page_no,
+        "clerk/print.html", form=form, sheet=sheet, total=total, listing=listing,
+        fmt=serials.format_serial, page_no=page_no,
         list_start=(page_no - 1) * PRINT_LIST_PAGE + 1, page_args=page_args,
         has_next=has_next, batch=batch, max_batch=MAX_BATCH,
+        confirm_large=batch >= LARGE_SHEET,
         seconds=max(5, math.ceil(batch / SHEET_CARDS_PER_SECOND))), status
 
 

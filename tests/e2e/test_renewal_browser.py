@@ -86,11 +86,12 @@ def test_resident_renews_and_clerk_approves(renewal_city, browser):
     clerk.get_by_role("button", name="Save").click()
     clerk.get_by_role("navigation").get_by_role("link", name="Requests", exact=True).click()
     assert "1 request is waiting." in clerk.content()
-    clerk.get_by_role("link", name="Open").first.click()
+    clerk.get_by_role("link", name="Decide").first.click()
     clerk.locator("summary", has_text="Approve").click()
     clerk.get_by_role("button", name="Yes, approve and issue").click()
-    assert "Approved. New card" in clerk.content()
-    assert clerk.locator("[data-status=approved]").is_visible()
+    # approval goes straight to the new card, to print it (the code shown there, once)
+    assert "Approved. New card" in clerk.content() and "/issued" in clerk.url
+    assert clerk.locator(".serial.big.secret").is_visible()
 
     page.goto(status_url)
     assert page.locator("[data-status=approved]").is_visible()
@@ -119,7 +120,7 @@ def test_lost_card_is_revoked_at_once_and_clerk_can_reject(renewal_city, browser
     clerk.get_by_label("Password").fill("a long desk password")
     clerk.get_by_role("button", name="Sign in").click()
     clerk.goto(city.url + "/clerk/requests/")
-    clerk.get_by_role("link", name="Open").first.click()
+    clerk.get_by_role("link", name="Decide").first.click()
     clerk.locator("summary", has_text="Reject").click()
     clerk.get_by_label("Reason the resident will read").fill(
         "Please come to the desk with a photo.")

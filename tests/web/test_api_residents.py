@@ -72,30 +72,35 @@ def test_nested_never_collected_field_is_refused(client, clerk):
     assert "address.country_of_birth" in resp.get_json()["message"]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"date_of_birth": "1990-13-01"}, "date_of_birth"),
-    ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
-    ({"gender": "female"}, "gender"),
-    ({"given_names": "", "family_names": ""}, "given_names"),
-    ({"documents": ["utility_bill"]}, "documents"),
-    ({"documents": ["scan_of_passport_page"]}, "documents"),
-    ({"languages": ["a", "b", "c"]}, "languages"),
-    ({"favourite_colour": "blue"}, "favourite_colour"),
-    ({"address": {}}, "address.line1"),
-    ({"contact": {"email": "not-an-address"}}, "contact.email"),
+@pytest.mark.parametrize("change, field, words", [
+    ({"date_of_birth": "1990-13-01"}, "date_of_birth", "Date of birth"),
+    ({"date_of_birth": "2999-01-01"}, "date_of_birth", "Date of birth"),
+    ({"gender": "female"}, "gender", "Gender marker"),
+    ({"given_names": "", "family_names": ""}, "given_names", "a given name or a family name"),
+    ({"documents": ["utility_bill"]}, "documents", "Documents seen"),
+    ({"documents": ["scan_of_passport_page"]}, "documents", "scan_of_passport_page"),
+    ({"languages": ["a", "b", "c"]}, "languages", "Languages"),
+    ({"favourite_colour": "blue"}, "favourite_colour", "favourite_colour"),
+    ({"address": {}}, "address.line1", "street and number"),
+    ({"contact": {"email": "not-an-address"}}, "contact.email", "E-mail"),
+    ({"address": {"line1": "x" * 121}}, "address.line1", "Street and number"),
 ])
-def test_bad_input_names_the_field(client, clerk, change, field):
+def test_bad_input_names_the_field(client, clerk, change, field, words):
+    # The code and the field are for programs (stable); the message is for people and
+    # names the field in words, as the clerk's form labels it.
     resp = register(client, clerk, {**ANA, **change})
     assert resp.status_code == 400, resp.get_json()
     body = resp.get_json()
-    assert body["field"] == field
-    assert field.split(".")[-1] in body["message"]
+    assert body["error"] == "invalid" and body["field"] == field
+    assert words in body["message"]
+    if field != "favourite_colour":
+        assert f"'{field}'" not in body["message"]
 
 
 def test_document_shortfall_says_what_is_missing(client, clerk):
     resp = register(client, clerk, {**ANA, "documents": ["utility_bill", "bank_statement"]})
     assert resp.status_code == 400
-    assert "2 point(s); 3 are needed" in resp.get_json()["message"]
+    assert "not enough points (2 of 3)" in resp.get_json()["message"]
 
 
 def test_single_name_and_no_fixed_address(client, clerk):

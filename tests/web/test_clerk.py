@@ -167,6 +167,21 @@ def test_likely_duplicate_needs_confirmation_and_keeps_the_photo(clerk, db):
     assert "This person may already be registered" in html
     assert f'href="/clerk/residents/{first}"' in html
     assert 'name="confirm_new"' in html
+    # The candidate is shown by name, birth date and photo, with the decision, before the
+    # form's fields (beside them on a wide screen).
+    panel = html.index('class="duplicate"')
+    assert panel < html.index('name="given_names"')
+    name = html.index("Ana Maria Conceição da Silva", panel)
+    assert name < html.index("Open this record") < html.index('name="given_names"')
+    assert html.index("This is a different person — register anyway") < html.index(
+        'name="given_names"')
+    assert re.search(r'<button type="submit" form="resident-form" name="confirm_new" value="y"',
+                     html)
+    assert 'id="resident-form"' in html
+    assert "Born April 12, 1990" in html
+    assert f'href="/clerk/residents/{first}" target="_blank" rel="noopener"' in html
+    assert "No card issued yet." in html
+    assert 'value="Ana Maria"' in html  # the form keeps what was typed
     kept = re.search(r'name="photo_data" type="hidden" value="(data:image/jpeg;base64,[^"]+)"',
                      html)
     assert kept, "the photo sent is carried into the re-shown form"
@@ -179,19 +194,69 @@ def test_likely_duplicate_needs_confirmation_and_keeps_the_photo(clerk, db):
     assert clerk.get(f"/clerk/residents/{second}/photo").status_code == 200
     assert clerk.get(f"/clerk/residents/{first}/photo").status_code == 404
 
+    # Two candidates now, one with a photo and a card: each shown with them.
+    serial = issue(clerk, second)
+    third = register(clerk).get_data(as_text=True)
+    assert f'src="/clerk/residents/{second}/photo"' in third
+    assert 'alt="Photo of Ana Maria Conceição da Silva"' in third
+    assert serials.format_serial(serial) in third and "Active" in third
+    assert "2 residents with the same names and date of birth exist." in third
+
 
 def test_document_shortfall_shows_what_is_missing(clerk, db):
     resp = register(clerk, {**ANA, "documents": ["utility_bill"]})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "The documents seen give 1 point(s); 3 are needed." in html
+    assert "Documents seen: not enough points (1 of 3)." in html
+    # The running total, worked out by the server for what was ticked (points.js keeps it
+    # up to date as boxes are ticked; one sentence per possible total, plurals included).
+    assert 'id="points-total" role="status" aria-live="polite"' in html
+    assert "Documents ticked: 1 point of the 3 needed." in html
+    assert 'data-msg-2="Documents ticked: 2 points of the 3 needed."' in html
+    assert 'data-msg-3="Documents ticked: 3 points. Enough."' in html
+    assert re.search(r'<input checked data-points="1" id="documents-\d+" name="documents" '
+                     r'type="checkbox" value="utility_bill">', html)
     assert 'aria-describedby="documents-help documents-error"' in html
     assert 'href="#documents"' in html  # the error summary links to the checkboxes
     # What the clerk typed is still there.
     assert 'value="Ana Maria"' in html
-    assert re.search(r'<input checked id="documents-\d+" name="documents" type="checkbox" '
-                     r'value="utility_bill">', html)
     assert count(db, "residents") == 0
+
+
+def test_document_points_are_counted_in_words(clerk):
+    html = clerk.get("/clerk/residents/new").get_data(as_text=True)
+    assert "Passport — 2 points" in html and "Utility bill — 1 point<" in html
+    assert "point(s)" not in html
+    assert '<script src="/static/js/points.js" type="module"></script>' in html
+    # Before anything is sent, only the script shows the total (it would not follow the
+    # boxes without it).
+    assert re.search(r'id="points-total"[^>]*hidden>', html)
+
+
+def _error_texts(html: str) -> str:
+    """The text of the error summary and of every error next to a field."""
+    parts = re.findall(r'<div class="error-summary".*?</div>', html, re.S)
+    parts += re.findall(r'<p class="error"[^>]*>(.*?)</p>', html, re.S)
+    return re.sub(r"<[^>]+>", " ", " ".join(parts))  # what is read, not the markup
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"given_names": "", "family_names": ""}, "Give a given name or a family name"),
+    ({"address_line1": "", "no_fixed_address": ""}, "Give a street and number"),
+    ({"contact_email": "nope"}, "E-mail: this is not an e-mail address."),
+    ({"contact_phone": "call me"}, "Phone: this is not a phone number."),
+    ({"address_line1": "x" * 150}, "Street and number: too long. Maximum length: 120."),
+    ({"date_of_birth": "2999-01-01"}, "Date of birth: this date is not possible"),
+])
+def test_errors_name_fields_by_their_labels(clerk, change, words):
+    resp = register(clerk, {**ANA, **change})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    errors = _error_texts(html)
+    assert words in errors
+    for internal in ("given_names", "family_names", "line1", "contact.", "date_of_birth",
+                     "no fixed address'", "_"):
+        assert internal not in errors, (internal, errors)
 
 
 def test_never_collected_fields_are_refused_and_nothing_stored(clerk, db):
@@ -244,11 +309,20 @@ def test_correct_the_record(clerk):
     assert 'id="contact_email-error"' in bad.get_data(as_text=True)
 
 
-def test_batch_printing(clerk, monkeypatch):
+def _printed(db) -> dict[str, bool]:
+    with db.engine.connect() as conn:
+        return {serial: printed is not None for serial, printed in conn.execute(
+            text("SELECT serial, printed_at FROM cards"))}
+
+
+def test_batch_printing(clerk, monkeypatch, db):
     from cardservice.web import clerk as clerk_views
 
+    made = []
     for given in ("Ana", "Bea", "Carla"):
-        issue(clerk, registered(clerk, data={**ANA, "given_names": given}))
+        rid = registered(clerk, data={**ANA, "given_names": given},
+                         photo=jpeg_bytes() if given == "Bea" else None)
+        made.append((rid, issue(clerk, rid)))
     today = datetime.now(UTC).date().isoformat()
     args = {"start": today, "end": today, "only_unprinted": "y"}
 
@@ -261,6 +335,19 @@ def test_batch_printing(clerk, monkeypatch):
     listing = clerk.get("/clerk/print", query_string=args).get_data(as_text=True)
     assert "3 cards to print" in listing and "A batch holds at most 2 cards" in listing
     assert "Print 2 cards (PDF)" in listing and "Next page" in listing
+    assert "The sheet holds 2 cards. Making it records them all as printed." in listing
+    # Each card with its holder's name (a link to the record) and photo, beside the serial.
+    (ana, ana_card), (bea, bea_card), (carla, _carla_card) = made
+    assert serials.format_serial(ana_card) in listing
+    assert f'<a href="/clerk/residents/{ana}">Ana Conceição da Silva</a>' in listing
+    assert f'<a href="/clerk/residents/{bea}">Bea Conceição da Silva</a>' in listing
+    assert f'src="/clerk/residents/{bea}/photo" alt="Photo of Bea Conceição da Silva"' in listing
+    assert f"/clerk/residents/{ana}/photo" not in listing
+    assert "Carla" not in listing  # on page 2
+    assert "Yes, make the PDF" not in listing  # a small sheet needs no second step
+    # Looking at the list or at a card's PDF records nothing.
+    assert clerk.get(f"/clerk/cards/{ana_card}.pdf").status_code == 200
+    assert not any(_printed(db).values())
     assert "Page 2" in clerk.get("/clerk/print", query_string={**args, "page": 2}).get_data(
         as_text=True)
 
@@ -270,11 +357,19 @@ def test_batch_printing(clerk, monkeypatch):
     assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
     assert sheet.headers["Content-Disposition"].startswith("attachment;")
     assert len(pdfium.PdfDocument(sheet.data)) == 2  # fronts, then backs
+    # Making the sheet records its cards (the two oldest) as printed, and only them.
+    assert _printed(db) == {ana_card: True, bea_card: True, made[2][1]: False}
 
     rest = clerk.get("/clerk/print", query_string=args).get_data(as_text=True)
     assert "1 card to print" in rest
     everything = clerk.get("/clerk/print", query_string={"start": today, "end": today})
     assert "3 cards to print" in everything.get_data(as_text=True)
+
+    monkeypatch.setattr(clerk_views, "LARGE_SHEET", 2)
+    large = clerk.get("/clerk/print", query_string={"start": today, "end": today,
+                                                    "page": 9}).get_data(as_text=True)
+    assert '<details class="confirm">' in large and "Yes, make the PDF of 2 cards" in large
+    assert "Page 2" in large  # a page past the end shows the last one
 
     backwards = clerk.get("/clerk/print", query_string={"start": today, "end": "2000-01-01"})
     assert backwards.status_code == 400

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 
 import pytest
 from sqlalchemy import text
 
-from cardservice import create_app
+from cardservice import create_app, serials
 from cardservice.errors import ConflictError
 from cardservice.services import renewals
 from tests.conftest import Auth, copy_keys, csrf_token, make_settings
-from tests.web.test_api_residents import ANA
+from tests.web.test_api_residents import ANA, jpeg_bytes
 
 
 def build_app(tmp_path, db, keys_template, *, ratelimit=False, **cards):
@@ -28,10 +30,12 @@ def city(tmp_path, db, keys_template, staff):
     app.extensions["cardservice"].db.dispose()
 
 
-def issue(client, staff):
+def issue(client, staff, **fields):
     clerk = {"Authorization": f"Bearer {staff['clerk'].token}"}
-    rid = client.post("/api/v1/residents", json=ANA, headers=clerk).get_json()["id"]
-    return client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).get_json()
+    rid = client.post("/api/v1/residents", json={**ANA, **fields},
+                      headers=clerk).get_json()["id"]
+    card = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).get_json()
+    return {**card, "resident_id": rid}
 
 
 def ask(client, card, **extra):
@@ -61,10 +65,8 @@ def test_whole_life_issue_request_approve(city, staff):
     assert approved.status_code == 302
     status = client.get(f"/api/v1/renewals/{req['id']}").get_json()
     assert status["status"] == "approved"
-    with city.app_context():
-        from cardservice.web import state  # noqa: F401
-    new_serial = client.get(f"/clerk/requests/{req['id']}").get_data(as_text=True)
-    assert "New card" in new_serial
+    decided = client.get(f"/clerk/requests/{req['id']}").get_data(as_text=True)
+    assert "New card" in decided and "Open the new card to print it" in decided
     # the old card verifies as revoked, the new one as valid
     assert verify_status(client, card["qr"]) == "revoked"
     ext = city.extensions["cardservice"]
@@ -191,3 +193,72 @@ def test_two_concurrent_approvals_make_one_card(city, staff, db):
         assert conn.execute(text("SELECT count(*) FROM cards")).scalar() == 2
         assert conn.execute(text(
             "SELECT count(*) FROM cards WHERE status = 'active'")).scalar() == 1
+
+
+def test_queue_shows_who_asks_and_what_for(city, staff):
+    client = city.test_client()
+    with_photo = issue(client, staff, photo=base64.b64encode(jpeg_bytes()).decode())
+    without = issue(client, staff, given_names="Bea", family_names="Okafor",
+                    date_of_birth="1985-01-02")
+    first = ask(client, with_photo, kind="change",
+                changes={"preferred_name": "Aninhas", "gender": "X"}).get_json()["id"]
+    second = ask(client, without, kind="lost", date_of_birth="1985-01-02").get_json()["id"]
+    Auth(client).login(staff["clerk"])
+    html = client.get("/clerk/requests/").get_data(as_text=True)
+    assert "2 requests are waiting." in html
+    # Oldest first, each with the holder's name linking to the record.
+    assert html.index("Ana Maria Conceição da Silva") < html.index("Bea Okafor")
+    assert f'href="/clerk/residents/{with_photo["resident_id"]}"' in html
+    assert f'href="/clerk/residents/{without["resident_id"]}"' in html
+    # A thumbnail from the existing photo route, with alt text; no photo, no broken image.
+    assert re.search(rf'<img class="thumb" src="/clerk/residents/{with_photo["resident_id"]}'
+                     r'/photo"\s+alt="Photo of Ana Maria Conceição da Silva"', html)
+    assert f'/clerk/residents/{without["resident_id"]}/photo' not in html
+    # The card concerned, the kind and the changes in words (not raw keys).
+    assert serials.format_serial(with_photo["serial"]) in html
+    assert "Replacement of a lost card" in html and "Revoked" in html
+    assert "New preferred name: Aninhas" in html and "New gender marker: X" in html
+    assert "preferred_name" not in html
+    assert f"/clerk/requests/{first}" in html and f"/clerk/requests/{second}" in html
+    detail = client.get(f"/clerk/requests/{first}").get_data(as_text=True)
+    assert "Ana Maria Conceição da Silva" in detail and "New preferred name: Aninhas" in detail
+    assert "Yes, reject with this reason" in detail
+
+
+def test_approval_goes_to_the_new_card_and_flashes_no_code(city, staff, db):
+    client = city.test_client()
+    card = issue(client, staff)
+    request_id = ask(client, card).get_json()["id"]
+    Auth(client).login(staff["clerk"])
+    token = csrf_token(client, f"/clerk/requests/{request_id}")
+    approved = client.post(f"/clerk/requests/{request_id}/approve",
+                           data={"csrf_token": token})
+    with db.engine.connect() as conn:
+        new = conn.execute(text("SELECT new_serial FROM renewal_requests WHERE id = :i"),
+                           {"i": request_id}).scalar_one()
+    assert approved.status_code == 302
+    assert approved.headers["Location"] == f"/clerk/cards/{new}/issued"
+    page = client.get(approved.headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="serial big secret">([0-9A-Z]{4}-[0-9A-Z]{4})<', page)
+    assert code, "the issued page shows the renewal code, this once"
+    assert page.count(code.group(1)) == 1, "the code is not flashed as well"
+    assert page.count(code.group(1).replace("-", "")) == 0
+    # Shown once: the next visit has no code.
+    again = client.get(approved.headers["Location"]).get_data(as_text=True)
+    assert code.group(1) not in again
+
+
+def test_reject_needs_a_reason(city, staff):
+    client = city.test_client()
+    card = issue(client, staff)
+    request_id = ask(client, card).get_json()["id"]
+    Auth(client).login(staff["clerk"])
+    token = csrf_token(client, f"/clerk/requests/{request_id}")
+    empty = client.post(f"/clerk/requests/{request_id}/reject",
+                        data={"csrf_token": token, "reason": "  "})
+    assert empty.status_code == 302
+    assert client.get(f"/api/v1/renewals/{request_id}").get_json()["status"] == "pending"
+    done = client.post(f"/clerk/requests/{request_id}/reject",
+                       data={"csrf_token": token, "reason": "Please come to the desk."})
+    assert done.status_code == 302 and done.headers["Location"] == "/clerk/requests/"
+    assert client.get(f"/api/v1/renewals/{request_id}").get_json()["status"] == "rejected"
