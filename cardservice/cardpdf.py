@@ -3,7 +3,10 @@
 Rules this module keeps:
 
 - A card page is exactly ID-1 (ISO/IEC 7810): 85.60 x 53.98 mm. Page 1 is the front
-  (photo, names, dates, languages), page 2 the back (QR code, serial, renewal code, notice).
+  (photo, names, dates, languages), page 2 the back (QR code, serial, notice).
+- The card is not its own key: it never carries the renewal code, which with the serial
+  and the date of birth lets someone ask to cancel or change the card. The code goes on a
+  separate renewal slip (:mod:`cardservice.slippdf`) that the holder keeps at home.
 - The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
 - Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
@@ -142,7 +145,6 @@ class CardLabels:
     issued: str
     expires: str
     languages: str
-    renewal_code: str
     back_notice: str
 
 
@@ -153,8 +155,8 @@ class CardFace:
     ``labels`` holds one or two :class:`CardLabels` (the city's languages), printed
     side by side as "Name / Nom". ``photo_jpeg`` is a JPEG from
     :func:`cardservice.photo.process_photo`, or ``None`` for a placeholder. ``gender`` is
-    ``"F"``, ``"M"``, ``"X"`` or ``None`` (not printed). ``renewal_code`` is printed on
-    the back only.
+    ``"F"``, ``"M"``, ``"X"`` or ``None`` (not printed). There is no renewal code: it is
+    printed on the renewal slip, never on the card.
     """
 
     city_id: str
@@ -165,7 +167,6 @@ class CardFace:
     name: str
     date_of_birth: date
     qr_text: str
-    renewal_code: str
     labels: tuple[CardLabels, ...]
     name_latin: str | None = None
     preferred_name: str | None = None
@@ -180,7 +181,7 @@ class CardFace:
             raise InvalidCardDataError("at most two spoken languages are printed")
         if self.gender is not None and self.gender not in _GENDERS:
             raise InvalidCardDataError('gender must be "F", "M", "X" or None')
-        for field in ("city_id", "city_name", "serial", "name", "qr_text", "renewal_code"):
+        for field in ("city_id", "city_name", "serial", "name", "qr_text"):
             if not str(getattr(self, field)).strip():
                 raise InvalidCardDataError(f"{field} must not be empty")
         if self.photo_jpeg is not None and not self.photo_jpeg.startswith(b"\xff\xd8\xff"):
@@ -248,7 +249,6 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             "issued",
             "expires",
             "languages",
-            "renewal_code",
         )
     }
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
@@ -262,7 +262,6 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("name_latin", face.name_latin),
         ("preferred_name", face.preferred_name),
         ("languages", languages),
-        ("renewal_code", face.renewal_code),
         ("gender", face.gender),
     ]
     to_check += [(f"labels.{k}", v) for k, v in lab.items()]
@@ -619,8 +618,6 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     col_w = _W - x0 - 4 * mm
     y = _H - band_h - 6.5 * mm
     _field(c, x0, y, p.lab["serial"], face.serial, width=col_w, value_size=7.5)
-    y -= 7.6 * mm
-    _field(c, x0, y, p.lab["renewal_code"], face.renewal_code, width=col_w, value_size=7.5)
 
     # The notice fills what is left above the bottom margin; shrink until it fits.
     top = y - 4.2 * mm

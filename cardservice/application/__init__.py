@@ -29,7 +29,13 @@ from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError
-from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, iso
+from cardservice.services.cards import (
+    REVOCATION_REASONS,
+    CardInfo,
+    IssuedCard,
+    RenewalCodeMismatchError,
+    iso,
+)
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
@@ -43,6 +49,7 @@ from cardservice.services.residents import (
 )
 from cardservice.services.users import StaffMember
 from cardservice.services.verification import VerificationResult
+from cardservice.slippdf import SlipLabels
 
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
@@ -51,9 +58,9 @@ __all__ = [
     "Application", "AuditChainError", "AuditEntryView", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeysUnavailableError",
     "LikelyDuplicateError", "NewAccount", "PartnerDirectory", "PartnerView", "PurgePlan",
-    "RecognitionRequestView", "RegisterDestroyedError", "RequestView", "ResidentView",
-    "RootRotation", "StaffMember", "SyncResult", "TrustExport", "UnitOfWork", "Uploads",
-    "VerificationResult", "Verifier", "iso",
+    "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
+    "RequestView", "ResidentView", "RootRotation", "SlipLabels", "StaffMember", "SyncResult",
+    "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
 

@@ -47,7 +47,6 @@ EN = CardLabels(
     issued="Issued",
     expires="Expires",
     languages="Languages",
-    renewal_code="Renewal code",
     back_notice=(
         "This card shows its holder lives in {city}. It says nothing about immigration status."
     ),
@@ -62,7 +61,6 @@ FR = CardLabels(
     issued="Délivrée le",
     expires="Expire le",
     languages="Langues",
-    renewal_code="Code de renouvellement",
     back_notice=(
         "Cette carte atteste que son titulaire habite à {city}. "
         "Elle ne dit rien du statut migratoire."
@@ -78,12 +76,10 @@ AR = CardLabels(
     issued="تاريخ الإصدار",
     expires="تاريخ الانتهاء",
     languages="اللغات",
-    renewal_code="رمز التجديد",
     back_notice="تثبت هذه البطاقة أن حاملها يقيم في {city}. ولا تقول شيئا عن وضع الهجرة.",
 )
 
 SERIAL = "FRLYS-7K3F-9QX2"
-RENEWAL = "7KQ2-M9XD"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +102,6 @@ def make_face(**changes) -> CardFace:
         gender="M",
         languages=("Français", "Polski"),
         qr_text=QR_TEXT,
-        renewal_code=RENEWAL,
         labels=(FR, EN),
     )
     return replace(face, **changes)
@@ -235,8 +230,9 @@ def test_front_and_back_text(card_pdf):
     ):
         assert text in front, text
     assert SERIAL in back and "Lyon" in back
-    assert RENEWAL in back
-    assert RENEWAL not in front
+    # The card is not its own key: no renewal code (nor its label) on either side.
+    for side in (front, back):
+        assert "Code de renouvellement" not in side and "Renewal code" not in side
     assert "Elle ne dit rien du statut" in back
     assert "says nothing about immigration" in back.replace("\r\n", " ")
 
@@ -494,7 +490,6 @@ def test_sheet_of_23_cards(photo):
     faces = [
         make_face(
             serial=f"FRLYS-0000-{i:04d}",
-            renewal_code=f"RC{i:04d}",
             photo_jpeg=photo if i % 2 else None,
         )
         for i in range(23)
@@ -512,7 +507,7 @@ def test_sheet_of_23_cards(photo):
     fronts, backs = page_text(pdf, 0), page_text(pdf, 1)
     for i in range(10):
         assert f"FRLYS-0000-{i:04d}" in fronts
-        assert f"RC{i:04d}" in backs and f"RC{i:04d}" not in fronts
+        assert f"FRLYS-0000-{i:04d}" in backs  # each back belongs to its card
     assert "FRLYS-0000-0020" in page_text(pdf, 4)
     assert "FRLYS-0000-0022" in page_text(pdf, 5)
 
