@@ -196,8 +196,8 @@ def _header(c: Canvas, slip: RenewalSlip) -> float:
     c.setFillColorRGB(*_BAND)
     c.rect(0, _PAGE_H - band, _PAGE_W, band, stroke=0, fill=1)
     c.setFillColorRGB(1, 1, 1)
-    for text, font, size, y in ((slip.city_name, _BOLD, 18, _PAGE_H - 11 * mm),
-                                (slip.labels.title, _REGULAR, 13, _PAGE_H - 18.5 * mm)):
+    for text, font, size, y in ((slip.city_name, _BOLD, 18.0, _PAGE_H - 11 * mm),
+                                (slip.labels.title, _REGULAR, 13.0, _PAGE_H - 18.5 * mm)):
         shown = display_text(text)
         while size > 8 and _width(shown, font, size) > _PAGE_W - 2 * _MARGIN:
             size -= 0.5

@@ -359,8 +359,8 @@ def issued_page(serial: str) -> ResponseReturnValue:
     """The card's number and, this once, its renewal code; print the card and the slip here."""
     info = state.application().cards.get(_canonical(serial))
     stash = browser_session.get(_ISSUED_KEY)
-    new_slip = isinstance(stash, dict) and bool(stash.get("new_slip"))
     code = _stashed_code(_ISSUED_KEY, info.serial, pop=True)
+    new_slip = code is not None and isinstance(stash, dict) and bool(stash.get("new_slip"))
     if code is not None:
         browser_session[_SLIP_KEY] = {"serial": info.serial, "code": code}
     row = _card_row(info.serial, info.status, info.revocation_reason, info.issued_at,
@@ -376,7 +376,7 @@ def issued_page(serial: str) -> ResponseReturnValue:
 
 def _slip_language_choices() -> list[tuple[str, str]]:
     """(code, name in that language) for each language the slip can be printed in."""
-    return [(code, Locale.parse(code).get_display_name(code).capitalize())
+    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
             for code in ui_locales()]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -30,7 +31,7 @@ FR = SlipLabels(
 AR = replace(FR, title="قسيمة التجديد", warning="احتفظ بهذه القسيمة في المنزل بعيدا عن بطاقتك.")
 
 
-def make_slip(**changes: object) -> RenewalSlip:
+def make_slip(**changes: Any) -> RenewalSlip:
     slip = RenewalSlip(city_name="Lyon", serial="7K3M-9QXP-2HW", renewal_code="ABCD-EFGH",
                        resident_url="https://carte.lyon.example/card/", labels=FR)
     return replace(slip, **changes)
