@@ -5,6 +5,9 @@ Rules this module keeps:
 - A card page is exactly ID-1 (ISO/IEC 7810): 85.60 x 53.98 mm. Page 1 is the front
   (photo, names, dates, languages), page 2 the back (QR code, serial, where to check it,
   notice, "if found, return to").
+- The card is not its own key: it never carries the renewal code, which with the serial
+  and the date of birth lets someone ask to cancel or change the card. The code goes on a
+  separate renewal slip (:mod:`cardservice.slippdf`) that the holder keeps at home.
 - The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
 - Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
@@ -146,7 +149,6 @@ class CardLabels:
     issued: str
     expires: str
     languages: str
-    renewal_code: str
     back_notice: str
     check_at: str = "Check this card at"
     return_to: str = "If found, please return to"
@@ -159,8 +161,8 @@ class CardFace:
     ``labels`` holds one or two :class:`CardLabels` (the city's languages), printed
     side by side as "Name / Nom". ``photo_jpeg`` is a JPEG from
     :func:`cardservice.photo.process_photo`, or ``None`` for a placeholder. ``gender`` is
-    ``"F"``, ``"M"``, ``"X"`` or ``None`` (not printed). ``renewal_code`` is printed on
-    the back only.
+    ``"F"``, ``"M"``, ``"X"`` or ``None`` (not printed). There is no renewal code: it is
+    printed on the renewal slip, never on the card.
     """
 
     city_id: str
@@ -171,7 +173,6 @@ class CardFace:
     name: str
     date_of_birth: date
     qr_text: str
-    renewal_code: str
     labels: tuple[CardLabels, ...]
     name_latin: str | None = None
     preferred_name: str | None = None
@@ -188,7 +189,7 @@ class CardFace:
             raise InvalidCardDataError("at most two spoken languages are printed")
         if self.gender is not None and self.gender not in _GENDERS:
             raise InvalidCardDataError('gender must be "F", "M", "X" or None')
-        for field in ("city_id", "city_name", "serial", "name", "qr_text", "renewal_code"):
+        for field in ("city_id", "city_name", "serial", "name", "qr_text"):
             if not str(getattr(self, field)).strip():
                 raise InvalidCardDataError(f"{field} must not be empty")
         if self.photo_jpeg is not None and not self.photo_jpeg.startswith(b"\xff\xd8\xff"):
@@ -263,7 +264,6 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             "issued",
             "expires",
             "languages",
-            "renewal_code",
             "check_at",
             "return_to",
         )
@@ -279,7 +279,6 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("name_latin", face.name_latin),
         ("preferred_name", face.preferred_name),
         ("languages", languages),
-        ("renewal_code", face.renewal_code),
         ("gender", face.gender),
         ("check_url", face.check_url),
         ("branding.return_to", face.branding.return_to),

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cardservice import pki, securefile, vault
+from cardservice import pki, securefile, serials, vault
 from cardservice.application import Application, AuditChainError
 from cardservice.clock import utcnow
 from cardservice.config import ConfigError, Settings, load_settings
@@ -314,7 +314,7 @@ def keys_rotate_root(ctx: Context, yes: bool) -> None:
 
 @main.group("cards")
 def cards_group() -> None:
-    """Printing cards in bulk."""
+    """Printing cards in bulk; a new renewal code for a card."""
 
 
 @cards_group.command("sheet")
@@ -350,6 +350,26 @@ def cards_sheet(ctx: Context, start: Any, end: Any, unprinted: bool, output: Pat
     # half-written under the real name.
     securefile.write_atomically(output, sheet.pdf, mode=0o600, overwrite=True)
     click.echo(f"wrote {len(sheet.serials)} cards to {output}")
+
+
+@cards_group.command("new-slip")
+@click.argument("serial")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def cards_new_slip(ctx: Context, serial: str, yes: bool) -> None:
+    """A new renewal code for a card in force (the old one stops working), printed once.
+
+    The code goes alone on the last line of stdout; write it on a renewal slip (or print
+    the slip from the clerk's page) and hand it to the resident.
+    """
+    if not yes and not click.confirm(
+            f"Draw a new renewal code for card {serial}? The old code stops working at once.",
+            err=True):
+        raise click.ClickException("nothing changed")
+    code = ctx.app.cards.new_renewal_code(serial, actor=operator())
+    click.echo("new renewal code (shown once, not kept in clear):", err=True)
+    click.echo(serials.format_renewal_code(code))
 
 
 # ---- residents -----------------------------------------------------------------------------

@@ -57,6 +57,9 @@ class CitySettings:
     name: str
     base_url: str
     languages: tuple[str, ...] = ("en",)
+    # Printed on the renewal slip when set; "\n" separates lines.
+    desk_address: str = ""
+    desk_hours: str = ""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ def card_labels(locale: str, city_name: str) -> CardLabels:
         issued=_("Issued"),
         expires=_("Expires"),
         languages=_("Languages"),
-        renewal_code=_("Renewal code"),
         check_at=_("Check this card at"),
         return_to=_("If found, please return to"),
         back_notice=_("The holder of this card lives in %(city)s. This card says nothing "

@@ -56,8 +56,13 @@ def format_serial(serial: str) -> str:
 
 
 def new_renewal_code() -> str:
-    """A random renewal code, printed on the back of the card as ``XXXX-XXXX``."""
+    """A random renewal code, printed on the renewal slip (never on the card)."""
     return "".join(secrets.choice(ALPHABET) for _ in range(RENEWAL_CODE_LENGTH))
+
+
+def format_renewal_code(code: str) -> str:
+    """Group a renewal code for reading and printing: ``XXXX-XXXX``."""
+    return f"{code[:4]}-{code[4:]}"
 
 
 def normalise_renewal_code(text: str) -> str:

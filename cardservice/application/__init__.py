@@ -44,7 +44,14 @@ from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.audit import AuditChainError, AuditQuery
-from cardservice.services.cards import REVOCATION_REASONS, CardInfo, IssuedCard, PrintRow, iso
+from cardservice.services.cards import (
+    REVOCATION_REASONS,
+    CardInfo,
+    IssuedCard,
+    PrintRow,
+    RenewalCodeMismatchError,
+    iso,
+)
 from cardservice.services.citykeys import CityKeys, KeysUnavailableError, RegisterDestroyedError
 from cardservice.services.partners import PartnerView, RecognitionRequestView
 from cardservice.services.renewals import CHANGE_FIELDS as RENEWAL_CHANGE_FIELDS
@@ -66,6 +73,7 @@ from cardservice.services.residents import (
 )
 from cardservice.services.users import StaffMember
 from cardservice.services.verification import VerificationResult
+from cardservice.slippdf import SlipLabels
 
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
@@ -78,8 +86,9 @@ __all__ = [
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
-    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RequestView",
-    "ResidentView", "RootRotation", "SigningKeyView", "StaffMember", "SyncResult",
+    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
+    "RequestView", "ResidentView", "RootRotation", "SigningKeyView", "SlipLabels",
+    "StaffMember", "SyncResult",
     "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 

@@ -1,4 +1,5 @@
-"""Use cases of cards: issue, read, revoke, print one, print a batch, preview."""
+"""Use cases of cards: issue, read, revoke, print one, print a batch, preview; the renewal
+slip and a new renewal code."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cardservice.config import Settings
 from cardservice.services import cards
 from cardservice.services.cards import CardInfo, IssuedCard, PrintRow
 from cardservice.services.citykeys import CityKeys
+from cardservice.slippdf import SlipLabels
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,20 @@ class CardUseCases:
         with self._uow.read() as s:
             return cards.card_preview_png(s, self._keys, serial, page=side,
                                           settings=self._settings)
+
+    def renewal_slip_pdf(self, serial: str, *, code: str, labels: SlipLabels,
+                         resident_url: str) -> bytes:
+        """The renewal slip of a card in force, for the code handed in (refused unless it is
+        the card's code: ``RenewalCodeMismatchError``). Reading it changes nothing."""
+        with self._uow.read() as s:
+            return cards.renewal_slip_pdf(s, serial, code=code, labels=labels,
+                                          resident_url=resident_url, settings=self._settings)
+
+    def new_renewal_code(self, serial: str, *, actor: str) -> str:
+        """A new renewal code for a card in force (the old one stops working), to be shown
+        once and printed on a new slip; audited as ``card.new_renewal_code``."""
+        with self._uow() as s:
+            return cards.new_renewal_code(s, serial, actor=actor, now=utcnow())
 
     def issued_between(self, *, start: datetime, end: datetime, only_unprinted: bool
                        ) -> list[str]:

@@ -1,9 +1,13 @@
-"""Issue, read, print, reprint and revoke cards.
+"""Issue, read, print, reprint and revoke cards; print a card's renewal slip.
 
 Issuing locks the resident first, so two clerks pressing "issue" at once make one
 card after the other, each superseding the earlier ones; the superseded cards join
 the revocation list so that a lost old card reads ``revoked``. These functions flush;
 the application layer commits.
+
+The card is not its own key: the renewal code is printed on a separate renewal slip,
+never on the card, and only its argon2 hash is kept. A slip is printed only for a code
+that matches that hash, and a clerk can draw a new code (a new slip) for a card in force.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from cardservice import cardpdf, credential, serials
+from cardservice import cardpdf, credential, serials, slippdf
 from cardservice import qr as qr_mod
 from cardservice.config import Settings, city_branding
-from cardservice.errors import N_, ConflictError, InvalidInputError, NotFoundError
+from cardservice.errors import (
+    N_,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from cardservice.labels import card_labels
 from cardservice.models import Card, CardStatus, Resident
 from cardservice.services import audit, residents
@@ -33,8 +43,8 @@ _hasher = PasswordHasher()
 
 @dataclass(frozen=True)
 class IssuedCard:
-    """What issuing returns (SPEC §6): the renewal code is shown here and printed, never kept
-    in clear."""
+    """What issuing returns (SPEC §6): the renewal code is shown here and printed on the
+    renewal slip, never kept in clear and never printed on the card."""
 
     serial: str
     qr: str
@@ -124,7 +134,7 @@ def issue_card(
                "the card."), params={"reason": str(exc)}, field="given_names") from None
     # Check the card prints before anything is stored: a name no font covers is refused now.
     _face(settings, data, serial=serial, issued_at=issued_at, expires_at=expires_at, qr=qr,
-          code=code, photo=None, check_only=True)
+          photo=None, check_only=True)
 
     for old in resident.cards:
         if old.status == CardStatus.ACTIVE:
@@ -133,9 +143,10 @@ def issue_card(
             old.revocation_reason = supersede_reason
             old.superseded_by = serial
     key = residents.data_key(keys, resident)
+    # What a reprint needs: the QR. The renewal code is not sealed with it (it is not printed
+    # on the card; only its hash is kept).
     sealed = keys.vault().encrypt(
-        key, json.dumps({"qr": qr, "renewal_code": code}).encode(), record_id=resident.id,
-        field=f"card:{serial}")
+        key, json.dumps({"qr": qr}).encode(), record_id=resident.id, field=f"card:{serial}")
     card = Card(serial=serial, resident_id=resident.id, issued_at=issued_at,
                 expires_at=expires_at, status=CardStatus.ACTIVE, kid=signer.kid.hex(),
                 renewal_code_hash=hash_renewal_code(code), print_data=sealed)
@@ -230,7 +241,7 @@ def is_revoked(conn: Session | Connection, serial: str) -> bool:
 
 def _face(
     settings: Settings, data: residents.ResidentData, *, serial: str, issued_at: datetime,
-    expires_at: datetime, qr: str, code: str, photo: bytes | None, check_only: bool = False,
+    expires_at: datetime, qr: str, photo: bytes | None, check_only: bool = False,
 ) -> cardpdf.CardFace:
     labels = tuple(card_labels(lang, settings.city.name) for lang in settings.city.languages)
     name = printed_name(data)
@@ -247,7 +258,7 @@ def _face(
         city_id=settings.city.id, city_name=settings.city.name,
         serial=serials.format_serial(serial), issued_at=issued_at.date(),
         expires_at=expires_at.date(), name=name, date_of_birth=data.date_of_birth,
-        qr_text=qr, renewal_code=code[:4] + "-" + code[4:], labels=labels, name_latin=latin,
+        qr_text=qr, labels=labels, name_latin=latin,
         preferred_name=data.preferred_name or None,
         gender=data.gender if settings.cards.print_gender else None,
         languages=data.languages, photo_jpeg=photo,
@@ -279,7 +290,7 @@ def check_printable(settings: Settings, data: residents.ResidentData, *, now: da
     issued_at = now.replace(microsecond=0)
     _face(settings, data, serial=serials.new_serial(), issued_at=issued_at,
           expires_at=validity_end(settings, born=data.date_of_birth, issued_at=issued_at),
-          qr="LC1:", code="AAAAAAAA", photo=None, check_only=True)
+          qr="LC1:", photo=None, check_only=True)
 
 
 def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settings
@@ -294,6 +305,8 @@ def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settin
         raise NotFoundError(N_("This card's holder record has been deleted."))
     key = residents.data_key(keys, resident)
     v = keys.vault()
+    # Cards issued before the renewal slip also sealed their renewal code here; it is
+    # ignored: a reprint never prints it.
     sealed = json.loads(v.decrypt(key, card.print_data, record_id=resident.id,
                                   field=f"card:{card.serial}"))
     data = residents.open_data(keys, resident)
@@ -301,8 +314,7 @@ def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settin
     if resident.photo is not None:
         photo = v.decrypt(key, resident.photo, record_id=resident.id, field="photo")
     return _face(settings, data, serial=card.serial, issued_at=card.issued_at,
-                 expires_at=card.expires_at, qr=sealed["qr"], code=sealed["renewal_code"],
-                 photo=photo)
+                 expires_at=card.expires_at, qr=sealed["qr"], photo=photo)
 
 
 def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Settings) -> bytes:
@@ -391,6 +403,72 @@ def check_renewal_code(card: Card, code: str) -> bool:
         return _hasher.verify(card.renewal_code_hash, serials.normalise_renewal_code(code))
     except Exception:  # noqa: BLE001 - any verification failure is simply "no"
         return False
+
+
+# ---- the renewal slip ----------------------------------------------------------------------
+
+class RenewalCodeMismatchError(PermissionDeniedError):
+    """A slip was asked for with a code that is not the card's renewal code."""
+
+    code = "renewal_code_mismatch"
+
+
+def _card_in_force(session: Session, serial: str) -> Card:
+    """The card, row-locked, if it is in force and its holder's record still exists."""
+    card = _get(session, serial)
+    # Lock the row (a no-op write): a revocation or a new slip at the same time waits.
+    session.execute(update(Card).where(Card.serial == card.serial).values(status=Card.status))
+    session.refresh(card)
+    if card.status != CardStatus.ACTIVE:
+        raise ConflictError(N_("Only a card in force has a renewal slip."))
+    if card.renewal_code_hash is None:
+        raise NotFoundError(N_("This card's holder record has been deleted."))
+    return card
+
+
+def renewal_slip_pdf(
+    session: Session, serial: str, *, code: str, labels: slippdf.SlipLabels,
+    resident_url: str, settings: Settings,
+) -> bytes:
+    """The renewal slip of a card in force, for the ``code`` handed in.
+
+    The code is checked against the card's stored hash first, so a crafted request cannot
+    print a slip with an arbitrary code. Nothing is stored or recorded: the code was issued
+    (and audited) a moment before, and is forgotten by the caller once shown.
+    """
+    card = _get(session, serial)
+    if not check_renewal_code(card, code):
+        raise RenewalCodeMismatchError(N_("This is not the card's renewal code. Issue a new "
+                                          "renewal slip from the resident's record."))
+    if card.status != CardStatus.ACTIVE:
+        raise ConflictError(N_("Only a card in force has a renewal slip."))
+    city = settings.city
+    slip = slippdf.RenewalSlip(
+        city_name=city.name, serial=serials.format_serial(card.serial),
+        renewal_code=serials.format_renewal_code(serials.normalise_renewal_code(code)),
+        resident_url=resident_url, labels=labels, desk_address=city.desk_address,
+        desk_hours=city.desk_hours)
+    try:
+        return slippdf.render_slip_pdf(slip)
+    except slippdf.SlipTextError as exc:
+        # The city's desk lines or a translation hold what the fonts cannot print.
+        raise InvalidInputError(N_("The renewal slip cannot be printed: %(detail)s"),
+                                params={"detail": str(exc)}) from None
+
+
+def new_renewal_code(session: Session, serial: str, *, actor: str, now: datetime) -> str:
+    """Draw a new renewal code for a card in force; the old code stops working at once.
+
+    Only the new code's hash is kept; the code is returned to be shown once and printed on
+    a new slip. The audit entry names the card and nothing personal.
+    """
+    card = _card_in_force(session, serial)
+    code = serials.new_renewal_code()
+    card.renewal_code_hash = hash_renewal_code(code)
+    audit.record(session, actor=actor, action="card.new_renewal_code", target_type="card",
+                 target_id=card.serial, now=now)
+    session.flush()
+    return code
 
 
 PREVIEW_DPI = 200

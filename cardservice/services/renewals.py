@@ -1,10 +1,13 @@
 """Residents renew or replace their card without an account; clerks work the queue.
 
-A resident proves they hold the card with three things printed on or known from it:
-the serial, their date of birth and the renewal code from the back. A wrong
-combination gets one answer that never says which part was wrong; attempts are
-limited per serial and per client by the web layer. A lost or stolen card is revoked
-at once, to protect its holder, and a replacement waits for a clerk.
+A resident proves they hold the card with three things: the serial, their date of
+birth and the renewal code from their renewal slip. The code is never printed on the
+card, so the card alone (or a photo of it) proves nothing: whoever finds or takes a card
+cannot cancel it or ask to change its holder's details. A wrong combination gets one
+answer that never says which part was wrong; attempts are limited per serial and per
+client by the web layer. A lost or stolen card is revoked at once, to protect its
+holder, and a replacement waits for a clerk. A change of details (kind ``change``) is
+only sealed with the request here; it is applied when a clerk approves it, never before.
 
 Approving issues the new card in the same unit of work that marks the request
 approved, and the conditional UPDATE that claims the request lets exactly one of
@@ -38,7 +41,7 @@ REVOKE_AT_ONCE = ("lost", "stolen")
 
 
 NOT_MATCHED = N_("We could not find a card with these details. Check the card number, your "
-                 "date of birth and the renewal code on the back of your card.")
+                 "date of birth and the renewal code on your renewal slip.")
 
 
 class CardNotMatchedError(DomainError):

@@ -1,5 +1,10 @@
 """Clerks at the service desk: register residents, issue, print, reprint and revoke cards.
 
+The renewal code is never printed on the card: it goes on a renewal slip, shown and
+printable only from the page that follows issuing a card (or a new slip). That page
+keeps ``{"serial", "code"}`` in the clerk's session just long enough to print the slip;
+the next page the clerk opens forgets it (see ``_forget_slip``).
+
 Each view parses the form, asks a service and renders. What a resident must never be
 asked (SPEC §2) has no field here, and a request that carries such a field anyway is
 refused with 400 before anything is read. Pages that show personal data are never
@@ -14,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from babel import Locale
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, get_locale, lazy_pgettext, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext, ngettext
 
 from cardservice import serials
 from cardservice.application import (
@@ -34,6 +40,7 @@ from cardservice.application import (
     ResidentQuery,
     ResidentSearchPage,
     ResidentView,
+    SlipLabels,
 )
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
@@ -55,6 +62,7 @@ from cardservice.web.clerk_forms import (
     label_of,
 )
 from cardservice.web.forms import ConfirmForm
+from cardservice.web.i18n import ui_locales
 from cardservice.web.main import add_home_link
 
 bp = Blueprint("clerk", __name__, url_prefix="/clerk")
@@ -67,7 +75,15 @@ MAX_BATCH = 200
 SHEET_CARDS_PER_SECOND = 15
 # From this many cards on, the clerk confirms before the PDF is made (and marked printed).
 LARGE_SHEET = 30
+# Set by a POST that made a renewal code (issuing a card, a new slip; the queue's approval
+# too): {"serial", "code"[, "new_slip"]}. The issued page takes it out of the session once.
 _ISSUED_KEY = "clerk_issued_card"
+# What the issued page keeps, {"serial", "code"}, so its "Print the renewal slip" works
+# while it is open; any other page forgets it.
+_SLIP_KEY = "clerk_renewal_slip"
+# Reached from the issued page without leaving it (none of them shows the code).
+_KEEPS_SLIP = frozenset({"clerk.slip_pdf", "clerk.card_pdf", "clerk.preview_page",
+                         "clerk.preview_png"})
 
 STATUS_LABELS: dict[str, Any] = {
     CardStatus.ACTIVE: lazy_pgettext("card status", "Active"),
@@ -396,7 +412,7 @@ def issue(resident_id: str) -> ResponseReturnValue:
 
 
 def show_issued(issued: IssuedCard) -> ResponseReturnValue:
-    """Go to the new card's page, where it is printed with its renewal code.
+    """Go to the new card's page, where the card and its renewal slip are printed.
 
     The code is shown once, on that page (kept in the signed session until then, never
     flashed); only its hash is stored.
@@ -405,20 +421,136 @@ def show_issued(issued: IssuedCard) -> ResponseReturnValue:
     return redirect(url_for("clerk.issued_page", serial=issued.serial))
 
 
+@bp.before_app_request
+def _forget_slip() -> None:
+    """Leaving the issued page forgets its renewal code: the slip cannot be printed again."""
+    endpoint = request.endpoint or "static"  # None: no route matched (a 404)
+    if endpoint == "static" or endpoint in _KEEPS_SLIP:  # the page's own styles and scripts
+        return
+    if _SLIP_KEY in browser_session:
+        browser_session.pop(_SLIP_KEY, None)
+
+
+def _stashed_code(key: str, serial: str, *, pop: bool) -> str | None:
+    """The renewal code kept in the session under ``key`` for this card, if any."""
+    stash = browser_session.pop(key, None) if pop else browser_session.get(key)
+    if isinstance(stash, dict) and stash.get("serial") == serial and stash.get("code"):
+        return str(stash["code"])
+    return None
+
+
 @bp.get("/cards/<serial>/issued")
 @page("clerk")
 def issued_page(serial: str) -> ResponseReturnValue:
-    """The new card's number and, this once, its renewal code; print from here."""
+    """The card's number and, this once, its renewal code; print the card and the slip here."""
     info = state.application().cards.get(_canonical(serial))
-    stash = browser_session.pop(_ISSUED_KEY, None)
-    code = None
-    if isinstance(stash, dict) and stash.get("serial") == info.serial:
-        raw = str(stash.get("code", ""))
-        code = f"{raw[:4]}-{raw[4:]}"
+    stash = browser_session.get(_ISSUED_KEY)
+    code = _stashed_code(_ISSUED_KEY, info.serial, pop=True)
+    new_slip = code is not None and isinstance(stash, dict) and bool(stash.get("new_slip"))
+    if code is not None:
+        browser_session[_SLIP_KEY] = {"serial": info.serial, "code": code}
     row = _card_row(info.serial, info.status, info.revocation_reason, info.issued_at,
                     info.expires_at, utcnow())
-    return render_template("clerk/issued.html", card=row, resident_id=info.resident_id,
-                           code=code)
+    languages = ([] if code is None else
+                 list(state.application().residents.get(info.resident_id).data.languages))
+    return render_template(
+        "clerk/issued.html", card=row, resident_id=info.resident_id, new_slip=new_slip,
+        code=serials.format_renewal_code(code) if code else None,
+        slip_languages=_slip_language_choices(),
+        slip_language=_default_slip_locale(languages))
+
+
+def _slip_language_choices() -> list[tuple[str, str]]:
+    """(code, name in that language) for each language the slip can be printed in."""
+    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
+            for code in ui_locales()]
+
+
+def _default_slip_locale(spoken: list[str]) -> str:
+    """The resident's language when one they speak has a catalog; else the city's card
+    language; else the clerk's own."""
+    available = ui_locales()
+    for language in spoken:
+        wanted = language.strip().casefold()
+        for code in available:
+            locale = Locale.parse(code)
+            names = {code, *(str(locale.get_display_name(other) or "").casefold()
+                             for other in (*available, "en"))}
+            if wanted in names:
+                return code
+    city = state.settings().city.languages[0]
+    return city if city in available else str(get_locale())
+
+
+def slip_labels(locale: str) -> SlipLabels:
+    """Every sentence of the renewal slip, in ``locale``."""
+    with force_locale(locale):
+        return SlipLabels(
+            title=_("Renewal slip"),
+            serial=_("Card number"),
+            renewal_code=_("Renewal code"),
+            renew_heading=_("Renew or replace your card"),
+            renew_online=_("Online: go to this address and enter your card number, your date "
+                           "of birth and the renewal code above."),
+            renew_desk=_("Or come to the service desk with your card or this slip."),
+            lost_heading=_("If your card is lost or stolen"),
+            lost_text=_("Report it at once, online at the same address with this slip and "
+                        "your date of birth, or at the service desk. The card is cancelled "
+                        "at once, so nobody else can use it; a clerk then prepares your new "
+                        "card."),
+            desk_heading=_("Service desk"),
+            desk_address=_("Address"),
+            desk_hours=_("Opening hours"),
+            warning=_("Keep this slip at home, apart from your card. With the card number, "
+                      "your date of birth and this code, anyone can ask to cancel or replace "
+                      "your card."),
+            only_here=_("The renewal code is shown only on this slip. If you lose it, the "
+                        "service desk can give you a new slip; the old code then stops "
+                        "working."),
+        )
+
+
+@bp.get("/cards/<serial>/slip.pdf")
+@page("clerk")
+def slip_pdf(serial: str) -> ResponseReturnValue:
+    """The renewal slip, while the issued page that showed its code is open (``?lang=``)."""
+    serial = _canonical(serial)
+    code = _stashed_code(_SLIP_KEY, serial, pop=False)
+    if code is None:
+        raise NotFoundError(N_("The renewal slip can be printed only from the page shown "
+                               "right after issuing. To give the resident a new one, issue a "
+                               "new renewal slip from their record."))
+    locale = request.args.get("lang", "")
+    if locale not in ui_locales():
+        locale = str(get_locale())
+    settings = state.settings()
+    pdf = state.application().cards.renewal_slip_pdf(
+        serial, code=code, labels=slip_labels(locale),
+        resident_url=settings.city.base_url + url_for("resident.start"))
+    return _no_store(pdf, "application/pdf",
+                     **{"Content-Disposition": f'inline; filename="renewal-slip-{serial}.pdf"'})
+
+
+@bp.post("/cards/<serial>/new-slip")
+@page("clerk")
+def new_slip(serial: str) -> ResponseReturnValue:
+    """Draw a new renewal code (the old one stops working) and show it on the issued page."""
+    info = state.application().cards.get(_canonical(serial))
+    back = url_for("clerk.resident_page", resident_id=info.resident_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(back)
+    try:
+        code = state.application().cards.new_renewal_code(info.serial, actor=actor())
+    except NotFoundError:
+        raise
+    except DomainError as exc:
+        flash(exc.translated(_), "error")
+        return redirect(back)
+    browser_session[_ISSUED_KEY] = {"serial": info.serial, "code": code, "new_slip": True}
+    flash(_("Card %(serial)s has a new renewal code; the old one no longer works.",
+            serial=serials.format_serial(info.serial)), "success")
+    return redirect(url_for("clerk.issued_page", serial=info.serial))
 
 
 @bp.get("/cards/<serial>.pdf")

@@ -28,6 +28,12 @@ def select_locale() -> str:
     return best or settings().default_locale
 
 
+def ui_locales() -> list[str]:
+    """The languages the pages (and printed papers) can be shown in: Flask-Babel's catalogs."""
+    found = {str(locale) for locale in babel.list_translations()}
+    return [code for code in SUPPORTED_LOCALES if code in found] or [settings().default_locale]
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to ``app``."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)

@@ -1,5 +1,8 @@
 """Residents manage their card without an account: serial + date of birth + renewal code.
 
+The renewal code is on the resident's renewal slip, never on the card: what is printed on
+a card is not enough to act on it.
+
 A successful check is remembered in the session for a short while; attempts are
 limited per client and per serial, and a wrong combination never says which part
 was wrong.
@@ -58,7 +61,7 @@ class HolderForm(FlaskForm):
                          render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                     "spellcheck": "false"})
     date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
-    renewal_code = StringField(_l("Renewal code (on the back of the card)"),
+    renewal_code = StringField(_l("Renewal code (on your renewal slip)"),
                                validators=[DataRequired(), Length(max=20)],
                                render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                           "spellcheck": "false"})
@@ -123,7 +126,7 @@ def start() -> ResponseReturnValue:
                 renewal_code=form.renewal_code.data or "")
         except CardNotMatchedError:
             error = _("We could not find a card with these details. Check the card number, "
-                      "your date of birth and the renewal code on the back of your card.")
+                      "your date of birth and the renewal code on your renewal slip.")
         else:
             session["holder_serial"] = serial
             session["holder_until"] = time.time() + HOLDER_MINUTES * 60

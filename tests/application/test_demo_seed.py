@@ -15,8 +15,9 @@ def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settin
         assert seeded is not None and "revoked" in seeded.lines()[0]
         assert app.residents.count() == len(PEOPLE) == len(seeded.cards)
         requests, total = app.renewals.pending(limit=10, offset=0)
-        assert total == 1 and requests[0].kind == "damaged"
-        assert requests[0].serial == seeded.queued
+        assert total == 1 and requests[0].request.kind == "damaged"
+        assert requests[0].request.serial == seeded.queued
+        assert requests[0].holder_name == "Amadou Diallo" and requests[0].has_photo
         for card in seeded.cards:
             view = app.residents.get(app.cards.get(card.serial).resident_id)
             assert view.data.address.line1 == DEMO_ADDRESS

@@ -359,3 +359,33 @@ def test_residents_reindex_fills_missing_indexes(city, db):
         assert everything.exit_code == 0 and "indexed 3 resident(s)" in everything.stdout
     finally:
         application.close()
+def test_cards_new_slip(city):
+    from cardservice import create_app
+    from cardservice.config import load_settings
+    from tests.web.test_api_residents import ANA
+
+    runner, env = city
+    runner.invoke(main, ["users", "add", "ana", "--role", "clerk"], env=env)
+    token = runner.invoke(main, ["users", "token", "ana"], env=env).stdout.strip().splitlines()[-1]
+    app = create_app(load_settings(env["CARDSERVICE_CONFIG"], environ=env))
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    rid = client.post("/api/v1/residents", json=ANA, headers=h).get_json()["id"]
+    card = client.post(f"/api/v1/residents/{rid}/cards", headers=h).get_json()
+    refused = runner.invoke(main, ["cards", "new-slip", card["serial"]], env=env, input="n\n")
+    assert refused.exit_code != 0 and "nothing changed" in refused.output
+    done = runner.invoke(main, ["cards", "new-slip", card["serial"], "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    code = done.stdout.strip().splitlines()[-1]
+    assert len(code) == 9 and code[4] == "-" and code.replace("-", "") != card["renewal_code"]
+
+    def ask(renewal_code):
+        return client.post("/api/v1/renewals", json={
+            "serial": card["serial"], "date_of_birth": ANA["date_of_birth"],
+            "renewal_code": renewal_code, "kind": "damaged"}).status_code
+
+    assert ask(card["renewal_code"]) == 403
+    assert ask(code) == 202
+    unknown = runner.invoke(main, ["cards", "new-slip", "0000000000X", "--yes"], env=env)
+    assert unknown.exit_code != 0
+    app.extensions["cardservice"].db.dispose()

@@ -48,7 +48,6 @@ EN = CardLabels(
     issued="Issued",
     expires="Expires",
     languages="Languages",
-    renewal_code="Renewal code",
     check_at="Check this card at",
     return_to="If found, please return to",
     back_notice=(
@@ -65,7 +64,6 @@ FR = CardLabels(
     issued="Délivrée le",
     expires="Expire le",
     languages="Langues",
-    renewal_code="Code de renouvellement",
     check_at="Vérifier cette carte sur",
     return_to="Si vous la trouvez, merci de la rapporter à",
     back_notice=(
@@ -83,12 +81,10 @@ AR = CardLabels(
     issued="تاريخ الإصدار",
     expires="تاريخ الانتهاء",
     languages="اللغات",
-    renewal_code="رمز التجديد",
     back_notice="تثبت هذه البطاقة أن حاملها يقيم في {city}. ولا تقول شيئا عن وضع الهجرة.",
 )
 
 SERIAL = "FRLYS-7K3F-9QX2"
-RENEWAL = "7KQ2-M9XD"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +107,6 @@ def make_face(**changes) -> CardFace:
         gender="M",
         languages=("Français", "Polski"),
         qr_text=QR_TEXT,
-        renewal_code=RENEWAL,
         labels=(FR, EN),
     )
     return replace(face, **changes)
@@ -240,8 +235,9 @@ def test_front_and_back_text(card_pdf):
     ):
         assert text in front, text
     assert SERIAL in back and "Lyon" in back
-    # The renewal code is the holder's key: it goes on the renewal slip, never the card.
-    assert RENEWAL not in back and RENEWAL not in front
+    # The card is not its own key: no renewal code (nor its label) on either side.
+    for side in (front, back):
+        assert "Code de renouvellement" not in side and "Renewal code" not in side
     assert "Elle ne dit rien du statut" in back
     assert "says nothing about immigration" in back.replace("\r\n", " ")
 
@@ -553,7 +549,6 @@ def test_sheet_of_23_cards(photo):
     faces = [
         make_face(
             serial=f"FRLYS-0000-{i:04d}",
-            renewal_code=f"RC{i:04d}",
             photo_jpeg=photo if i % 2 else None,
         )
         for i in range(23)
@@ -571,8 +566,7 @@ def test_sheet_of_23_cards(photo):
     fronts, backs = page_text(pdf, 0), page_text(pdf, 1)
     for i in range(10):
         assert f"FRLYS-0000-{i:04d}" in fronts
-        assert f"FRLYS-0000-{i:04d}" in backs
-        assert f"RC{i:04d}" not in backs and f"RC{i:04d}" not in fronts
+        assert f"FRLYS-0000-{i:04d}" in backs  # each back belongs to its card
     assert "FRLYS-0000-0020" in page_text(pdf, 4)
     assert "FRLYS-0000-0022" in page_text(pdf, 5)
 

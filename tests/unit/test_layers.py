@@ -11,7 +11,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cardservice"
 PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serials", "privacy",
-        "securefile", "viscii", "cose", "values", "namecodec", "cardtext", "safejson"]
+        "securefile", "viscii", "cose", "values", "namecodec", "cardtext", "safejson",
+        "slippdf"]
 # Not pure (the key store reads and writes the keys directory, the sandbox starts child
 # processes, the fetcher reaches the network) but framework-free all the same.
 FRAMEWORK_FREE = [*PURE, "keystore", "sandbox", "fetcher"]

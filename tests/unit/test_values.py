@@ -170,7 +170,7 @@ def test_every_registered_name_prints(
         city_id="PTLIS", city_name="Lisboa", serial="K7Q2-M9XD-4PP", issued_at=ISSUED.date(),
         expires_at=ISSUED.date() + dt.timedelta(days=365), name=data.full_name,
         date_of_birth=data.date_of_birth, qr_text=_card(data, lisboa),
-        renewal_code="ABCD-EFGH", labels=(card_labels("en", "Lisboa"),),
+        labels=(card_labels("en", "Lisboa"),),
     )
     assert cardpdf.render_card_pdf(face).startswith(b"%PDF")
 

@@ -49,6 +49,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("POST", "/clerk/residents/<resident_id>/cards"): ("page", ("clerk",)),
     ("GET", "/clerk/cards/<serial>/issued"): ("page", ("clerk",)),
     ("GET", "/clerk/cards/<serial>.pdf"): ("page", ("clerk",)),
+    ("GET", "/clerk/cards/<serial>/slip.pdf"): ("page", ("clerk",)),
+    ("POST", "/clerk/cards/<serial>/new-slip"): ("page", ("clerk",)),
     ("GET", "/clerk/cards/<serial>/preview"): ("page", ("clerk",)),
     ("GET", "/clerk/cards/<serial>/preview.png"): ("page", ("clerk",)),
     ("POST", "/clerk/cards/<serial>/printed"): ("page", ("clerk",)),
