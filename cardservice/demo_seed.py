@@ -1,10 +1,10 @@
 """``make run``'s demo residents: DEMO ONLY, never for a real city.
 
 A newcomer who opens the demo should see at once what the service is for: residents
-with cards to open and print, a card to check, a revoked one, and a request waiting in
-the clerk's queue. Every demo resident's address says "DEMO — not a real person" and
-their photos are drawn silhouettes. Runs through the application layer like any clerk,
-so the audit log shows each step as done by the account ``demo``.
+with cards to open and print, a card to check, a revoked one, a request waiting in the
+clerk's queue, and a clerk account to see them with. Every demo resident's address says
+"DEMO — not a real person" and their photos are drawn silhouettes. Runs through the
+application layer like any clerk, so the audit log shows each step as done by ``demo``.
 
     python -m cardservice.demo_seed     (with CARDSERVICE_CONFIG and the secrets set)
 """
@@ -18,6 +18,7 @@ from datetime import date
 
 from PIL import Image, ImageDraw
 
+from cardservice import serials
 from cardservice.application import Application, IssuedCard
 from cardservice.config import load_settings
 
@@ -52,14 +53,16 @@ class Seeded:
     cards: list[IssuedCard]
     revoked: str
     queued: str
+    clerk_password: str
 
     def lines(self) -> list[str]:
         """What to tell the person who started the demo."""
         return [
-            f"== demo residents: {len(self.cards)} cards issued; {self.revoked} is revoked "
-            f"(stolen), {self.queued} has a replacement request in the clerk's queue",
-            "   sign in as a clerk (the admin creates one on the Staff page) to open them, "
-            "print a card and check it on /verify",
+            f"== demo residents: {len(self.cards)} cards issued; "
+            f"{serials.format_serial(self.revoked)} is revoked (stolen), "
+            f"{serials.format_serial(self.queued)} has a replacement request in the queue",
+            "== demo clerk account: clerk; one-time password (change it at first sign-in):",
+            self.clerk_password,
         ]
 
 
@@ -108,7 +111,8 @@ def seed(app: Application) -> Seeded | None:
     revoked, queued = issued[3].serial, issued[2].serial
     app.cards.revoke(revoked, reason="stolen", actor=ACTOR)
     app.renewals.file(queued, kind="damaged", changes=None, locale="fr")
-    return Seeded(cards=issued, revoked=revoked, queued=queued)
+    clerk = app.staff.create(username="clerk", role="clerk", actor=ACTOR)
+    return Seeded(cards=issued, revoked=revoked, queued=queued, clerk_password=clerk.password)
 
 
 def main() -> int:

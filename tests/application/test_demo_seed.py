@@ -13,6 +13,10 @@ def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settin
     try:
         seeded = seed(app)
         assert seeded is not None and "revoked" in seeded.lines()[0]
+        assert seeded.lines()[-1] == seeded.clerk_password
+        signed = app.staff.sign_in(username="clerk", password=seeded.clerk_password,
+                                   source="127.0.0.1")
+        assert signed.member.role == "clerk"
         assert app.residents.count() == len(PEOPLE) == len(seeded.cards)
         requests, total = app.renewals.pending(limit=10, offset=0)
         assert total == 1 and requests[0].request.kind == "damaged"
