@@ -16,6 +16,12 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from cardservice import schema
+from cardservice.application.backup import (
+    BackupRefusedError,
+    BackupReport,
+    BackupUseCases,
+    RestoreTargetNotEmptyError,
+)
 from cardservice.application.cards import CardSheet, CardUseCases, PrintSelection
 from cardservice.application.city import (
     CityUseCases,
@@ -82,13 +88,13 @@ __all__ = [
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
-    "Branding", "CardHolderSession", "CardInfo",
+    "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
     "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
-    "RequestView", "ResidentView", "RootRotation", "SigningKeyView", "SlipLabels",
-    "StaffMember", "SyncResult",
+    "RequestView", "ResidentView", "RestoreTargetNotEmptyError", "RootRotation",
+    "SigningKeyView", "SlipLabels", "StaffMember", "SyncResult",
     "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
@@ -114,6 +120,7 @@ class Application:
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
+        self.backup = BackupUseCases(settings, self.keys, self.db, self.uow)
 
     @property
     def branding(self) -> Branding:
