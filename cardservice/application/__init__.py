@@ -31,6 +31,7 @@ from cardservice.application.city import (
     SigningKeyView,
     TrustExport,
 )
+from cardservice.application.monitoring import Monitoring, OperationalNumbers
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import (
@@ -90,7 +91,8 @@ __all__ = [
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
     "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
-    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
+    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "Monitoring",
+    "NewAccount", "OperationalNumbers",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
     "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
     "RequestView", "ResidentView", "RestoreTargetNotEmptyError", "RootRotation",
@@ -121,6 +123,7 @@ class Application:
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
         self.backup = BackupUseCases(settings, self.keys, self.db, self.uow)
+        self.monitoring = Monitoring(self.keys, self.uow, self.verifier)
 
     @property
     def branding(self) -> Branding:
