@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -106,3 +108,18 @@ def test_scrape_counts_verifications_and_says_nothing_about_anyone(metered, staf
     assert after[("cardservice_signing_key_days_left", ())] > 300
     assert after[("cardservice_root_days_left", ())] > after[
         ("cardservice_signing_key_days_left", ())]
+
+
+def test_serve_gives_its_workers_an_emptied_metrics_directory(tmp_path, db, monkeypatch):
+    from cardservice.wsgi_server import METRICS_DIR_ENV, shared_metrics_dir
+
+    settings = _settings(tmp_path, db.url)
+    monkeypatch.delenv(METRICS_DIR_ENV, raising=False)
+    stale = settings.instance_dir / "metrics" / "counter_123.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old counts")
+    monkeypatch.setenv(METRICS_DIR_ENV, "")  # restored after the test
+    directory = shared_metrics_dir(settings)
+    assert directory == settings.instance_dir / "metrics"
+    assert not stale.exists()
+    assert os.environ[METRICS_DIR_ENV] == str(directory)
