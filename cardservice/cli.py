@@ -255,6 +255,68 @@ def audit_verify(ctx: Context) -> None:
 
 
 
+# ---- backup and restore --------------------------------------------------------------------
+
+class _Progress:
+    """Progress of a backup or restore on stderr: one line per table, counts only."""
+
+    def __init__(self) -> None:
+        self._step: str | None = None
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step != self._step:
+            self._step = step
+            click.echo(f"  {step}: {total} " + ("file(s)" if step == "keys" else "row(s)"),
+                       err=True)
+        elif total >= 10_000 and done % 10_000 == 0:
+            click.echo(f"  {step}: {done}/{total}", err=True)
+
+
+@main.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def backup_cmd(ctx: Context, out: Path) -> None:
+    """Back up the database and keys/ into one file OUT (mode 0600).
+
+    Private keys stay encrypted under the key passphrase, which is never written into
+    the backup: keep the passphrase apart from the backup.
+    """
+    click.echo(f"backing up city {ctx.settings.city.id}", err=True)
+    report = ctx.app.backup.create(out, actor=operator(), progress=_Progress())
+    click.echo(f"wrote {report.path}: schema {report.schema_revision}, "
+               f"{sum(report.rows.values())} database rows, {report.key_files} key files")
+
+
+@main.command("restore")
+@click.argument("source", metavar="IN",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace a database and keys/ that already hold a city.")
+@click.option("--yes", is_flag=True, help="With --force: do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def restore_cmd(ctx: Context, source: Path, force: bool, yes: bool) -> None:
+    """Restore the database and keys/ from the backup file IN; checks every byte first.
+
+    Refuses a database or keys directory that already holds a city unless --force. Stop
+    the app servers first and start them again afterwards.
+    """
+    settings = load_settings(check_keys_dir=False)
+    settings.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ctx.settings = load_settings()
+    if force and not yes and not ctx.app.backup.target_is_empty() and not click.confirm(
+            f"Replace city {ctx.settings.city.id}'s database and keys/ by the backup? "
+            "Everything since that backup is lost.", err=True):
+        raise click.ClickException("nothing restored")
+    report = ctx.app.backup.restore(source, force=force, actor=operator(),
+                                    progress=_Progress())
+    click.echo(f"restored city {report.city_id} from the backup of "
+               f"{report.created_at:%Y-%m-%d %H:%M} UTC: {sum(report.rows.values())} "
+               f"database rows, {report.key_files} key files; the schema is up to date")
+    click.echo("next: `cardservice audit verify`, then start the app servers", err=True)
+
+
 # ---- keys ----------------------------------------------------------------------------------
 
 @main.group("keys")

@@ -38,6 +38,8 @@ SECRET_KEY_ENV = "CARDSERVICE_SECRET_KEY"  # noqa: S105 - the variable's name, n
 PASSPHRASE_ENV = "CARDSERVICE_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 DATABASE_URL_ENV = "CARDSERVICE_DATABASE_URL"
 SMTP_PASSWORD_ENV = "CARDSERVICE_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+METRICS_TOKEN_ENV = "CARDSERVICE_METRICS_TOKEN"  # noqa: S105 - the variable's name, not a secret
+LOG_FORMATS = ("text", "json")
 
 SUPPORTED_LOCALES = ("en", "fr")
 _MIN_SECRET_LEN = 32
@@ -138,6 +140,19 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """The Prometheus endpoint ``/metrics`` (off by default).
+
+    When enabled, a scraper must send ``Authorization: Bearer <token>`` with the token
+    from the environment (never from the file); ``/metrics`` answers 404 when disabled.
+    """
+
+    enabled: bool = False
+    token: str = field(default="", repr=False,
+                       metadata={"key": None, "env": METRICS_TOKEN_ENV})
+
+
+@dataclass(frozen=True)
 class UploadSettings:
     """How uploaded files (pictures and PDFs of cards, photos) are decoded.
 
@@ -200,6 +215,8 @@ class Settings:
     # memory:// counts in each process apart; redis://… shares the counts between them.
     ratelimit_storage_url: str = field(default="memory://",
                                        metadata={"key": "server.ratelimit_storage_url"})
+    #: "text" (one line per event) or "json" (one JSON object per line, for log shippers).
+    log_format: str = field(default="text", metadata={"key": "server.log_format"})
     auth: AuthSettings = AuthSettings()
     verify: VerifySettings = VerifySettings()
     registration: RegistrationSettings = RegistrationSettings()
@@ -207,6 +224,7 @@ class Settings:
     uploads: UploadSettings = UploadSettings()
     retention: RetentionSettings = RetentionSettings()
     mail: MailSettings = MailSettings()
+    metrics: MetricsSettings = MetricsSettings()
     branding: BrandingSettings = BrandingSettings()
     source: Path | None = None
 
@@ -366,6 +384,12 @@ def settings_from_mapping(
                               "(lower-case letters, digits and _)")
     if settings.cards.validity_years > 5:
         raise ConfigError("cards.validity_years is at most 5 (signing keys cover 5 years)")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"server.log_format must be one of {', '.join(LOG_FORMATS)}")
+    if settings.metrics.enabled and len(settings.metrics.token) < _MIN_SECRET_LEN:
+        raise ConfigError(f"metrics.enabled is true: set {METRICS_TOKEN_ENV} to at least "
+                          f"{_MIN_SECRET_LEN} random characters (scrapers send it as a "
+                          "Bearer token)")
     if settings.mail.enabled and "@" not in settings.mail.sender:
         raise ConfigError("mail.sender must be an e-mail address when mail.enabled is true")
     load_branding(settings.branding)

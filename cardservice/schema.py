@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection
 
 from cardservice.db import Database
 
@@ -22,14 +24,36 @@ def _alembic_config() -> Config:
 
 def upgrade(db: Database) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
-    cfg = _alembic_config()
     with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        upgrade_connection(conn, "head")
+
+
+def upgrade_connection(conn: Connection, revision: str) -> None:
+    """Upgrade the schema to ``revision`` inside the caller's transaction on ``conn``."""
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision this version of cardservice knows."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations."""
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database on ``conn`` is at (None: no schema yet)."""
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def is_current(db: Database) -> bool:
     """Whether the database is at the newest revision."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        return current_revision(conn) == head_revision()

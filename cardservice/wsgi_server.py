@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -35,6 +37,8 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int,
     warning = per_process_limits_warning(settings, processes=max(1, workers))
     if warning:
         warn_at_start(warning)
+    if settings.metrics.enabled:
+        shared_metrics_dir(settings)
     _Server(settings, {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
@@ -50,6 +54,25 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int,
         # instances) on one host would steal each other's. We manage processes by signal.
         "control_socket_disable": True,
     }).run()
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_metrics_dir(settings: Settings) -> Path:
+    """Make the workers keep request metrics in files they share, emptied at start.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` (default ``<instance_dir>/metrics``) is set before the
+    workers are forked, so each imports prometheus_client in multiprocess mode; any worker
+    answering ``/metrics`` then adds up every worker's counts. The files hold counts per
+    route pattern only.
+    """
+    directory = Path(os.environ.get(METRICS_DIR_ENV) or settings.instance_dir / "metrics")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # counts of an earlier run would be added again
+        stale.unlink()
+    os.environ[METRICS_DIR_ENV] = str(directory)
+    return directory
 
 
 def warn_at_start(message: str) -> None:

@@ -16,6 +16,12 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from cardservice import schema
+from cardservice.application.backup import (
+    BackupRefusedError,
+    BackupReport,
+    BackupUseCases,
+    RestoreTargetNotEmptyError,
+)
 from cardservice.application.cards import CardSheet, CardUseCases, PrintSelection
 from cardservice.application.city import (
     CityUseCases,
@@ -25,6 +31,7 @@ from cardservice.application.city import (
     SigningKeyView,
     TrustExport,
 )
+from cardservice.application.monitoring import Monitoring, OperationalNumbers
 from cardservice.application.partners import PartnerUseCases, SyncResult
 from cardservice.application.renewals import RenewalUseCases
 from cardservice.application.residents import (
@@ -82,13 +89,14 @@ __all__ = [
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
-    "Branding", "CardHolderSession", "CardInfo",
+    "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
-    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "NewAccount",
+    "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "Monitoring",
+    "NewAccount", "OperationalNumbers",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
     "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
-    "RequestView", "ResidentView", "RootRotation", "SigningKeyView", "SlipLabels",
-    "StaffMember", "SyncResult",
+    "RequestView", "ResidentView", "RestoreTargetNotEmptyError", "RootRotation",
+    "SigningKeyView", "SlipLabels", "StaffMember", "SyncResult",
     "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",
 ]
 
@@ -114,6 +122,8 @@ class Application:
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
+        self.backup = BackupUseCases(settings, self.keys, self.db, self.uow)
+        self.monitoring = Monitoring(self.keys, self.uow, self.verifier)
 
     @property
     def branding(self) -> Branding:

@@ -247,6 +247,14 @@ class VerificationCounter:
             return (sum(self._pending.values()) >= self._flush_every
                     or monotonic - self._last_flush >= self._flush_seconds)
 
+    def pending_by_status(self) -> dict[str, int]:
+        """This process's counts not yet added to the database, per status."""
+        with self._lock:
+            totals: Counter[str] = Counter()
+            for (_day, status), n in self._pending.items():
+                totals[status] += n
+            return dict(totals)
+
     @contextmanager
     def take(self, *, monotonic: float | None = None) -> Iterator[Counter[tuple[date, str]]]:
         """The pending counts for one flusher (empty when another thread is flushing).

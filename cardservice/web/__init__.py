@@ -12,7 +12,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cardservice.application import Application
 from cardservice.config import Settings
-from cardservice.web import errors, i18n, security
+from cardservice.logjson import use_json_logs
+from cardservice.web import errors, i18n, metrics, security
 from cardservice.web.extensions import csrf, limiter
 
 
@@ -53,6 +54,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app, application, settings)
 
     from cardservice.web import (
         admin,
@@ -86,3 +88,5 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
                 "city_emblem": branding.emblem is not None}
 
     logging.getLogger("cardservice").setLevel(logging.INFO)
+    if settings.log_format == "json":
+        use_json_logs("cardservice")

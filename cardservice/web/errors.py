@@ -1,4 +1,4 @@
-"""Turn every error into an answer: JSON under /api/, a friendly page elsewhere.
+"""Turn every error into an answer: JSON under /api/ (and /metrics), a friendly page elsewhere.
 
 A stack trace never reaches the client; it goes to the server log.
 """
@@ -27,7 +27,8 @@ _CODES = {
 
 def wants_json() -> bool:
     """Whether this request should get a JSON error."""
-    return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
+    return (request.path.startswith(("/api/", "/.well-known/"))
+            or request.path == "/metrics")
 
 
 def _titles() -> dict[int, str]:

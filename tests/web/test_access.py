@@ -18,6 +18,9 @@ STAFF = ("admin", "clerk", "agent")
 ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/"): ("page", ALL),
     ("GET", "/healthz"): ("page", ALL),
+    # For a scraper holding the metrics token, not for staff: 404 here ([metrics] is off by
+    # default); tests/web/test_metrics.py checks 401 and 200 with the feature on.
+    ("GET", "/metrics"): ("api", ALL),
     ("GET", "/branding.css"): ("page", ALL),
     ("GET", "/branding/emblem"): ("page", ALL),
     ("POST", "/locale"): ("page", ALL),
