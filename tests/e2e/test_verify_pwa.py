@@ -218,7 +218,8 @@ def test_tampered_trust_data_cannot_make_a_forged_card_valid(pwa: Agent, city: L
     fooled = pwa.page.evaluate("""async ([key, qr]) => {
       const m = await import("/static/js/card-offline.js");
       const c = JSON.parse(localStorage.getItem(key));
-      return (await m.verifyOffline(qr, {trust: c.data, fetchedAt: new Date(), now: new Date()})).status;
+      const at = new Date();
+      return (await m.verifyOffline(qr, {trust: c.data, fetchedAt: at, now: at})).status;
     }""", [TRUST_KEY, forged])
     assert fooled == "valid"
     # A broken bundle is reported, and the city's own genuine cards wait for fresh data.

@@ -184,7 +184,7 @@ function start(root) {
     });
     if (offline) box.dataset.offline = "true";
     const age = formatDuration(result.trust_data_age_seconds || 0);
-    box.append(el("p", { class: "verdict-age", id: "offline-note" }, offline
+    box.append(el("p", { class: "verdict-age", ...(offline ? { id: "offline-note" } : {}) }, offline
       ? labels.offline_note.replace("{age}", age)
       : result.trust_data_age_seconds ? labels.trust_age.replace("{n}", age) : labels.online_note));
     if (outdated) {
