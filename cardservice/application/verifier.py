@@ -23,7 +23,7 @@ from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.config import Settings
 from cardservice.db import Database
-from cardservice.services import cards, partners, verification
+from cardservice.services import cards, partners, publication, verification
 from cardservice.services.citykeys import CityKeys
 from cardservice.services.verification import (
     CityTrust,
@@ -83,6 +83,7 @@ class Verifier:
         self._uploads = uploads
         self._db = db
         self._uow = uow
+        self._keys = keys
         self._own = OwnCertificates(keys)
         self.partners = PartnerDirectory(uow)
         self.counter = VerificationCounter()
@@ -133,4 +134,18 @@ class Verifier:
         anchors = self.anchors(now=now)
         with self._uow.read() as session:
             own_revoked = [c.serial for c in cards.revoked_cards(session, now=now)]
-        return verification.offline_trust_data(anchors, own_revoked=own_revoked, now=now)
+        data = verification.offline_trust_data(anchors, own_revoked=own_revoked, now=now)
+        # The signed documents too, re-signed first if due (hence a unit of work that
+        # may write), so the page can check them against the roots it pins.
+        with self._uow() as session:
+            bundle = publication.current_bundle(session, self._keys, settings=self._settings,
+                                                now=now)
+            revocations = publication.current_revocations(
+                session, self._keys, settings=self._settings, now=now)
+        data["documents"] = verification.offline_documents(
+            anchors, own_bundle=bundle.data, own_revocations=revocations.data)
+        return data
+
+    def offline_pins(self, *, now: datetime) -> list[dict[str, Any]]:
+        """The roots the verify page pins, by fingerprint, to check its stored trust data."""
+        return verification.offline_pins(self.anchors(now=now))

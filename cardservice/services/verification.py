@@ -9,6 +9,7 @@ not write to the database on every scan.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import threading
 import time
@@ -20,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -399,3 +401,39 @@ def offline_trust_data(anchors: CityTrust, *, own_revoked: Sequence[str], now: d
                                     p.signing_certificates, p.revoked_serials(),
                                     p.state.trust_data_age_seconds(now), p.state.expires_at))
     return {"generated_at": _iso_or_none(now), "issuers": issuers}
+
+
+def _b64url(data: bytes | None) -> str | None:
+    return None if data is None else base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def offline_documents(anchors: CityTrust, *, own_bundle: bytes, own_revocations: bytes
+                      ) -> list[dict[str, Any]]:
+    """The signed documents themselves (Base64url COSE), for verifiers that check them.
+
+    The verify page keeps these, not the JSON summary, and checks every signature in the
+    browser from the roots pinned in the page (:func:`offline_pins`), so data tampered
+    with on the device cannot vouch for a key.
+    """
+    docs = [{"id": anchors.own_id, "bundle": _b64url(own_bundle),
+             "revocations": _b64url(own_revocations)}]
+    for p in anchors.partners.values():
+        docs.append({"id": p.info.id, "bundle": _b64url(p.state.raw_bundle),
+                     "revocations": _b64url(p.state.raw_revocations)})
+    return docs
+
+
+def offline_pins(anchors: CityTrust) -> list[dict[str, Any]]:
+    """Who the verify page may trust offline: each recognised city's root fingerprint
+    (SHA-256 of the root DER, 64 lower-case hex digits), name and local suspension."""
+    roots, _signing = anchors.own_certificates()
+    pins = [{"id": anchors.own_id, "name": anchors.own_name, "own": True, "suspended": False,
+             "root_sha256": _sha256_hex(roots[0])}]
+    for p in anchors.partners.values():
+        pins.append({"id": p.info.id, "name": p.info.name, "own": False,
+                     "suspended": p.info.suspended, "root_sha256": _sha256_hex(p.state.root)})
+    return pins
+
+
+def _sha256_hex(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

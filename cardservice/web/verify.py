@@ -6,11 +6,23 @@ Nothing about a scanned card is logged; only counts per status are kept.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from functools import wraps
+from functools import cache, wraps
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,6 +34,7 @@ from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, api_user, current_user, page
 from cardservice.web.api import json_body
 from cardservice.web.extensions import csrf, limiter
+from cardservice.web.i18n import select_locale
 from cardservice.web.main import add_home_link
 
 log = logging.getLogger("cardservice.verify")
@@ -89,6 +102,21 @@ def verify_page() -> ResponseReturnValue:
     return render_template("verify/index.html", result=None)
 
 
+def _page_context() -> dict[str, Any]:
+    """What verify.js needs besides its words: the pinned roots and the freshness limit."""
+    return {
+        "trust_pins": state.application().verifier.offline_pins(now=utcnow()),
+        "max_age_hours": state.settings().verify.revocations_max_age_hours,
+    }
+
+
+@bp.context_processor
+def _verify_context() -> dict[str, Any]:
+    if request.endpoint in ("verify.verify_page", "verify.verify_form"):
+        return _page_context()
+    return {}
+
+
 @bp.post("/verify")
 @page(PUBLIC)
 @_require_verifier_page
@@ -122,6 +150,109 @@ def trust_data() -> ResponseReturnValue:
     what it caches; holds no personal data.
     """
     resp = jsonify(state.application().verifier.offline_trust_data(now=utcnow()))
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+# ---- the installable verifier: web app manifest and service worker -------------------------
+
+#: What the service worker keeps for the page to load and check cards with no network
+#: (static paths; the page itself, the city's look and its emblem are added by the view).
+OFFLINE_STATIC = (
+    "css/app.css",
+    "favicon.svg",
+    "js/verify.js",
+    "js/card-offline.js",
+    "js/trust-documents.js",
+    "js/qr-reader.js",
+    "vendor/cborg/lib/0uint.js",
+    "vendor/cborg/lib/1negint.js",
+    "vendor/cborg/lib/2bytes.js",
+    "vendor/cborg/lib/3string.js",
+    "vendor/cborg/lib/4array.js",
+    "vendor/cborg/lib/5map.js",
+    "vendor/cborg/lib/6tag.js",
+    "vendor/cborg/lib/7float.js",
+    "vendor/cborg/lib/byte-utils.js",
+    "vendor/cborg/lib/common.js",
+    "vendor/cborg/lib/decode.js",
+    "vendor/cborg/lib/jump.js",
+    "vendor/cborg/lib/token.js",
+    "vendor/zxing-wasm/es/reader/index.js",
+    "vendor/zxing-wasm/es/share.js",
+    "vendor/zxing-wasm/reader/zxing_reader.wasm",
+)
+
+
+@cache
+def _static_digest(static_folder: str) -> str:
+    """A hash of the offline files' contents: a new release gets a new cache."""
+    h = hashlib.sha256()
+    for name in OFFLINE_STATIC:
+        h.update(name.encode() + b"\0" + (Path(static_folder) / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@bp.get("/verify-sw.js")
+@page(PUBLIC)
+def service_worker() -> ResponseReturnValue:
+    """The verify page's service worker (scope /verify): the page works with no network."""
+    app = current_app
+    assets = [url_for("verify.verify_page"), url_for("main.branding_css"),
+              *(url_for("static", filename=name) for name in OFFLINE_STATIC)]
+    optional = [url_for("main.emblem")] if state.application().branding.emblem else []
+    # The city's look and the page's words are part of the version too: a new emblem or
+    # a new release of the templates replaces the cached copies.
+    version = hashlib.sha256(json.dumps([
+        _static_digest(str(app.static_folder)), assets, optional,
+        state.application().branding.colour,
+        hashlib.sha256(state.application().branding.emblem or b"").hexdigest(),
+        _template_digest(),
+    ]).encode()).hexdigest()[:16]
+    body = render_template("verify/sw.js", version=version, assets=assets, optional=optional,
+                           page=url_for("verify.verify_page"))
+    resp = Response(body, mimetype="text/javascript")
+    # The browser checks for a new worker on each visit; never a stale copy from a cache.
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Service-Worker-Allowed"] = url_for("verify.verify_page")
+    return resp
+
+
+@cache
+def _template_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("base.html", "verify/index.html", "verify/_verdict.html"):
+        source, _filename, _uptodate = current_app.jinja_env.loader.get_source(  # type: ignore[union-attr]
+            current_app.jinja_env, name)
+        h.update(source.encode())
+    return h.hexdigest()
+
+
+@bp.get("/verify/manifest.webmanifest")
+@page(PUBLIC)
+def manifest() -> ResponseReturnValue:
+    """The web app manifest: the verify page installs as an app of its own."""
+    city = state.settings().city.name
+    icons = [{"src": url_for("static", filename="favicon.svg"), "sizes": "any",
+              "type": "image/svg+xml", "purpose": "any"}]
+    branding = state.application().branding
+    if branding.emblem and branding.emblem_type:
+        icons.insert(0, {"src": url_for("main.emblem"), "sizes": "any",
+                         "type": branding.emblem_type, "purpose": "any"})
+    body = {
+        "name": _("%(city)s · Check a card", city=city),
+        "short_name": _("Check a card"),
+        "description": _("Scan a card to see whether it is genuine and in force, "
+                         "with or without a network."),
+        "lang": select_locale(),
+        "start_url": url_for("verify.verify_page"),
+        "scope": url_for("verify.verify_page"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": branding.colour,
+        "icons": icons,
+    }
+    resp = Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 

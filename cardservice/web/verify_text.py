@@ -43,9 +43,19 @@ WARNINGS = {
                             "administrator to sync the partner city."),
 }
 
+#: How a verdict looks: green for valid, red for a card to refuse, neutral (blue) when
+#: only the reading failed and the agent should try again.
+NEUTRAL = frozenset({"malformed"})
+
+
+def verdict_kind(status: str) -> str:
+    """``valid``, ``unreadable`` or ``invalid``: the verdict's colour and symbol."""
+    return "valid" if status == "valid" else "unreadable" if status in NEUTRAL else "invalid"
+
 
 def init_app(app: Flask) -> None:
     """Make ``verdict_title``, ``verdict_reason`` and ``verdict_warning`` available to templates."""
     app.jinja_env.globals["verdict_title"] = lambda status: str(TITLES.get(status, status))
     app.jinja_env.globals["verdict_reason"] = lambda status: str(REASONS.get(status, ""))
+    app.jinja_env.globals["verdict_kind"] = verdict_kind
     app.jinja_env.globals["verdict_warning"] = lambda code: str(WARNINGS.get(code, code))

@@ -391,15 +391,17 @@ def test_empty_form_and_a_picture_without_a_code_are_explained(agent: Agent,
     agent.open()
     agent.fresh_verdict()
     agent.page.click("#verify-form button[type=submit]")
-    assert agent.verdict().inner_text() == "Scan a card, upload a photo of it, or paste its text."
+    assert agent.verdict().inner_text() == (
+        "? Scan a card, upload a photo of it, or paste its text.")
     blank = tmp_path / "blank.png"
     Image.new("RGB", (400, 300), (230, 230, 230)).save(blank)
     assert agent.upload(blank).inner_text() == (
-        "No card code was found in this picture. Try a sharper, closer photo.")
+        "? Could not read a code. Try again, or photograph the back of the card, closer "
+        "and sharper.")
     garbage = tmp_path / "notes.png"
     garbage.write_bytes(b"this is not a picture at all")
     assert agent.upload(garbage).inner_text() == (
-        "This file is not a picture or a PDF we can read.")
+        "? This file is not a picture or a PDF we can read.")
 
 
 def test_trust_data_is_cached_without_personal_data(agent: Agent, ana: dict[str, Any]) -> None:
@@ -586,11 +588,11 @@ def camera_browser(playwright_instance: Any, chromium_path: str, ana_png: Path,
 
 
 def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> None:
+    """Allowed before, the camera opens at once; "Next card" arms it again."""
     context = camera_browser.new_context(locale="en-GB", permissions=["camera"])
     try:
         agent = Agent(context.new_page(), city)
-        agent.open()
-        agent.page.click("#camera-start")
+        agent.open()  # no click: the camera was allowed, so it starts by itself
         verdict = agent.verdict()
         assert verdict.get_attribute("data-status") == "valid"
         assert verdict.locator(".holder-name").inner_text() == "Ana Maria Conceição da Silva"
@@ -599,6 +601,12 @@ def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> N
         assert agent.page.locator("#camera-stop").is_hidden()
         assert agent.page.locator("#camera-start").is_visible()
         assert agent.page.evaluate("document.getElementById('camera').srcObject") is None
+        # The next person: the verdict goes, the camera scans again and reads the card.
+        assert agent.page.evaluate("document.activeElement.id") == "next-card"
+        agent.page.click("#next-card")
+        assert agent.page.evaluate("document.activeElement.id") == "qr"
+        verdict = agent.verdict()
+        assert verdict.get_attribute("data-status") == "valid"
         assert agent.errors == []
     finally:
         context.close()
@@ -608,17 +616,17 @@ def test_camera_stop_button_releases_the_camera(camera_browser: Any, city: LiveC
     context = camera_browser.new_context(locale="en-GB", permissions=["camera"])
     try:
         agent = Agent(context.new_page(), city)
-        agent.open()
-        # Slow the scanner down so that the agent can stop it before it reads the card.
-        agent.page.evaluate("""() => {
+        # Blind the scanner so that the agent can stop it before it reads the card (from
+        # the start: the camera, allowed, opens as the page loads).
+        agent.page.add_init_script("""(() => {
           const real = CanvasRenderingContext2D.prototype.getImageData;
           CanvasRenderingContext2D.prototype.getImageData = function (...args) {
             const data = real.apply(this, args);
             data.data.fill(255);
             return data;
           };
-        }""")
-        agent.page.click("#camera-start")
+        })()""")
+        agent.open()
         agent.page.wait_for_selector("#camera:not([hidden])")
         agent.page.wait_for_function(
             "() => document.getElementById('camera').srcObject !== null")

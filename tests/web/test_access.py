@@ -74,6 +74,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/verify"): ("page", ALL),
     ("POST", "/verify"): ("page", ALL),
     ("GET", "/verify/trust-data.json"): ("page", ALL),
+    ("GET", "/verify-sw.js"): ("page", ALL),
+    ("GET", "/verify/manifest.webmanifest"): ("page", ALL),
     ("GET", "/card/"): ("page", ALL),
     ("POST", "/card/"): ("page", ALL),
     ("GET", "/card/manage"): ("page", ALL),

@@ -398,6 +398,7 @@ export async function checkCard(qr, { trust, now }) {
 
 /**
  * The SPEC §6 verify result for `qr`, worked out offline.
+ * `trust` must come from checked documents (trust-documents.js verifiedTrust).
  * `fetchedAt` is when `trust` was fetched; the age adds the issuer's own data age
  * (a partner's keys and revocations are as old as this city's last sync with it).
  */
@@ -419,6 +420,9 @@ export async function verifyOffline(qr, { trust, fetchedAt, now }) {
     result.card = { serial: claims.serial, issued_at: claims.issued_at, expires_at: claims.expires_at };
     result.holder = { ...claims.holder };
     result.trust_data_age_seconds = sinceFetch + (issuer.trust_data_age_seconds || 0);
+    // As the server says it (docs/trust.md, freshness): the card is genuine, the agent
+    // is told that a cancellation since may not be known here.
+    if (status === "valid" && issuer.revocations_stale) result.warnings = ["revocations_stale"];
   }
   return result;
 }

@@ -7,9 +7,17 @@
 // words shown come from the page itself (#verify-strings, rendered by the server in
 // the agent's language), and a verdict is drawn exactly as templates/verify/_verdict.html
 // draws it. Nothing about a scanned card is stored: only public trust data (keys and
-// revoked serials) goes to localStorage.
+// revoked serials, as the signed documents) goes to localStorage, and those documents
+// are checked against the roots pinned in the page before every use
+// (trust-documents.js). A service worker (/verify-sw.js) keeps the page and its code so
+// that it opens with no network.
+//
+// The flow is a queue's: the camera opens at once where it was allowed before; one
+// large verdict; "Next card" clears it and arms the scanner again; a hardware scanner
+// types the code into the text field and presses Enter, which checks at once.
 
-import { isTrustData, verifyOffline } from "./card-offline.js";
+import { verifyOffline } from "./card-offline.js";
+import { verifiedTrust } from "./trust-documents.js";
 
 const TRUST_STORAGE_KEY = "cardservice.verify.trust-data";
 const TRUST_REFRESH_MS = 5 * 60 * 1000;
@@ -31,18 +39,23 @@ function start(root) {
   const locale = root.dataset.locale || document.documentElement.lang || "en";
   const verifyUrl = root.dataset.verifyUrl;
   const trustUrl = root.dataset.trustUrl;
+  const maxAgeHours = Number(root.dataset.maxAgeHours) || 48;
+  const pins = JSON.parse(document.getElementById("verify-pins").textContent);
   const form = document.getElementById("verify-form");
   const fileInput = document.getElementById("image");
   const textInput = document.getElementById("qr");
   const submitButton = form.querySelector("button[type=submit]");
   const verdictBox = document.getElementById("verdict");
-  const offlineNote = document.getElementById("offline-note");
+  const nextButton = document.getElementById("next-card");
   const video = document.getElementById("camera");
   const startButton = document.getElementById("camera-start");
   const stopButton = document.getElementById("camera-stop");
   const frameCanvas = document.createElement("canvas");
 
-  for (const el of root.querySelectorAll(".js-only")) el.hidden = false;
+  for (const el of root.querySelectorAll(".js-only")) {
+    if (el !== nextButton) el.hidden = false;
+  }
+  registerWorker(root.dataset.workerUrl, root.dataset.workerScope);
 
   // The decoder (~1 MB of WebAssembly) is loaded in the background right away, so that
   // photos and the camera still work if the server goes away later.
@@ -67,7 +80,8 @@ function start(root) {
   function cachedTrust() {
     try {
       const value = JSON.parse(localStorage.getItem(TRUST_STORAGE_KEY));
-      if (value && Number.isFinite(value.fetchedAt) && isTrustData(value.data)) return value;
+      if (value && Number.isFinite(value.fetchedAt) && value.data &&
+          Array.isArray(value.data.documents)) return value;
     } catch {
       // unreadable or blocked storage: as if nothing was cached
     }
@@ -84,8 +98,13 @@ function start(root) {
       });
       if (!resp.ok) return;
       const data = await resp.json();
-      if (!isTrustData(data)) return;
-      localStorage.setItem(TRUST_STORAGE_KEY, JSON.stringify({ fetchedAt: Date.now(), data }));
+      if (!data || !Array.isArray(data.documents)) return;
+      const fresh = { fetchedAt: Date.now(), data };
+      // Kept only when it passes the same checks as at use: a broken answer never
+      // replaces good data.
+      const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours });
+      if (checked.problems.length) return;
+      localStorage.setItem(TRUST_STORAGE_KEY, JSON.stringify(fresh));
     } catch {
       // offline or storage full: keep what we have
     }
@@ -97,6 +116,7 @@ function start(root) {
   setInterval(() => {
     if (document.visibilityState === "visible") refreshTrust({ ifOlderThan: TRUST_REFRESH_MS });
   }, TRUST_REFRESH_MS);
+  window.addEventListener("online", () => refreshTrust());
 
   // ------------------------------------------------------------------ rendering
 
@@ -134,18 +154,17 @@ function start(root) {
   function show(node) {
     verdictBox.removeAttribute("aria-busy");
     verdictBox.replaceChildren(node);
+    nextButton.hidden = false;
     verdictBox.focus();
+    verdictBox.scrollIntoView({ block: "start" });
   }
 
-  function clearOfflineNote() {
-    offlineNote.hidden = true;
-    offlineNote.textContent = "";
-  }
-
-  function showError(message) {
-    clearOfflineNote();
-    show(el("div", { class: "verdict verdict-error", role: "alert" },
-      el("p", { class: "verdict-word" }, message)));
+  // A message that is not a verdict on the card: red when something is wrong (refused,
+  // no data to check with), neutral when only the reading failed (try again).
+  function showError(message, { neutral = false } = {}) {
+    show(el("div", { class: `verdict ${neutral ? "verdict-unreadable" : "verdict-error"}`, role: "alert" },
+      el("p", { class: "verdict-word" },
+        ...(neutral ? [el("span", { "aria-hidden": "true" }, "?"), " "] : []), message)));
   }
 
   function showBusy() {
@@ -153,21 +172,34 @@ function start(root) {
     verdictBox.replaceChildren(el("p", { class: "verdict-busy" }, labels.checking));
   }
 
-  // Mirrors templates/verify/_verdict.html: word, symbol and colour together.
-  function showVerdict(result, { offline = false } = {}) {
+  // Mirrors templates/verify/_verdict.html: word, symbol and colour together, with how
+  // fresh the data behind it is on top.
+  function showVerdict(result, { offline = false, outdated = false, tampered = false } = {}) {
     const valid = result.valid === true && result.status === "valid";
+    const kind = valid ? "valid" : result.status === "malformed" ? "unreadable" : "invalid";
     const box = el("div", {
-      class: `verdict verdict-${valid ? "valid" : "invalid"}${offline ? " offline" : ""}`,
+      class: `verdict verdict-${kind}${offline ? " offline" : ""}`,
       role: "status",
       "data-status": result.status,
     });
     if (offline) box.dataset.offline = "true";
+    const age = formatDuration(result.trust_data_age_seconds || 0);
+    box.append(el("p", { class: "verdict-age", ...(offline ? { id: "offline-note" } : {}) }, offline
+      ? labels.offline_note.replace("{age}", age)
+      : result.trust_data_age_seconds ? labels.trust_age.replace("{n}", age) : labels.online_note));
+    if (outdated) {
+      box.dataset.outdated = "true";
+      box.append(el("p", { class: "verdict-warning", "data-warning": "outdated" }, "⚠ ", labels.outdated));
+    }
+    if (tampered) {
+      box.append(el("p", { class: "verdict-warning", "data-warning": "tampered" }, "⚠ ", labels.tampered));
+    }
     box.append(el("p", { class: "verdict-word" },
-      el("span", { "aria-hidden": "true" }, valid ? "✔" : "✘"), " ",
+      el("span", { "aria-hidden": "true" }, valid ? "✔" : kind === "unreadable" ? "?" : "✘"), " ",
       strings.titles[result.status] || result.status));
     box.append(el("p", { class: "verdict-reason" }, strings.reasons[result.status] || ""));
     for (const code of Array.isArray(result.warnings) ? result.warnings : []) {
-      box.append(el("p", { class: "verdict-warning", role: "alert", "data-warning": code },
+      box.append(el("p", { class: "verdict-warning", "data-warning": code },
         "⚠ ", (strings.warnings || {})[code] || code));
     }
     if (result.holder && result.holder.name) {
@@ -184,17 +216,6 @@ function start(root) {
       }
       box.append(details, el("p", { class: "help" }, labels.compare));
     }
-    if (offline) {
-      offlineNote.textContent = labels.offline_note.replace(
-        "{age}", formatDuration(result.trust_data_age_seconds || 0));
-      offlineNote.hidden = false;
-    } else {
-      clearOfflineNote();
-      if (result.trust_data_age_seconds) {
-        box.append(el("p", { class: "help" },
-          labels.trust_age.replace("{n}", formatDuration(result.trust_data_age_seconds))));
-      }
-    }
     show(box);
   }
 
@@ -206,10 +227,15 @@ function start(root) {
       showError(labels.offline_no_data);
       return;
     }
+    const now = new Date();
+    // Checked against the pinned roots every time: storage may have been edited.
+    const checked = await verifiedTrust(cached, { pins, now, maxAgeHours });
     const result = await verifyOffline(text, {
-      trust: cached.data, fetchedAt: new Date(cached.fetchedAt), now: new Date(),
+      trust: checked.trust, fetchedAt: new Date(cached.fetchedAt), now,
     });
-    showVerdict(result, { offline: true });
+    showVerdict(result, {
+      offline: true, outdated: checked.outdated, tampered: checked.problems.length > 0,
+    });
   }
 
   async function verifyText(text) {
@@ -249,7 +275,7 @@ function start(root) {
     } else if (resp.status === 401 || resp.status === 403) {
       showError(labels.sign_in);
     } else {
-      showError(labels.empty);
+      showError(labels.empty, { neutral: true });
     }
   }
 
@@ -299,9 +325,9 @@ function start(root) {
         ? labels.sign_in : labels.failed);
       return;
     }
-    clearOfflineNote();
     verdictBox.removeAttribute("aria-busy");
     verdictBox.replaceChildren(...Array.from(theirs.childNodes, (n) => document.importNode(n, true)));
+    nextButton.hidden = false;
     verdictBox.focus();
   }
 
@@ -325,7 +351,8 @@ function start(root) {
     try {
       text = await mod.readQrFromFile(file);
     } catch (exc) {
-      showError(exc instanceof mod.UnreadableImageError ? labels.unreadable : labels.no_code);
+      showError(exc instanceof mod.UnreadableImageError ? labels.unreadable : labels.no_code,
+        { neutral: true });
       return;
     } finally {
       fileInput.value = ""; // the photo is not kept on the page once read
@@ -360,7 +387,7 @@ function start(root) {
         return checkFile(file);
       });
     } else {
-      showError(labels.empty);
+      showError(labels.empty, { neutral: true });
     }
   });
 
@@ -373,6 +400,7 @@ function start(root) {
 
   let stream = null;
   let scanTimer = null;
+  let cameraUsed = false;
 
   function cameraMessage(exc) {
     switch (exc && exc.name) {
@@ -409,15 +437,15 @@ function start(root) {
       if (!stream) return; // stopped meanwhile
       if (text && text.startsWith(PREFIX)) {
         stopCamera();
-        startButton.focus();
         await guarded(() => verifyText(text));
+        nextButton.focus();
       } else {
         scanSoon(mod);
       }
     }, SCAN_INTERVAL_MS);
   }
 
-  async function startCamera() {
+  async function startCamera({ focusStop = true } = {}) {
     if (stream) return;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       // Browsers offer the camera only on https (or localhost).
@@ -445,9 +473,8 @@ function start(root) {
     video.hidden = false;
     startButton.hidden = true;
     stopButton.hidden = false;
-    stopButton.focus();
-    verdictBox.replaceChildren();
-    clearOfflineNote();
+    if (focusStop) stopButton.focus();
+    cameraUsed = true;
     try {
       await video.play();
     } catch {
@@ -456,7 +483,31 @@ function start(root) {
     scanSoon(mod);
   }
 
-  startButton.addEventListener("click", () => { startCamera(); });
+  startButton.addEventListener("click", () => {
+    clearVerdict();
+    startCamera();
+  });
+
+  function clearVerdict() {
+    verdictBox.removeAttribute("aria-busy");
+    verdictBox.replaceChildren();
+    nextButton.hidden = true;
+  }
+
+  // The next person in the queue: clear, arm the scanner again (the camera if it was
+  // in use), and put the cursor where a hardware scanner types.
+  nextButton.addEventListener("click", () => {
+    clearVerdict();
+    textInput.value = "";
+    fileInput.value = "";
+    textInput.focus();
+    if (cameraUsed) startCamera({ focusStop: false });
+  });
+
+  // Where the camera was allowed before, it opens at once (no prompt appears unasked).
+  cameraAllowed().then((allowed) => {
+    if (allowed && !verdictBox.querySelector(".verdict")) startCamera({ focusStop: false });
+  });
   stopButton.addEventListener("click", () => {
     stopCamera();
     startButton.focus();
@@ -466,6 +517,23 @@ function start(root) {
     if (document.visibilityState === "hidden") stopCamera();
   });
   window.addEventListener("pagehide", stopCamera);
+}
+
+async function cameraAllowed() {
+  try {
+    if (!navigator.permissions || !navigator.mediaDevices) return false;
+    const status = await navigator.permissions.query({ name: "camera" });
+    return status.state === "granted";
+  } catch {
+    return false; // a browser that cannot tell: the agent presses "Scan a card"
+  }
+}
+
+function registerWorker(url, scope) {
+  if (!("serviceWorker" in navigator) || !url) return;
+  navigator.serviceWorker.register(url, { scope, type: "classic" }).catch(() => {
+    // No worker (private mode, old browser): the page still works while online.
+  });
 }
 
 function whenIdle(task) {
