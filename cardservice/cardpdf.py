@@ -39,7 +39,6 @@ from bidi import get_base_level
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from cardservice import values
@@ -47,6 +46,8 @@ from cardservice.branding import Branding, contrast_ratio
 from cardservice.cardtext import BOLD as _BOLD
 from cardservice.cardtext import REGULAR as _REGULAR
 from cardservice.cardtext import display_text, fonts, missing_glyphs
+from cardservice.cardtext import text_width as _width
+from cardservice.cardtext import wrap as _wrap
 from cardservice.photo import PHOTO_RATIO
 from cardservice.qr import QUIET_ZONE, QrMatrix, encode_qr
 
@@ -211,10 +212,6 @@ def _as_date(value: date) -> date:
 def _fmt_date(value: date) -> str:
     # ISO 8601 reads the same in every language the card may be labelled in.
     return _as_date(value).isoformat()
-
-
-def _width(text: str, font: str, size: float) -> float:
-    return float(pdfmetrics.stringWidth(text, font, size))
 
 
 def _joined(labels: Sequence[CardLabels], attr: str) -> str:
@@ -408,22 +405,6 @@ def _layout_name(
             "the name is too long to print on the card; give a shorter printed name"
         )
     return lines, min_size, scale
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap in logical order (each line is put in drawn form later)."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        trial = f"{current} {word}" if current else word
-        if current and _width(display_text(trial), font, size) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = trial
-    if current:
-        lines.append(current)
-    return lines
 
 
 def _field(

@@ -23,7 +23,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 from cardservice import values
 
-__all__ = ["BOLD", "REGULAR", "Fonts", "display_text", "fonts", "missing_glyphs"]
+__all__ = ["BOLD", "REGULAR", "Fonts", "display_text", "fonts", "missing_glyphs", "text_width",
+           "wrap"]
 
 FONT_DIR = Path(__file__).with_name("fonts")
 REGULAR = "Cardservice-DejaVuSans"
@@ -114,3 +115,37 @@ def missing_glyphs(text: str) -> set[str]:
     missing = {ch for ch in display_text(text) if ord(ch) not in covered}
     missing.update(values.unprintable_characters(text))
     return missing
+
+
+def text_width(text: str, font: str, size: float) -> float:
+    """Width in points of ``text`` (already in drawn form) in ``font`` at ``size``."""
+    return float(pdfmetrics.stringWidth(text, font, size))
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap in logical order (each line is put in drawn form later).
+
+    Widths are measured on the drawn form (:func:`display_text`); a word wider than the
+    line is cut, so no line ever runs past ``width``.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        while text_width(display_text(word), font, size) > width and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and text_width(display_text(word[:cut]), font, size) > width:
+                cut -= 1
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        trial = f"{current} {word}" if current else word
+        if current and text_width(display_text(trial), font, size) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    return lines

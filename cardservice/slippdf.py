@@ -23,12 +23,13 @@ from dataclasses import dataclass, fields
 from bidi import get_base_level
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from cardservice.cardtext import BOLD as _BOLD
 from cardservice.cardtext import REGULAR as _REGULAR
 from cardservice.cardtext import display_text, fonts, missing_glyphs
+from cardservice.cardtext import text_width as _width
+from cardservice.cardtext import wrap as _wrap
 
 __all__ = ["RenewalSlip", "SlipLabels", "SlipPdfError", "SlipTextError", "render_slip_pdf"]
 
@@ -112,35 +113,6 @@ def _check(slip: RenewalSlip) -> None:
             if missing:
                 shown = ", ".join(f"U+{ord(c):04X}" for c in sorted(missing))
                 raise SlipTextError(name, f"has characters the fonts cannot print: {shown}")
-
-
-def _width(text: str, font: str, size: float) -> float:
-    return float(pdfmetrics.stringWidth(text, font, size))
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap in logical order; a word wider than the line is cut."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        while _width(display_text(word), font, size) > width and len(word) > 1:
-            cut = len(word) - 1
-            while cut > 1 and _width(display_text(word[:cut]), font, size) > width:
-                cut -= 1
-            if current:
-                lines.append(current)
-                current = ""
-            lines.append(word[:cut])
-            word = word[cut:]
-        trial = f"{current} {word}" if current else word
-        if current and _width(display_text(trial), font, size) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = trial
-    if current:
-        lines.append(current)
-    return lines
 
 
 class _Writer:
