@@ -3,7 +3,8 @@
 Every use case that decodes bytes from outside goes through the one ``Uploads`` of its
 ``Application``, so the bound on concurrent decodes holds for the whole process, and the
 sandbox's refusals become domain errors here: too large (413), unreadable or without a
-code (400; a picture that looks like a card's front says the code is on the back), busy (503, retry shortly).
+code (400; a picture that looks like a card's front says the code is on the back),
+busy (503, retry shortly).
 """
 
 from __future__ import annotations

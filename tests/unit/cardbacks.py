@@ -207,7 +207,7 @@ def noise_picture(width: int, height: int, *, seed: int = 1) -> Image.Image:
     return img.filter(ImageFilter.GaussianBlur(2))
 
 
-def modules_per_pixel(text: str, dpi: int, box_mm: float) -> float:
+def pixels_per_module(text: str, dpi: int, box_mm: float) -> float:
     """Pixels a QR module gets at ``dpi`` (for reports)."""
     from cardservice.qr import QUIET_ZONE, encode_qr
 
