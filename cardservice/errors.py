@@ -106,6 +106,12 @@ class NoCardCodeError(InvalidInputError):
     code = "no_code"
 
 
+class CardFrontUploadedError(NoCardCodeError):
+    """No card code, and the picture looks like a card: probably its front (a hint)."""
+
+    code = "card_front"
+
+
 class ServiceBusyError(DomainError):
     """Every slot for heavy work is taken; the client should retry after a short pause."""
 

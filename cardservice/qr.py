@@ -36,17 +36,19 @@ from typing import Any
 
 import segno
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageFilter
 
 __all__ = [
     "ALPHANUMERIC_CHARS",
     "QUIET_ZONE",
+    "CardFrontError",
     "QrError",
     "QrMatrix",
     "QrInputTooLargeError",
     "QrNotFoundError",
     "UnreadableFileError",
     "encode_qr",
+    "looks_like_a_card",
     "read_qr",
     "read_qr_from_file",
 ]
@@ -81,6 +83,10 @@ MAX_LOSSLESS_PIXELS = 16_000_000
 #: Pixels an image is scaled down to before scanning; a phone photo of a card keeps
 #: several pixels a QR module.
 SCAN_PIXELS = 8_000_000
+
+#: Images up to this many pixels are also tried upscaled 2x: a card scanned at up to
+#: 200 dpi (0.6 MP at 150 dpi), where modules get few pixels; the copy has 4 MP at most.
+SMALL_IMAGE_PIXELS = 1_000_000
 
 #: Most pages a PDF may have; a card PDF has 2 (front, back).
 MAX_PDF_PAGES = 4
@@ -122,6 +128,14 @@ class QrError(Exception):
 
 class QrNotFoundError(QrError):
     """No readable QR code was found in the image or document."""
+
+
+class CardFrontError(QrNotFoundError):
+    """No QR code was found and the picture looks like a card: most likely its front.
+
+    A hint, from the picture's shape and colour band (:func:`looks_like_a_card`), never
+    a verdict: the answer should say "if this is the front, the code is on the back".
+    """
 
 
 class UnreadableFileError(QrError):
@@ -220,7 +234,10 @@ def encode_qr(text: str) -> QrMatrix:
 def read_qr(image: Image.Image) -> str:
     """Decode the first QR code found in ``image`` and return its text.
 
-    Raises :class:`QrNotFoundError` when the picture holds no readable QR code.
+    Tries, stopping at the first valid read, the attempts of :func:`_attempts`: the
+    image as it is, a sharpened copy, and for a small image an upscaled sharpened copy.
+    Raises :class:`CardFrontError` when no code is found and the picture looks like an
+    ID-1 card (most likely its front), :class:`QrNotFoundError` otherwise.
     """
     if image.width * image.height > MAX_PIXELS:
         raise UnreadableFileError(
@@ -238,11 +255,125 @@ def read_qr(image: Image.Image) -> str:
     if image.mode not in ("L", "RGB"):
         # zxing-cpp takes grey or RGB buffers; a grey copy is also the cheapest to scan.
         image = image.convert("L")
-    results = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
-    for result in results:
-        if result.valid and result.text:
-            return str(result.text)
+    seen_symbol = False
+    for attempt in _attempts(image):
+        # return_errors: a symbol found but not decoded still tells a back from a front.
+        for result in zxingcpp.read_barcodes(attempt, formats=_QR_ONLY, return_errors=True):
+            if result.valid and result.text:
+                return str(result.text)
+            seen_symbol = True
+    if not seen_symbol and looks_like_a_card(image):
+        raise CardFrontError("no QR code was found; the picture looks like a card's front")
     raise QrNotFoundError("no readable QR code was found in the image")
+
+
+def _attempts(image: Image.Image) -> Iterator[Image.Image]:
+    """The pictures :func:`read_qr` hands zxing-cpp, cheapest first, each made only if needed.
+
+    Measured over card backs of 14 names (bench/bench_decode.py): renders by PDFium and
+    poppler at 80-300 dpi read as they are; blur (a phone's focus, 1.5 px at 150 dpi) and
+    blur with low contrast need the sharpened copy, one of them only the upscaled one.
+    zxing-cpp's other binarizers (GlobalHistogram, FixedThreshold) and ``is_pure`` read
+    nothing more on those sets, so they are not tried. Every copy is at most
+    :data:`SCAN_PIXELS`: a large photo is sharpened at half size, and only a small
+    image is upscaled, so a photo with no code costs about two scans, not more.
+    """
+    yield image
+    grey = image.convert("L") if image.mode != "L" else image
+    pixels = grey.width * grey.height
+    if pixels > SCAN_PIXELS // 2:
+        grey = grey.reduce(2)  # a phone's blur spans several pixels: sharpen at half size
+    yield grey.filter(_SHARPEN)
+    if pixels <= SMALL_IMAGE_PIXELS:
+        up = grey.resize((grey.width * 2, grey.height * 2), Image.Resampling.BICUBIC)
+        yield up.filter(_SHARPEN_UPSCALED)
+
+
+_SHARPEN = ImageFilter.UnsharpMask(radius=2, percent=200, threshold=0)
+_SHARPEN_UPSCALED = ImageFilter.UnsharpMask(radius=3, percent=200, threshold=0)
+
+#: ID-1 card sides' ratio (85.60 : 53.98), and how far a picture of one may be from it.
+_ID1_RATIO = 85.60 / 53.98
+_RATIO_TOLERANCE_WHOLE = 0.04
+_RATIO_TOLERANCE_FOUND = 0.08
+_THUMB_SIDE = 200
+_GROUND_CONTRAST = 24
+
+
+def looks_like_a_card(image: Image.Image) -> bool:
+    """Whether ``image`` looks like an ID-1 card with a band across its top: cheap, a hint only.
+
+    The picture is a card when its own sides are in the card's ratio (a scan, a crop, a
+    rendered PDF page), or when it holds a region in that ratio standing apart from a
+    uniform surround (a card on a table, photographed square on). Either way the card's
+    top (or bottom, upside down) must be a uniform colour band, as both faces of our
+    cards have. No text is read: used only to add "the code is on the back" to the
+    answer for a picture with no code in it.
+    """
+    scale = _THUMB_SIDE / max(image.width, image.height)
+    thumb = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                         Image.Resampling.BOX).convert("RGB")
+    w, h = thumb.size
+    if min(w, h) < 20:
+        return False
+    box = (0, 0, w, h) if _id1_ratio(w, h, _RATIO_TOLERANCE_WHOLE) else _card_region(thumb)
+    if box is None:
+        return False
+    card = thumb.crop(box)
+    if card.width < card.height:  # a card photographed upright: its top is on a side
+        card = card.rotate(90, expand=True)
+    return _has_band(card) or _has_band(card.rotate(180))
+
+
+def _id1_ratio(w: int, h: int, tolerance: float) -> bool:
+    ratio = max(w, h) / max(min(w, h), 1)
+    return abs(ratio / _ID1_RATIO - 1) <= tolerance
+
+
+def _card_region(thumb: Image.Image) -> tuple[int, int, int, int] | None:
+    """The bounding box of what differs from the picture's border, if it is card-shaped."""
+    grey = thumb.convert("L")
+    w, h = grey.size
+    border = sorted(v for edge in ((0, 0, w, 1), (0, h - 1, w, h), (0, 0, 1, h),
+                                   (w - 1, 0, w, h))
+                    for v in grey.crop(edge).get_flattened_data())
+    if border[len(border) * 9 // 10] - border[len(border) // 10] > 40:
+        return None  # no uniform surround: a scene, not a card on a table
+    ground = border[len(border) // 2]
+    mask = grey.point(lambda v: 255 if abs(v - ground) > _GROUND_CONTRAST else 0)
+    # Share of each row and column that differs from the ground (box-averaged mask).
+    rows = list(mask.resize((1, h), Image.Resampling.BOX).get_flattened_data())
+    cols = list(mask.resize((w, 1), Image.Resampling.BOX).get_flattened_data())
+    ys = [y for y, n in enumerate(rows) if n >= 0.2 * 255]
+    xs = [x for x, n in enumerate(cols) if n >= 0.2 * 255]
+    if not ys or not xs:
+        return None
+    box = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    inside = box[0] > 0 and box[1] > 0 and box[2] < w and box[3] < h
+    if not inside or bw * bh < 0.15 * w * h or not _id1_ratio(bw, bh, _RATIO_TOLERANCE_FOUND):
+        return None
+    return box
+
+
+def _has_band(card: Image.Image) -> bool:
+    """A uniform strip across the top of ``card`` (landscape), unlike the card's middle."""
+    w, h = card.size
+    strip = card.crop((int(w * 0.05), int(h * 0.04), int(w * 0.95), max(int(h * 0.11),
+                                                                       int(h * 0.04) + 1)))
+    middle = card.crop((int(w * 0.3), int(h * 0.4), int(w * 0.7), int(h * 0.6)))
+    colours = list(strip.get_flattened_data())
+    median = tuple(sorted(c[i] for c in colours)[len(colours) // 2] for i in range(3))
+    near = sum(1 for c in colours if _distance(c, median) < 30)
+    if near < 0.85 * len(colours):
+        return False
+    mid = list(middle.get_flattened_data())
+    mid_median = tuple(sorted(c[i] for c in mid)[len(mid) // 2] for i in range(3))
+    return _distance(median, mid_median) >= 40
+
+
+def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    return float(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5)
 
 
 def read_qr_from_file(path_or_bytes: str | os.PathLike[str] | bytes) -> str:
@@ -429,6 +560,7 @@ def _read_qr_from_pdf_locked(data: bytes) -> str:
                     f"largest read is A3 ({MAX_PDF_PAGE_SIZE[0]:.0f} x "
                     f"{MAX_PDF_PAGE_SIZE[1]:.0f})"
                 )
+        fronts = 0
         for index in range(min(2, pages)):
             page = pdf[index]
             try:
@@ -441,10 +573,14 @@ def _read_qr_from_pdf_locked(data: bytes) -> str:
                 page.close()
             try:
                 return read_qr(image)
+            except CardFrontError:
+                fronts += 1
             except QrNotFoundError:
                 continue
     finally:
         pdf.close()
+    if fronts == min(2, pages):  # only card-like pages with no code: a front, not a back
+        raise CardFrontError("no QR code was found; the PDF looks like a card's front")
     raise QrNotFoundError("no readable QR code was found on the first two pages of the PDF")
 
 

@@ -48,6 +48,7 @@ _ERRORS: dict[str, type[Exception]] = {
     "qr.too_large": qr.QrInputTooLargeError,
     "qr.unreadable": qr.UnreadableFileError,
     "qr.not_found": qr.QrNotFoundError,
+    "qr.card_front": qr.CardFrontError,
     "photo.too_large": photo.PhotoTooLargeError,
     "photo.not_an_image": photo.NotAnImageError,
     "photo.too_small": photo.PhotoTooSmallError,

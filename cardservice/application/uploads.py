@@ -3,7 +3,8 @@
 Every use case that decodes bytes from outside goes through the one ``Uploads`` of its
 ``Application``, so the bound on concurrent decodes holds for the whole process, and the
 sandbox's refusals become domain errors here: too large (413), unreadable or without a
-code (400), busy (503, retry shortly).
+code (400; a picture that looks like a card's front says the code is on the back),
+busy (503, retry shortly).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from cardservice import qr
 from cardservice.config import UploadSettings
 from cardservice.errors import (
     N_,
+    CardFrontUploadedError,
     NoCardCodeError,
     ServiceBusyError,
     UnreadableUploadError,
@@ -39,6 +41,10 @@ class Uploads:
             return self.sandbox.read_qr(data)
         except SandboxBusyError:
             raise ServiceBusyError(_BUSY) from None
+        except qr.CardFrontError:
+            raise CardFrontUploadedError(
+                N_("No card code was found. If this is the front of the card, the code is on "
+                   "the back: photograph or scan the back."), field="image") from None
         except qr.QrNotFoundError:
             raise NoCardCodeError(
                 N_("No card code was found in this picture. Try a sharper, closer photo."),

@@ -228,6 +228,16 @@ def test_offline_verify_refuses_a_hostile_file_in_the_sandbox(city, tmp_path):
     assert "too large or too complex" in refused.output and "Traceback" not in refused.output
 
 
+def test_offline_verify_of_a_front_says_the_code_is_on_the_back(city, tmp_path):
+    from tests.unit import cardbacks
+
+    runner, env = city
+    front = tmp_path / "front.png"
+    cardbacks.render_pdfium(cardbacks.card(0)[1], 0, 150).save(front)
+    out = runner.invoke(main, ["verify", str(front)], env=env)
+    assert out.exit_code == 2 and "the code is on the back" in out.output
+
+
 def test_offline_verify_reads_a_card_pdf(city, tmp_path):
     from cardservice import create_app
     from cardservice.config import load_settings

@@ -295,3 +295,17 @@ def test_upload_when_every_decoding_slot_is_taken_is_503_with_retry_after(tmp_pa
     assert "busy" in resp.get_data(as_text=True)
     assert _upload(client, b"GIF89a\0\0").status_code == 400  # the slot is free again
     app.extensions["cardservice"].db.dispose()
+
+
+def test_an_uploaded_front_says_the_code_is_on_the_back(client):
+    import io
+
+    from tests.unit import cardbacks
+
+    _, pdf = cardbacks.card(0)
+    buf = io.BytesIO()
+    cardbacks.render_pdfium(pdf, 0, 150).save(buf, format="PNG")
+    resp = _upload(client, buf.getvalue())
+    assert resp.status_code == 400
+    assert "If this is the front of the card, the code is on the back" in resp.get_data(
+        as_text=True)
