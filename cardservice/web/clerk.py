@@ -123,7 +123,9 @@ def _card_row(serial: str, status: str, reason: str | None, issued_at: datetime,
     return CardRow(
         serial=serial, shown=serials.format_serial(serial), status=status,
         status_label=label_of(STATUS_LABELS, status),
-        reason_label=label_of(REASON_LABELS, reason) if reason else None,
+        # A replaced card's status already says why ("Replaced by a newer card").
+        reason_label=(label_of(REASON_LABELS, reason)
+                      if reason and status != CardStatus.SUPERSEDED else None),
         issued_at=issued_at, expires_at=expires_at, active=status == CardStatus.ACTIVE,
         expired=expires_at <= now)
 
