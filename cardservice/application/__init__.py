@@ -69,6 +69,7 @@ from cardservice.services.renewals import (
     QueueItem,
     RequestView,
 )
+from cardservice.services.resident_search import KIND_SCAN as SEARCH_KIND_SCAN
 from cardservice.services.resident_search import PAGE_SIZE as SEARCH_PAGE_SIZE
 from cardservice.services.resident_search import ResidentMatch, ResidentSearchPage
 from cardservice.services.residents import (
@@ -85,7 +86,8 @@ from cardservice.slippdf import SlipLabels
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
-    "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "SEARCH_PAGE_SIZE",
+    "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "SEARCH_KIND_SCAN",
+    "SEARCH_PAGE_SIZE",
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",

@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 
 from cardservice import serials
 from cardservice.application import (
+    SEARCH_KIND_SCAN,
     SEARCH_PAGE_SIZE,
     CardQuery,
     CardStatus,
@@ -122,7 +123,9 @@ def _card_row(serial: str, status: str, reason: str | None, issued_at: datetime,
     return CardRow(
         serial=serial, shown=serials.format_serial(serial), status=status,
         status_label=label_of(STATUS_LABELS, status),
-        reason_label=label_of(REASON_LABELS, reason) if reason else None,
+        # A replaced card's status already says why ("Replaced by a newer card").
+        reason_label=(label_of(REASON_LABELS, reason)
+                      if reason and status != CardStatus.SUPERSEDED else None),
         issued_at=issued_at, expires_at=expires_at, active=status == CardStatus.ACTIVE,
         expired=expires_at <= now)
 
@@ -253,6 +256,11 @@ def desk() -> ResponseReturnValue:
                     card=_card_row(m.card.serial, m.card.status, m.card.revocation_reason,
                                    m.card.issued_at, m.card.expires_at, now)
                     if m.card is not None else None) for m in result.matches]
+                if kind == "card" and (rows or result.kind == SEARCH_KIND_SCAN):
+                    # Empty again for the next card: a hand scanner types into the focused
+                    # field, and text left there would run into the next scan. A typed
+                    # number that found nobody stays, for the clerk to check.
+                    form.card.data = ""
     return render_template(
         "clerk/desk.html", card_form=forms["card"], name_form=forms["name"],
         family_form=forms["family"], kind=kind, result=result, rows=rows,

@@ -153,6 +153,7 @@ def test_issuing_again_asks_to_confirm_and_supersedes(clerk):
     assert second != first
     page = clerk.get(f"/clerk/residents/{rid}").get_data(as_text=True)
     assert "Replaced by a newer card" in page
+    assert "(Replaced)" not in page  # the status says why; no reason repeats it
     assert f"This supersedes card {serials.format_serial(second)}" in page
 
 

@@ -83,6 +83,30 @@ def test_card_search_by_typed_serial_and_by_scan(clerk, application, db):
     assert issued.serial not in dumped and "LC1" not in dumped and "Ana" not in dumped
 
 
+def card_field_value(html: str) -> str | None:
+    match = re.search(r'<input[^>]*\bname="card"[^>]*>', html)
+    assert match, "no card field on the page"
+    value = re.search(r'\bvalue="([^"]*)"', match.group(0))
+    return value.group(1) if value else None
+
+
+def test_the_card_field_is_empty_again_for_the_next_scan(clerk, application):
+    """A hand scanner types into the focused field: what the last search left there would
+    run into the next scan. A typed number that found nobody stays, to be checked."""
+    rid = registered(clerk)
+    issued = application.cards.issue(rid, actor="test")
+    for typed in (issued.qr, serials.format_serial(issued.serial)):
+        html = post_form(clerk, "/clerk/", {"search": "card", "card": typed}).get_data(
+            as_text=True)
+        assert found_ids(html) == [rid]
+        assert card_field_value(html) in ("", None)
+        assert "autofocus" in re.search(r'<input[^>]*\bname="card"[^>]*>', html).group(0)
+    unknown = serials.format_serial(serials.new_serial())
+    html = post_form(clerk, "/clerk/", {"search": "card", "card": unknown}).get_data(
+        as_text=True)
+    assert "0 residents found" in html and card_field_value(html) == unknown
+
+
 def test_card_search_refusals_name_the_field(clerk, application):
     rid = registered(clerk)
     issued = application.cards.issue(rid, actor="test")
