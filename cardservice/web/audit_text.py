@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from cardservice import serials, values
 from cardservice.application import AuditEntryView
 
 ACTIONS = {
@@ -95,6 +96,8 @@ def row(entry: AuditEntryView) -> AuditRow:
     reference = "" if entry.target_id in ("", "-") else entry.target_id
     if entry.target_type == "user" and reference.isdigit():
         reference = f"#{reference}"
+    elif entry.target_type == "card" and values.SERIAL_PATTERN.fullmatch(reference):
+        reference = serials.format_serial(reference)  # as printed on the card
     return AuditRow(entry.seq, entry.at, str(label) if label is not None else entry.action,
                     None if label is not None else entry.action, actor_label(entry.actor),
                     str(subject) if subject is not None else entry.target_type, reference)

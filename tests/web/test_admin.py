@@ -181,6 +181,12 @@ def test_audit_log_reads_as_words_not_codes(app, admin):
     assert_ids_unique(html)
 
 
+def test_audit_log_shows_card_numbers_as_printed(app, admin):
+    add_entries(app, [("clerk1", "card.issue", "card", "7KQ2M9XR4TV", utcnow())])
+    body = table_body(text_of(admin.get("/admin/audit?action=card.issue")))
+    assert "7KQ2-M9XR-4TV" in body and "7KQ2M9XR4TV" not in body
+
+
 def test_audit_log_filters_by_action_actor_and_dates(app, admin):
     now = utcnow().replace(hour=12)
     add_entries(app, [
