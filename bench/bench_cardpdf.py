@@ -28,6 +28,7 @@ import pypdfium2 as pdfium
 import segno
 from PIL import Image, ImageDraw
 
+from cardservice.branding import Branding
 from cardservice.cardpdf import CardFace, CardLabels, render_card_pdf, render_sheet_pdf
 from cardservice.photo import process_photo
 from cardservice.qr import encode_qr
@@ -44,7 +45,6 @@ EN = CardLabels(
     issued="Issued",
     expires="Expires",
     languages="Languages",
-    renewal_code="Renewal code",
     back_notice="This card shows its holder lives in {city}. It says nothing about immigration "
     "status.",
 )
@@ -58,7 +58,6 @@ PT = CardLabels(
     issued="Emitido",
     expires="Válido até",
     languages="Línguas",
-    renewal_code="Código de renovação",
     back_notice="Este cartão mostra que o titular vive em {city}. Nada diz sobre a situação "
     "migratória.",
 )
@@ -101,7 +100,6 @@ def make_faces(count: int, seed: int = 1) -> list[CardFace]:
         gender="F",
         languages=("Português", "English"),
         qr_text=qr_text(rnd),
-        renewal_code="7KQ2-M9XD",
         labels=(PT, EN),
     )
     return [
@@ -168,6 +166,17 @@ def main() -> None:
         f"    ratio cards/QR       : {card_rate / qr_rate:7.2f}  "
         f"(QR encoding is ~{100 * card_rate / qr_rate:.0f}% of a card's time)"
     )
+    # 2b. The same cards in a city's colours, with its emblem on both sides.
+    emblem = io.BytesIO()
+    Image.new("RGBA", (256, 256), (200, 16, 46, 255)).save(emblem, "PNG")
+    branding = Branding(colour="#c8102e", emblem=emblem.getvalue(), emblem_type="image/png",
+                        return_to="Hôtel de Ville, 1 place de la Comédie, Lyon")
+    branded = [replace(f, branding=branding, check_url="https://carte.lyon.example/verify")
+               for f in faces[: args.cards]]
+    branded_rate, _ = rate(render_card_pdf, branded)
+    print(f"    branded (emblem)     : {branded_rate:7.1f} cards/s "
+          f"({len(render_card_pdf(branded[0])) / 1024:.0f} kB each), "
+          f"ratio branded/plain {branded_rate / card_rate:.2f}")
 
     # 3. A batch into A4 sheets.
     batch = faces[: args.batch]
