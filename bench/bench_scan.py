@@ -64,12 +64,15 @@ WATCH_JS = """(() => {
   function watch(video) {
     let session = null;
     const onFrame = (now, meta) => {
-      if (video.srcObject !== session) { session = video.srcObject; log.frames.push({ start: true }); }
+      if (video.srcObject !== session) {
+        session = video.srcObject;
+        log.frames.push({ start: true });
+      }
       if (video.videoWidth) {
         ctx.drawImage(video, 0, 0, 32, 18);
         const px = ctx.getImageData(0, 0, 32, 18).data;
         let off = 0;
-        for (let i = 0; i < px.length; i += 4) off += Math.abs(px[i] - %(grey)d) > 24 ? 1 : 0;
+        for (let i = 0; i < px.length; i += 4) off += Math.abs(px[i] - GREY_LEVEL) > 24 ? 1 : 0;
         log.frames.push({ t: meta.presentationTime, card: off > 20 });
       }
       video.requestVideoFrameCallback(onFrame);
@@ -87,7 +90,7 @@ WATCH_JS = """(() => {
       }
     }).observe(document.getElementById("verdict"), { childList: true, subtree: true });
   });
-})()""" % {"grey": GREY[0]}
+})()""".replace("GREY_LEVEL", str(GREY[0]))
 
 # The latest appearance of the card before time `t`, from the frame log.
 APPEARED_JS = """(t) => {
@@ -186,9 +189,8 @@ def main() -> None:
     if args.scans < 1:
         parser.error("--scans must be at least 1")
     rng = random.Random(args.seed)
-    from playwright.sync_api import sync_playwright
-
     import zxingcpp
+    from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp_name:
         tmp = Path(tmp_name)
