@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import click
 
-from cardservice import pki, securefile, serials, vault
+from cardservice import pki, securefile, serials, vault, verifykit
 from cardservice.application import Application, AuditChainError
 from cardservice.clock import utcnow
-from cardservice.config import ConfigError, Settings, load_settings
+from cardservice.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from cardservice.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -650,6 +650,40 @@ def trust_export(ctx: Context, directory: Path) -> None:
     click.echo(f"wrote {city}-trust-bundle.cose (v{export.bundle.version}) and "
                f"{city}-revocations.cose (#{export.revocations.version}) to {directory}")
     click.echo("fingerprint: " + export.fingerprint)
+
+
+@trust_group.command("kit")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--locale", type=click.Choice(SUPPORTED_LOCALES), default=None,
+              help="The page's language (default: server.default_locale).")
+@click.option("--no-decoder", is_flag=True,
+              help="Leave out the QR decoder (~1.3 MB): the file then checks pasted or "
+                   "typed codes only, not photos.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@pass_ctx
+@handle_errors
+def trust_kit(ctx: Context, out: Path, locale: str | None, no_decoder: bool, force: bool) -> None:
+    """Write the offline verification kit: one HTML file that checks cards with no server.
+
+    It holds every recognised city's signed trust documents and pinned root fingerprints,
+    and checks them in the browser before each card. Public data only; give it to
+    partners without a server, and a new one before its data is older than
+    verify.revocations_max_age_hours.
+    """
+    kit = ctx.app.verifier.offline_kit(now=utcnow())
+    html = verifykit.render_kit(kit, locale=locale or ctx.settings.default_locale,
+                                include_decoder=not no_decoder)
+    try:
+        securefile.write_atomically(out, html, mode=0o644, overwrite=force)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists: pass --force to replace it") from None
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror or exc}") from None
+    cities = ", ".join(p["id"] for p in kit.pins)
+    click.echo(f"wrote {out} ({len(html) // 1024} KB): the trust data of {cities}, "
+               f"exported {kit.generated_at:%Y-%m-%d %H:%M} UTC")
+    if no_decoder:
+        click.echo("without the QR decoder: codes are pasted or typed, photos are not read")
 
 
 @trust_group.command("fingerprint")

@@ -82,6 +82,7 @@ from cardservice.services.residents import (
 from cardservice.services.users import StaffMember
 from cardservice.services.verification import VerificationResult
 from cardservice.slippdf import SlipLabels
+from cardservice.verifykit import OfflineKit
 
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
@@ -94,7 +95,7 @@ __all__ = [
     "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "Monitoring",
-    "NewAccount", "OperationalNumbers",
+    "NewAccount", "OfflineKit", "OperationalNumbers",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
     "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
     "RequestView", "ResidentView", "RestoreTargetNotEmptyError", "RootRotation",

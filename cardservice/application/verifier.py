@@ -32,6 +32,7 @@ from cardservice.services.verification import (
     VerificationCounter,
     VerificationResult,
 )
+from cardservice.verifykit import OfflineKit
 
 log = logging.getLogger("cardservice.verify")
 
@@ -149,3 +150,13 @@ class Verifier:
     def offline_pins(self, *, now: datetime) -> list[dict[str, Any]]:
         """The roots the verify page pins, by fingerprint, to check its stored trust data."""
         return verification.offline_pins(self.anchors(now=now))
+
+    def offline_kit(self, *, now: datetime) -> OfflineKit:
+        """What the offline verification kit carries: every recognised city's signed
+        documents as published (own bundle and revocation list re-signed first if due)
+        and the roots they must chain to, pinned by fingerprint. Public data only."""
+        documents = self.offline_trust_data(now=now)["documents"]
+        city = self._settings.city
+        return OfflineKit(city_id=city.id, city_name=city.name, generated_at=now,
+                          max_age_hours=self._settings.verify.revocations_max_age_hours,
+                          pins=tuple(self.offline_pins(now=now)), documents=tuple(documents))

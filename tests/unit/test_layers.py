@@ -16,7 +16,8 @@ PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serial
 # Not pure (the key store reads and writes the keys directory, the sandbox starts child
 # processes, the fetcher reaches the network, backupfile packs and checks backup files) but
 # framework-free all the same.
-FRAMEWORK_FREE = [*PURE, "keystore", "sandbox", "fetcher", "backupfile", "logjson"]
+FRAMEWORK_FREE = [*PURE, "keystore", "sandbox", "fetcher", "backupfile", "logjson", "verifykit",
+                  "verdicts"]
 FORBIDDEN_IN_PURE = ("flask", "sqlalchemy", "cardservice.services", "cardservice.web",
                      "cardservice.models", "cardservice.db", "cardservice.cli", "os.environ")
 
