@@ -43,7 +43,7 @@ from cardservice.application.residents import (
     ResidentUseCases,
 )
 from cardservice.application.staff import AuditEntryView, AuditPage, NewAccount, StaffUseCases
-from cardservice.application.unit import UnitOfWork
+from cardservice.application.unit import UnitOfWork, database_unavailable
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
 from cardservice.branding import Branding
@@ -85,6 +85,7 @@ from cardservice.slippdf import SlipLabels
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
+    "database_unavailable",
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "SEARCH_PAGE_SIZE",
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
