@@ -15,23 +15,27 @@ from __future__ import annotations
 
 import http.cookiejar
 import json as jsonlib
+import os
 import re
 import secrets
+import signal
 import socket
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_BASE_URL, skip_or_fail
-from tests.e2e.cities import LOOPBACK, Answer, City
+from tests.e2e.cities import EXE, LOOPBACK, START_TIMEOUT, Answer, City
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -98,6 +102,51 @@ class Instance(City):
             # Tests name their client in X-Forwarded-For, so limits of one test are its own.
             f"trusted_proxies = 1\n{storage}\n{extra}",
             encoding="utf-8")
+
+    def start(self, *, workers: int = 1) -> None:
+        """Serve in a process group of its own (gunicorn master and workers), so
+        :meth:`kill` can SIGKILL them all; returns once ``/healthz`` answers 200."""
+        assert self.process is None, "already started"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(EXE), "serve", "--host", LOOPBACK, "--port", str(self.port),
+                 "--workers", str(workers)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log_tail()}")
+            try:
+                if self.api("GET", "/healthz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server did not start: {self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group: no worker finishes anything."""
+        process, self.process = self.process, None
+        assert process is not None
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the workers, reparented, die with the group
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the server's workers outlived SIGKILL")
+
+    def stop(self) -> None:
+        """End the server and every process of its group. Safe to call twice."""
+        process = self.process
+        super().stop()
+        if process is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def share_tokens(self, first: Instance) -> None:
         """Use the API tokens ``first`` made (the same accounts, in the same database)."""
@@ -228,16 +277,17 @@ class TcpProxy:
     def _close(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.discard(sock)
-        try:
+        with suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         sock.close()
 
     def cut(self) -> None:
         """Close every forwarded connection and refuse new ones (a database restart)."""
         listener, self._listener = self._listener, None
         if listener is not None:
+            # close() alone leaves a thread blocked in accept() listening; shutdown wakes it.
+            with suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             open_sockets = list(self._sockets)
