@@ -12,6 +12,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+#: Seconds to wait for PostgreSQL to accept a new connection before giving up (a 503).
+CONNECT_TIMEOUT = 5
+
 
 class Database:
     """An engine plus a session factory for one city database."""
@@ -52,7 +55,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # files it creates with the database file's mode) are never readable by others.
             event.listen(engine, "do_connect", lambda *_args: make_private(path))
         return engine
+    # A pooled connection the server closed (a restart) is replaced before use, and a
+    # server that does not answer makes a request fail within the connect timeout
+    # instead of hanging; the web turns either failure into a 503 with Retry-After.
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     return create_engine(url, **kwargs)
 
 

@@ -118,3 +118,10 @@ class ServiceBusyError(DomainError):
     code = "busy"
     http_status = 503
     retry_after_seconds = 5
+
+
+class DatabaseUnavailableError(ServiceBusyError):
+    """The database cannot be reached (restarting, network cut): nothing was done; retry."""
+
+    code = "database_unavailable"
+    retry_after_seconds = 10

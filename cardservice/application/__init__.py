@@ -43,7 +43,7 @@ from cardservice.application.residents import (
     ResidentUseCases,
 )
 from cardservice.application.staff import AuditEntryView, AuditPage, NewAccount, StaffUseCases
-from cardservice.application.unit import UnitOfWork
+from cardservice.application.unit import UnitOfWork, database_unavailable
 from cardservice.application.uploads import Uploads
 from cardservice.application.verifier import PartnerDirectory, Verifier
 from cardservice.branding import Branding
@@ -87,6 +87,7 @@ from cardservice.verifykit import OfflineKit
 # What web views and CLI commands may name: the use cases' results and errors. They
 # import these from here, never from the services or models below.
 __all__ = [
+    "database_unavailable",
     "RENEWAL_CHANGE_FIELDS", "RENEWAL_KINDS", "REVOCATION_REASONS", "SEARCH_KIND_SCAN",
     "SEARCH_PAGE_SIZE",
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",

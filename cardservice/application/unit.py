@@ -9,15 +9,34 @@ here, so web and CLI never see a bare ``ValueError`` from deep inside.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from cardservice import credential, pki, trust, vault
 from cardservice.db import Database
-from cardservice.errors import N_, DomainError, InvalidInputError
+from cardservice.errors import N_, DatabaseUnavailableError, DomainError, InvalidInputError
 from cardservice.services.citykeys import KeysUnavailableError
 from cardservice.services.partners import PartnerTrustError
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+    """The 503 a lost or refused database connection stands for (None: another error).
+
+    A server restarting, a network cut or a connection the server closed surface as the
+    driver's ``OperationalError``/``InterfaceError`` (or any error SQLAlchemy marks as a
+    disconnect); the client is told to retry instead of seeing a server error. The pool
+    pings each connection before use, so the first request after the database is back
+    gets a fresh one.
+    """
+    lost = isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    if not lost:
+        return None
+    return DatabaseUnavailableError(
+        N_("The register's database cannot be reached right now. Please try again in a "
+           "moment."))
 
 
 def domain_error(exc: Exception) -> DomainError | None:
@@ -26,6 +45,9 @@ def domain_error(exc: Exception) -> DomainError | None:
     Services translate the errors they expect with a precise message; this is the net
     under them, so that nothing from the pure core reaches a user as a server error.
     """
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     detail = {"detail": str(exc)}
     if isinstance(exc, credential.InvalidClaimsError):
         return InvalidInputError(N_("This record cannot be put on a card: %(detail)s"),
@@ -63,7 +85,9 @@ class UnitOfWork:
             if commit:
                 session.commit()
         except Exception as exc:
-            session.rollback()
+            # A lost connection cannot roll back; the server discards its transaction.
+            with suppress(OperationalError, InterfaceError):
+                session.rollback()
             mapped = domain_error(exc)
             if mapped is not None:
                 raise mapped from exc

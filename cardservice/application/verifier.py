@@ -23,6 +23,7 @@ from cardservice.application.unit import UnitOfWork
 from cardservice.application.uploads import Uploads
 from cardservice.config import Settings
 from cardservice.db import Database
+from cardservice.errors import DatabaseUnavailableError
 from cardservice.services import cards, partners, publication, verification
 from cardservice.services.citykeys import CityKeys
 from cardservice.services.verification import (
@@ -127,7 +128,7 @@ class Verifier:
                 if pending:
                     with self._uow() as session:
                         verification.add_counts(session, pending)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, DatabaseUnavailableError) as exc:
             log.warning("verification counts not saved yet: %s", type(exc).__name__)
 
     def offline_trust_data(self, *, now: datetime) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from cardservice.application import database_unavailable
 from cardservice.errors import DomainError, ServiceBusyError
 
 log = logging.getLogger("cardservice.web")
@@ -106,6 +107,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        # A database lost outside a unit of work (a pooled connection on the verify path,
+        # the health check) is the same 503 as inside one, not a server error.
+        unavailable = database_unavailable(exc)
+        if unavailable is not None:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url_rule,
+                        type(exc).__name__)
+            return _domain(unavailable)
         log.exception("unhandled error on %s %s", request.method, request.url_rule)
         return error_response(500)
 
