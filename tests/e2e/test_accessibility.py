@@ -33,8 +33,9 @@ def pale_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
         live.stop()
 
 
-@pytest.mark.parametrize("which", ["city", "pale_city"])
-@pytest.mark.parametrize("locale", ["en-GB", "fr-FR"])
+# Each language once and each colour once: the pages' structure does not change with the
+# pair, so the four combinations would check the same markup twice.
+@pytest.mark.parametrize(("which", "locale"), [("city", "fr-FR"), ("pale_city", "en-GB")])
 def test_public_pages_have_no_serious_violation(which: str, locale: str, browser: Any,
                                                 request: pytest.FixtureRequest) -> None:
     live: LiveCity = request.getfixturevalue(which)
