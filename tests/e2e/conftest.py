@@ -27,6 +27,9 @@ from tests.conftest import IN_CI, TEST_PASSPHRASE, TEST_SECRET, skip_or_fail
 
 EXE = Path(sys.executable).parent / "cardservice"
 CHROMIUM = "/usr/bin/chromium"
+# Playwright's assertions wait 5 s by default: too short for a page that verifies a card
+# or renders a PDF while CI shares two cores with a browser and a server.
+EXPECT_TIMEOUT_MS = 20_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -194,6 +197,9 @@ def playwright_instance() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         skip_or_fail("the playwright package is not installed")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as pw:
         yield pw
 

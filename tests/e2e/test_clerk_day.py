@@ -278,8 +278,10 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         record_link = f"a[href='{record_url.removeprefix(city.url)}']"
         for card_qr in (scanned, first_qr):  # the new card, then the one it replaced
             clerk.keyboard.type(card_qr)
-            clerk.keyboard.press("Enter")
-            clerk.wait_for_load_state()
+            # Enter submits the search: wait for the answer page, not the page it replaces
+            # (which, after the first scan, also shows "1 resident found").
+            with clerk.expect_navigation():
+                clerk.keyboard.press("Enter")
             results = clerk.locator("section.results")
             assert results.get_by_role("heading").inner_text() == "1 resident found"
             assert results.locator(record_link).is_visible()
