@@ -169,8 +169,8 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         clerk.get_by_role("button", name="Register", exact=True).click()
         assert "/clerk/residents/" in clerk.url and "/new" not in clerk.url
         record_url = clerk.url
-        assert clerk.get_by_role("heading", level=1).inner_text() == FULL_NAME
-        assert clerk.get_by_role("img", name=f"Photo of {FULL_NAME}").is_visible()
+        expect(clerk.get_by_role("heading", level=1)).to_have_text(FULL_NAME)
+        expect(clerk.get_by_role("img", name=f"Photo of {FULL_NAME}")).to_be_visible()
         day.check(clerk, "resident record")
 
         # ... the same person again, typed differently: lower case, no accents, names swapped
@@ -179,9 +179,9 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
                       photo=None)
         clerk.get_by_role("button", name="Register", exact=True).click()
         warning = clerk.locator("section.duplicate")
-        assert warning.is_visible()
+        expect(warning).to_be_visible()
         assert warning.locator(".candidate-name").inner_text().startswith(FULL_NAME)
-        assert warning.get_by_role("img", name=f"Photo of {FULL_NAME}").is_visible()
+        expect(warning.get_by_role("img", name=f"Photo of {FULL_NAME}")).to_be_visible()
         # before the form in reading order; beside it, on its left, on a wide screen
         assert warning.bounding_box()["x"] < clerk.locator("#resident-form").bounding_box()["x"]
         day.check(clerk, "duplicate warning")
@@ -193,7 +193,7 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         clerk.goto(city.url + "/clerk/residents/new")
         fill_resident(clerk, GIVEN, FAMILY, street="Avenida da Liberdade 200", photo=None)
         clerk.get_by_role("button", name="Register", exact=True).click()
-        assert clerk.locator("section.duplicate").is_visible()
+        expect(clerk.locator("section.duplicate")).to_be_visible()
         clerk.get_by_role("button", name="This is a different person — register anyway").click()
         assert "Registered." in clerk.locator(".flashes").inner_text()
         assert clerk.url != record_url and "/new" not in clerk.url
@@ -238,14 +238,14 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         resident.locator("form button[type=submit].primary").click()
         resident.get_by_role("button", name="Ask for a new card").click()
         assert "/card/requests/" in resident.url
-        assert resident.locator("[data-status=pending]").is_visible()
+        expect(resident.locator("[data-status=pending]")).to_be_visible()
         status_url = resident.url
 
         clerk.get_by_role("navigation").get_by_role("link", name="Requests", exact=True).click()
         assert "1 request is waiting." in clerk.locator("main").inner_text()
         row = clerk.locator("table.queue tbody tr").first
-        assert row.locator(".holder-name").inner_text() == FULL_NAME
-        assert row.get_by_role("img", name=f"Photo of {FULL_NAME}").is_visible()
+        expect(row.locator(".holder-name")).to_have_text(FULL_NAME)
+        expect(row.get_by_role("img", name=f"Photo of {FULL_NAME}")).to_be_visible()
         day.check(clerk, "queue")
         day.shoot(clerk, "queue")
         clerk.set_viewport_size(PHONE)  # rows stack on a phone, each cell naming its column
@@ -253,7 +253,7 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         day.shoot(clerk, "queue-phone")
         clerk.set_viewport_size(DESKTOP)
         row.get_by_role("link", name=re.compile("^Decide")).click()
-        assert clerk.get_by_role("img", name=f"Photo of {FULL_NAME}").is_visible()
+        expect(clerk.get_by_role("img", name=f"Photo of {FULL_NAME}")).to_be_visible()
         day.check(clerk, "queue item")
         clerk.locator("summary", has_text="Approve").click()
         clerk.get_by_role("button", name="Yes, approve and issue").click()
@@ -268,7 +268,7 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         scanned = qr.read_qr_from_file(new_card.body())
 
         resident.goto(status_url)
-        assert resident.locator("[data-status=approved]").is_visible()
+        expect(resident.locator("[data-status=approved]")).to_be_visible()
         resident_ctx.close()
 
         # 5. a hand scanner types the card's QR text into the focused card field, then Enter
@@ -283,8 +283,8 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
             with clerk.expect_navigation():
                 clerk.keyboard.press("Enter")
             results = clerk.locator("section.results")
-            assert results.get_by_role("heading").inner_text() == "1 resident found"
-            assert results.locator(record_link).is_visible()
+            expect(results.get_by_role("heading")).to_have_text("1 resident found")
+            expect(results.locator(record_link)).to_be_visible()
             # ... and the field is empty and focused again, for the next card
             expect(card_field).to_be_focused()
             expect(card_field).to_have_value("")
@@ -298,7 +298,7 @@ def test_a_clerks_and_an_admins_day(day_city: LiveCity, browser: Any, tmp_path: 
         by_name.get_by_label("Date of birth").fill(DOB)
         by_name.get_by_role("button", name="Find the resident").click()
         results = clerk.locator("section.results")
-        assert results.get_by_role("heading").inner_text() == "2 residents found"
+        expect(results.get_by_role("heading")).to_have_text("2 residents found")
         for url in (record_url, other_record_url):
             assert results.locator(f"a[href='{url.removeprefix(city.url)}']").count() == 1
         day.check(clerk, "desk results (name)")
