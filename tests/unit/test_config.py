@@ -207,6 +207,18 @@ def test_environment_stands_in_for_the_file(tmp_path: Path) -> None:
     assert "pw" not in repr(s) and SECRET not in repr(s)
 
 
+def test_each_instance_names_its_own_directory_in_the_environment(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = required(server={"instance_dir": "from-file"})
+    assert parse(data, tmp_path, env=ENV).instance_dir == tmp_path / "from-file"
+    s = parse(data, tmp_path / "elsewhere",
+              env={**ENV, "CARDSERVICE_INSTANCE_DIR": "instance-2"})
+    assert s.instance_dir == tmp_path / "instance-2"  # relative to the working directory
+    s = parse(data, tmp_path, env={**ENV, "CARDSERVICE_INSTANCE_DIR": "/var/lib/cs/instance-3"})
+    assert s.instance_dir == Path("/var/lib/cs/instance-3")
+
+
 def test_secret_key_from_a_file_or_refused(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET + "\n", encoding="utf-8")
     s = parse(required(server={"secret_key_file": "secret"}), tmp_path, env={})
