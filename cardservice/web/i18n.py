@@ -8,10 +8,12 @@ from flask import Flask, g, request, session
 from flask_babel import Babel
 
 from cardservice.config import SUPPORTED_LOCALES
+from cardservice.locales import own_name, text_direction
 from cardservice.web.state import settings
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+# Each language in its own name, so a reader finds theirs whatever the page's language.
+LANGUAGE_NAMES = {code: own_name(code) for code in SUPPORTED_LOCALES}
 
 babel = Babel()
 
@@ -41,4 +43,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _languages() -> dict[str, object]:
-        return {"language_names": LANGUAGE_NAMES, "current_locale": select_locale()}
+        locale = select_locale()
+        return {"language_names": LANGUAGE_NAMES, "current_locale": locale,
+                "text_direction": text_direction(locale)}
