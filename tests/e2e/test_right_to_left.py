@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import LiveCity
 from tests.e2e.test_clerk_day import sign_in
+from tests.e2e.test_verify_kit import KitPage
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +78,16 @@ def open_verify(page: Any, city: LiveCity) -> None:
     page.wait_for_selector("#verify-app[data-decoder=ready]", state="attached")
 
 
+def assert_verdict_mirrored(boxes: dict[str, list[float]]) -> None:
+    """The verdict's symbol at the right end, its words to the left, "Name" flush right."""
+    icon, words, line = boxes["icon"], boxes["words"], boxes["line"]
+    label, details = boxes["label"], boxes["details"]
+    assert abs(icon[1] - line[1]) < NEAR, boxes
+    assert words[1] <= icon[0] + NEAR, boxes
+    assert abs(label[1] - details[1]) < NEAR, boxes
+    assert label[0] > details[0] + 20, boxes
+
+
 @pytest.mark.parametrize(("locale", "direction"), [("ar", "rtl"), ("en-GB", "ltr")])
 def test_the_verdict_starts_at_the_reading_side(rtl_city: LiveCity, browser: Any,
                                                 tmp_path: Path, locale: str,
@@ -93,14 +104,11 @@ def test_the_verdict_starts_at_the_reading_side(rtl_city: LiveCity, browser: Any
         page.wait_for_selector("#verdict .verdict[data-status=valid]")
         page.screenshot(path=str(tmp_path / f"verify-{locale}.png"), full_page=True)
         boxes = page.evaluate(VERDICT_BOXES_JS)
-        icon, words, line = boxes["icon"], boxes["words"], boxes["line"]
-        label, details = boxes["label"], boxes["details"]
         if direction == "rtl":
-            assert abs(icon[1] - line[1]) < NEAR, boxes  # the symbol at the right end
-            assert words[1] <= icon[0] + NEAR, boxes  # the words to its left
-            assert abs(label[1] - details[1]) < NEAR, boxes  # "Name" flush right
-            assert label[0] > details[0] + 20, boxes
+            assert_verdict_mirrored(boxes)
         else:
+            icon, words, line = boxes["icon"], boxes["words"], boxes["line"]
+            label, details = boxes["label"], boxes["details"]
             assert abs(icon[0] - line[0]) < NEAR, boxes
             assert words[0] >= icon[1] - NEAR, boxes
             assert abs(label[0] - details[0]) < NEAR, boxes
@@ -135,3 +143,21 @@ def test_the_register_form_and_the_header_mirror_in_arabic(rtl_city: LiveCity, b
         assert serious_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_offline_kit_in_arabic_is_mirrored(rtl_city: LiveCity, browser: Any,
+                                               tmp_path: Path) -> None:
+    path = tmp_path / "kit-ar.html"
+    rtl_city.cli("trust", "kit", str(path), "--locale", "ar")
+    kit = KitPage(browser, path)
+    try:
+        html = kit.page.locator("html")
+        assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("ar", "rtl")
+        verdict = kit.check(rtl_city.card["qr"])  # type: ignore[attr-defined]
+        assert verdict.get_attribute("data-status") == "valid"
+        kit.page.screenshot(path=str(tmp_path / "kit-ar.png"), full_page=True)
+        assert_verdict_mirrored(kit.page.evaluate(VERDICT_BOXES_JS))
+        assert serious_violations(kit.page) == []
+        assert kit.errors == []
+    finally:
+        kit.close()
