@@ -26,8 +26,20 @@ def select_locale() -> str:
     user = g.get("user")
     if user is not None and user.locale in SUPPORTED_LOCALES:
         return str(user.locale)
-    best = request.accept_languages.best_match(SUPPORTED_LOCALES)
-    return best or settings().default_locale
+    return accepted_locale() or settings().default_locale
+
+
+def accepted_locale() -> str | None:
+    """The browser's most wanted language that we have, by its primary subtag.
+
+    Werkzeug's ``best_match`` prefers any exact match to a regional variant, so
+    ``ar-EG,en;q=0.5`` would give English; here ``ar-EG`` gives Arabic, as its weight says.
+    """
+    for value, _quality in request.accept_languages:  # best first
+        primary = value.replace("_", "-").split("-")[0].casefold()
+        if primary in SUPPORTED_LOCALES:
+            return primary
+    return None
 
 
 def ui_locales() -> list[str]:

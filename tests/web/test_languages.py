@@ -19,6 +19,10 @@ OWN_NAMES = {"en": "English", "fr": "Français", "pt": "Português", "es": "Espa
     ("ar-MA,ar;q=0.9,fr;q=0.5", "ar", "rtl"),
     ("pt-PT,pt;q=0.9,en;q=0.5", "pt", "ltr"),
     ("es-MX,es;q=0.9", "es", "ltr"),
+    ("ar-EG,en;q=0.5", "ar", "rtl"),  # a regional variant still outweighs a lesser choice
+    ("es-MX,en-US;q=0.7,en;q=0.3", "es", "ltr"),
+    ("pt-BR", "pt", "ltr"),
+    ("de-DE,fr;q=0.8,en;q=0.5", "fr", "ltr"),
     ("fr-FR,fr;q=0.9", "fr", "ltr"),
     ("de-DE,de;q=0.9", "en", "ltr"),  # no catalog: the city's default (tests: English)
 ])
