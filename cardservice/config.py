@@ -42,7 +42,8 @@ METRICS_TOKEN_ENV = "CARDSERVICE_METRICS_TOKEN"  # noqa: S105 - the variable's n
 INSTANCE_DIR_ENV = "CARDSERVICE_INSTANCE_DIR"
 LOG_FORMATS = ("text", "json")
 
-SUPPORTED_LOCALES = ("en", "fr")
+# The interface and card-label languages; each has a catalog in cardservice/translations.
+SUPPORTED_LOCALES = ("en", "fr", "pt", "es", "ar")
 _MIN_SECRET_LEN = 32
 # Read by hand in settings_from_mapping: it names where a value is, not the value.
 _SECRET_KEY_FILE = "server.secret_key_file"  # noqa: S105 - a key's name, not a secret
@@ -348,6 +349,8 @@ def settings_from_mapping(
                 f"city.languages: {lang!r} has no translation yet "
                 f"(available: {', '.join(SUPPORTED_LOCALES)})"
             )
+    if len(set(city.languages)) != len(city.languages):
+        raise ConfigError("city.languages names the same language twice")
 
     top = r.fields(Settings, None)
     top["database_url"] = _resolve_sqlite(top["database_url"], base_dir)

@@ -45,6 +45,7 @@ from cardservice.application import (
 )
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
+from cardservice.locales import own_name
 from cardservice.privacy import refuse_not_collected
 from cardservice.web import state
 from cardservice.web.access import actor, page
@@ -470,8 +471,7 @@ def issued_page(serial: str) -> ResponseReturnValue:
 
 def _slip_language_choices() -> list[tuple[str, str]]:
     """(code, name in that language) for each language the slip can be printed in."""
-    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
-            for code in ui_locales()]
+    return [(code, own_name(code)) for code in ui_locales()]
 
 
 def _default_slip_locale(spoken: list[str]) -> str:
