@@ -46,6 +46,7 @@ FIELD_NAMES = {
     "family_names": N_("Family names"),
     "preferred_name": N_("Preferred name"),
     "name_latin": N_("Name in Latin letters"),
+    "name_order": N_("Name order"),
     "address": N_("Address"),
     "address.line1": N_("Street and number"),
     "address.line2": N_("More address details"),
@@ -118,6 +119,8 @@ class ResidentData:
     date_of_birth: date
     preferred_name: str = ""
     name_latin: str = ""
+    # Records sealed before the name order existed hold none: given names first.
+    name_order: values.NameOrder = values.NameOrder.GIVEN_FIRST
     gender: str | None = None
     address: Address = Address()
     languages: tuple[str, ...] = ()
@@ -128,13 +131,14 @@ class ResidentData:
 
     @property
     def full_name(self) -> str:
-        """The name in the resident's own script, as printed on the card."""
-        return " ".join(p for p in (self.given_names, self.family_names) if p)
+        """The name in the resident's own script and order, as printed on the card."""
+        return values.ordered_name(self.given_names, self.family_names, self.name_order)
 
     def to_json(self) -> bytes:
         """Serialise for sealing."""
         d = asdict(self)
         d["date_of_birth"] = self.date_of_birth.isoformat()
+        d["name_order"] = self.name_order.value
         return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -145,6 +149,7 @@ class ResidentData:
             given_names=d["given_names"], family_names=d["family_names"],
             date_of_birth=date.fromisoformat(d["date_of_birth"]),
             preferred_name=d.get("preferred_name", ""), name_latin=d.get("name_latin", ""),
+            name_order=values.NameOrder(d.get("name_order", values.NameOrder.GIVEN_FIRST)),
             gender=d.get("gender"), address=Address(**d.get("address", {})),
             languages=tuple(d.get("languages", ())), contact=Contact(**d.get("contact", {})),
             emergency_contact=Contact(**d.get("emergency_contact", {})),
@@ -156,6 +161,7 @@ class ResidentData:
         """A JSON-ready view for the API."""
         d = asdict(self)
         d["date_of_birth"] = self.date_of_birth.isoformat()
+        d["name_order"] = self.name_order.value
         d["languages"] = list(self.languages)
         d["documents"] = [asdict(x) for x in self.documents]
         return d
@@ -186,7 +192,7 @@ class ResidentView:
 # ---- parsing -------------------------------------------------------------------------------
 
 _TOP_FIELDS = {"given_names", "family_names", "date_of_birth", "preferred_name", "name_latin",
-               "gender", "address", "languages", "contact", "emergency_contact", "documents",
+               "name_order", "gender", "address", "languages", "contact", "emergency_contact", "documents",
                "fee_waiver", "photo", "confirm_new"}
 
 
@@ -288,6 +294,13 @@ def parse_resident(
             N_("The name printed on the card (given names and family names together) is too "
                "long. Maximum length: %(max)d."),
             params={"max": values.MAX_NAME_LENGTH}, field=last)
+    order_raw = merged.get("name_order") or values.NameOrder.GIVEN_FIRST
+    if not isinstance(order_raw, str) or order_raw not in values.NAME_ORDERS:
+        raise InvalidInputError(
+            N_("Name order: “%(first)s” (given names first) or “%(second)s” (family names "
+               "first)."), params={"first": values.NameOrder.GIVEN_FIRST.value,
+                                  "second": values.NameOrder.FAMILY_FIRST.value},
+            field="name_order")
     dob_raw = merged.get("date_of_birth")
     try:
         dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
@@ -383,7 +396,7 @@ def parse_resident(
     return ResidentData(
         given_names=given, family_names=family, date_of_birth=dob,
         preferred_name=_name(merged, "preferred_name"),
-        name_latin=_name(merged, "name_latin"),
+        name_latin=_name(merged, "name_latin"), name_order=values.NameOrder(order_raw),
         gender=gender, address=address, languages=tuple(languages),
         contact=_contact(merged.get("contact"), "contact"),
         emergency_contact=_contact(merged.get("emergency_contact"), "emergency_contact"),

@@ -18,12 +18,21 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Form, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields import DateField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, EmailInput, HiddenInput, ListWidget, TelInput
 
+from cardservice import values
 from cardservice.application import REVOCATION_REASONS, ResidentData
 from cardservice.config import Settings
 from cardservice.errors import N_, DomainError, InvalidInputError
@@ -99,6 +108,10 @@ class ResidentForm(FlaskForm):
                               render_kw={"autocomplete": "off", "spellcheck": "false"})
     family_names = StringField(_l("Family names"), validators=[Optional(), Length(max=200)],
                                render_kw={"autocomplete": "off", "spellcheck": "false"})
+    name_order = RadioField(
+        _l("Name order"), default=values.NameOrder.GIVEN_FIRST.value, validate_choice=False,
+        choices=[SelectChoice(values.NameOrder.GIVEN_FIRST.value, _l("Given names first")),
+                 SelectChoice(values.NameOrder.FAMILY_FIRST.value, _l("Family name first"))])
     preferred_name = StringField(_l("Preferred name (optional)"),
                                  validators=[Optional(), Length(max=200)],
                                  render_kw={"autocomplete": "off"})
@@ -166,6 +179,7 @@ class ResidentForm(FlaskForm):
         return {
             "given_names": _text(self.given_names.data),
             "family_names": _text(self.family_names.data),
+            "name_order": _text(self.name_order.data) or None,
             "preferred_name": _text(self.preferred_name.data),
             "name_latin": _text(self.name_latin.data),
             "date_of_birth": _text(self.date_of_birth.data),
@@ -216,6 +230,7 @@ class ResidentForm(FlaskForm):
         """Prefill from a resident's record (for corrections)."""
         self.given_names.data = data.given_names
         self.family_names.data = data.family_names
+        self.name_order.data = data.name_order.value
         self.preferred_name.data = data.preferred_name
         self.name_latin.data = data.name_latin
         self.date_of_birth.data = data.date_of_birth.isoformat()

@@ -69,6 +69,14 @@ ADDRESS_GIVEN = {"anyOf": [  # an address, a care-of address, or "no fixed addre
     {"required": ["care_of"], "properties": {"care_of": {"type": "string",
                                                          "pattern": NON_BLANK}}},
     {"required": ["no_fixed_address"], "properties": {"no_fixed_address": {"const": True}}}]}
+NAME_ORDER = {
+    "enum": [*(o.value for o in values.NAME_ORDERS), None],
+    "default": values.NameOrder.GIVEN_FIRST.value,
+    "description": "In which order the name is written, and so printed on the card, shown and "
+                   "carried in the card's QR code: 'family_first' for names written family "
+                   "name first (Vietnamese, Chinese, Korean, Japanese, Hungarian...), "
+                   "'given_first' otherwise. Absent or null: given names first (records made "
+                   "before this field existed are read so)."}
 GENDER = {"enum": [*values.GENDERS, "", None],
           "description": "the marker printed on the card; empty or null for none"}
 
@@ -93,6 +101,7 @@ def _resident_in(reg: RegistrationSettings, *, registration: bool) -> dict[str, 
         "properties": {
             "given_names": NAME, "family_names": NAME, "preferred_name": NAME,
             "name_latin": {**NAME, "description": "Latin transliteration for the card"},
+            "name_order": NAME_ORDER,
             "date_of_birth": {"type": "string", "format": "date"},
             "gender": GENDER,
             "address": ADDRESS | ({} if not registration else ADDRESS_GIVEN),
