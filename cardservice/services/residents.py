@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import photo as photo_mod
-from cardservice import values, vault
+from cardservice import spokenlang, values, vault
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError, InvalidInputError, Label, NotFoundError
 from cardservice.models import Resident
@@ -37,7 +37,6 @@ GENDERS = values.GENDERS
 MAX_NAME = values.MAX_NAME_PART_LENGTH
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{4,24}$")
-_LANG = re.compile(r"^[^\x00-\x1f<>]{2,32}$")
 
 # How messages name a field: the words of the clerk's form, not the wire names (which
 # API clients read from the error's ``field``).
@@ -192,8 +191,8 @@ class ResidentView:
 # ---- parsing -------------------------------------------------------------------------------
 
 _TOP_FIELDS = {"given_names", "family_names", "date_of_birth", "preferred_name", "name_latin",
-               "name_order", "gender", "address", "languages", "contact", "emergency_contact", "documents",
-               "fee_waiver", "photo", "confirm_new"}
+               "name_order", "gender", "address", "languages", "contact", "emergency_contact",
+               "documents", "fee_waiver", "photo", "confirm_new"}
 
 
 def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: str = "") -> str:
@@ -260,6 +259,35 @@ def _contact(raw: Any, name: str) -> Contact:
                                 params={"field": field_name(f"{name}.phone")},
                                 field=f"{name}.phone")
     return c
+
+
+def _languages(raw: Any, *, given: bool) -> list[str]:
+    """Spoken languages as BCP 47 codes (``spokenlang``): at most two, as the card prints.
+
+    A code, or a language's name in one of the service's languages, is taken and stored as
+    its code. A value that is neither is refused when ``given`` (sent now); when it comes
+    from the stored record (free text typed before codes), it is kept as it was, so that
+    correcting an address does not fail on it: it is mapped to a code here whenever it is
+    recognisable, and shown as typed otherwise.
+    """
+    langs = raw or []
+    if not isinstance(langs, list) or len(langs) > 2:
+        raise InvalidInputError(N_("Languages: give two at most."), field="languages")
+    languages: list[str] = []
+    for lang in langs:
+        if not isinstance(lang, str):
+            raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
+                                    params={"value": str(lang)[:40]}, field="languages")
+        code = spokenlang.code_for(lang)
+        if code is None and given:
+            raise InvalidInputError(
+                N_("Languages: “%(value)s” is not a language we know. Choose it from the "
+                   "list, or give its code (BCP 47, e.g. “vi” or “pt-BR”)."),
+                params={"value": lang.strip()[:40]}, field="languages")
+        value = code or lang.strip()
+        if value and value not in languages:
+            languages.append(value)
+    return languages
 
 
 def parse_resident(
@@ -339,15 +367,7 @@ def parse_resident(
             N_("Give a street and number, a care-of address, or tick “No fixed address”."),
             field="address.line1")
 
-    langs = merged.get("languages") or []
-    if not isinstance(langs, list) or len(langs) > 2:
-        raise InvalidInputError(N_("Languages: give two at most."), field="languages")
-    languages = []
-    for lang in langs:
-        if not isinstance(lang, str) or not _LANG.match(lang.strip()):
-            raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
-                                    params={"value": str(lang)[:40]}, field="languages")
-        languages.append(lang.strip())
+    languages = _languages(merged.get("languages"), given="languages" in raw)
 
     docs_raw = merged.get("documents") or []
     if not isinstance(docs_raw, list):

@@ -77,6 +77,19 @@ NAME_ORDER = {
                    "name first (Vietnamese, Chinese, Korean, Japanese, Hungarian...), "
                    "'given_first' otherwise. Absent or null: given names first (records made "
                    "before this field existed are read so)."}
+LANGUAGES = {
+    "type": ["array", "null"], "maxItems": 2,
+    "items": {"type": "string", "minLength": 2, "maxLength": 64},
+    "description": "The languages the resident speaks, at most two (the card prints them, "
+                   "named in the card's languages). Each is a BCP 47 tag: a primary language "
+                   "subtag CLDR knows, optionally with a region ('vi', 'ti', 'pt-BR', "
+                   "'es-419'); records and answers hold these codes. For clients of the "
+                   "earlier free-text field, a language's name in English, French, "
+                   "Portuguese, Spanish or Arabic ('Vietnamese', 'vietnamien', 'Português') is "
+                   "accepted too and stored as its code; anything else is refused with 400. "
+                   "Records made before codes may still hold the free text typed then: it is "
+                   "returned as stored until the record is next corrected, when it is mapped "
+                   "to a code where recognisable."}
 GENDER = {"enum": [*values.GENDERS, "", None],
           "description": "the marker printed on the card; empty or null for none"}
 
@@ -105,8 +118,7 @@ def _resident_in(reg: RegistrationSettings, *, registration: bool) -> dict[str, 
             "date_of_birth": {"type": "string", "format": "date"},
             "gender": GENDER,
             "address": ADDRESS | ({} if not registration else ADDRESS_GIVEN),
-            "languages": {"type": ["array", "null"], "maxItems": 2, "items": {
-                "type": "string", "minLength": 2, "maxLength": 32}},
+            "languages": LANGUAGES,
             "contact": {"$ref": "#/components/schemas/Contact"},
             "emergency_contact": {"$ref": "#/components/schemas/Contact"},
             "documents": {
