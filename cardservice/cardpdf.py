@@ -272,10 +272,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
     notices = tuple(dict.fromkeys(n for n in notices if n.strip()))
     languages = ", ".join(lang for lang in face.languages if lang.strip()) or None
-    second = ", ".join(lang for lang in face.languages_second if lang.strip())
-    if languages and second and second != languages and _fits(
-            f"{languages} / {second}", _BOLD, _LANGUAGES_MIN_SIZE, _LANGUAGES_W):
-        languages = f"{languages} / {second}"
+    second = ", ".join(lang for lang in face.languages_second if lang.strip()) or None
 
     to_check: list[tuple[str, str | None]] = [
         ("city_name", face.city_name),
@@ -284,6 +281,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("name_latin", face.name_latin),
         ("preferred_name", face.preferred_name),
         ("languages", languages),
+        ("languages", second),
         ("gender", face.gender),
         ("check_url", face.check_url),
         ("branding.return_to", face.branding.return_to),
@@ -295,6 +293,9 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             missing = missing_glyphs(value)
             if missing:
                 raise UnsupportedCharactersError(field, missing, serial=face.serial)
+    if languages and second and second != languages and _fits(
+            f"{languages} / {second}", _BOLD, _LANGUAGES_MIN_SIZE, _LANGUAGES_W):
+        languages = f"{languages} / {second}"
 
     return _Prepared(
         face=face,
@@ -422,6 +423,7 @@ _LANGUAGES_MIN_SIZE = 5.0
 
 def _fits(text: str, font: str, size: float, width: float) -> bool:
     """Whether ``text`` drawn at ``size`` is at most ``width`` wide."""
+    fonts()  # measuring needs the fonts registered
     return _width(display_text(text), font, size) <= width
 
 
