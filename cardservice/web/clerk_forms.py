@@ -110,8 +110,12 @@ class ResidentForm(FlaskForm):
                                render_kw={"autocomplete": "off", "spellcheck": "false"})
     name_order = RadioField(
         _l("Name order"), default=values.NameOrder.GIVEN_FIRST.value, validate_choice=False,
-        choices=[SelectChoice(values.NameOrder.GIVEN_FIRST.value, _l("Given names first")),
-                 SelectChoice(values.NameOrder.FAMILY_FIRST.value, _l("Family name first"))])
+        # Examples, not "given names first": a label holding another field's label would
+        # make "the field labelled Given names" ambiguous for assistive technology and tests.
+        choices=[SelectChoice(values.NameOrder.GIVEN_FIRST.value,
+                              _l("Family name last (Ana Maria Silva)")),
+                 SelectChoice(values.NameOrder.FAMILY_FIRST.value,
+                              _l("Family name first (Nguyễn Thị Minh Khai)"))])
     preferred_name = StringField(_l("Preferred name (optional)"),
                                  validators=[Optional(), Length(max=200)],
                                  render_kw={"autocomplete": "off"})
