@@ -183,6 +183,10 @@ class CardFace:
     preferred_name: str | None = None
     gender: str | None = None
     languages: tuple[str, ...] = ()
+    # The same spoken languages named in the second label language: printed after the
+    # first names ("vietnamien, français / Vietnamese, French") when the line then fits
+    # without condensing its letters; else ``languages`` alone is printed.
+    languages_second: tuple[str, ...] = ()
     photo_jpeg: bytes | None = None
     branding: Branding = Branding()
     check_url: str | None = None  # printed on the back: where an agent checks the card
@@ -190,7 +194,7 @@ class CardFace:
     def __post_init__(self) -> None:
         if not 1 <= len(self.labels) <= 2:
             raise InvalidCardDataError("labels must hold one or two languages")
-        if len(self.languages) > 2:
+        if len(self.languages) > 2 or len(self.languages_second) > 2:
             raise InvalidCardDataError("at most two spoken languages are printed")
         if self.gender is not None and self.gender not in _GENDERS:
             raise InvalidCardDataError('gender must be "F", "M", "X" or None')
@@ -273,6 +277,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
     notices = tuple(dict.fromkeys(n for n in notices if n.strip()))
     languages = ", ".join(lang for lang in face.languages if lang.strip()) or None
+    second = ", ".join(lang for lang in face.languages_second if lang.strip()) or None
 
     to_check: list[tuple[str, str | None]] = [
         ("city_name", face.city_name),
@@ -281,6 +286,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("name_latin", face.name_latin),
         ("preferred_name", face.preferred_name),
         ("languages", languages),
+        ("languages", second),
         ("gender", face.gender),
         ("check_url", face.check_url),
         ("branding.return_to", face.branding.return_to),
@@ -292,6 +298,9 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             missing = missing_glyphs(value)
             if missing:
                 raise UnsupportedCharactersError(field, missing, serial=face.serial)
+    if languages and second and second != languages and _fits(
+            f"{languages} / {second}", _BOLD, _LANGUAGES_MIN_SIZE, _LANGUAGES_W):
+        languages = f"{languages} / {second}"
 
     return _Prepared(
         face=face,
@@ -417,6 +426,17 @@ def _layout_name(
             "the name is too long to print on the card; give a shorter printed name"
         )
     return lines, min_size, scale
+
+
+# The spoken languages field: half the text column right of the photo (see _draw_front).
+_LANGUAGES_W = (_W - 29 * mm - 4 * mm) / 2 - 1.5 * mm
+_LANGUAGES_MIN_SIZE = 5.0
+
+
+def _fits(text: str, font: str, size: float, width: float) -> bool:
+    """Whether ``text`` drawn at ``size`` is at most ``width`` wide."""
+    fonts()  # measuring needs the fonts registered
+    return _width(display_text(text), font, size) <= width
 
 
 def _field(

@@ -34,6 +34,9 @@ PEOPLE = [
     ("Layla", "حداد", date(1996, 6, 5), None, ("ar", "fr"), (90, 80, 140)),
 ]
 
+# Names written family name first (the card, the screens and the QR follow that order).
+FAMILY_FIRST = frozenset({("Thị Minh Khai", "Nguyễn")})
+
 
 def silhouette(colour: tuple[int, int, int]) -> bytes:
     """A drawn head-and-shoulders picture, clearly not a photo of anyone."""
@@ -103,6 +106,8 @@ def seed(app: Application) -> Seeded | None:
         fields = {"given_names": given, "family_names": family,
                   "date_of_birth": born.isoformat(), "gender": gender,
                   "languages": list(languages),
+                  "name_order": ("family_first" if (given, family) in FAMILY_FIRST
+                                 else "given_first"),
                   "address": {"line1": DEMO_ADDRESS},
                   "documents": ["tenancy_agreement", "ngo_attestation", "school_record"]}
         rid = app.residents.register(fields, photo=silhouette(colour), confirm_new=True,

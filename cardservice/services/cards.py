@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from cardservice import cardpdf, credential, serials, slippdf
+from cardservice import cardpdf, credential, serials, slippdf, spokenlang
 from cardservice import qr as qr_mod
 from cardservice.config import Settings, city_branding
 from cardservice.errors import (
@@ -254,6 +254,9 @@ def _face(
                 params={"characters": "".join(sorted(cardpdf.missing_glyphs(name)))},
                 field="name_latin")
         name, latin = latin, None
+    # Spoken languages named in the card's label languages (a French card says "vietnamien").
+    spoken = [tuple(spokenlang.language_names(data.languages, lang))
+              for lang in settings.city.languages]
     face = cardpdf.CardFace(
         city_id=settings.city.id, city_name=settings.city.name,
         serial=serials.format_serial(serial), issued_at=issued_at.date(),
@@ -261,16 +264,20 @@ def _face(
         qr_text=qr, labels=labels, name_latin=latin,
         preferred_name=data.preferred_name or None,
         gender=data.gender if settings.cards.print_gender else None,
-        languages=data.languages, photo_jpeg=photo,
+        languages=spoken[0], languages_second=spoken[1] if len(spoken) > 1 else (),
+        photo_jpeg=photo,
         branding=city_branding(settings.branding), check_url=f"{settings.city.base_url}/verify",
     )
     if check_only:
-        for text in filter(None, (face.preferred_name, face.name_latin, *face.languages)):
-            missing = cardpdf.missing_glyphs(text)
+        for text, field in ((face.preferred_name, "preferred_name"),
+                            (face.name_latin, "name_latin"),
+                            *((lang, "languages")
+                              for lang in (*face.languages, *face.languages_second))):
+            missing = cardpdf.missing_glyphs(text) if text else None
             if missing:
                 raise InvalidInputError(
                     N_("The card's fonts cannot print: %(characters)s."),
-                    params={"characters": "".join(sorted(missing))}, field="preferred_name")
+                    params={"characters": "".join(sorted(missing))}, field=field)
         try:
             cardpdf.check_front(face)
         except cardpdf.CardLayoutError:

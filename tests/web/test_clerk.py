@@ -24,7 +24,7 @@ ANA = {
     "given_names": "Ana Maria", "family_names": "Conceição da Silva",
     "date_of_birth": "1990-04-12", "gender": "F",
     "address_line1": "Rua das Flores 12", "address_postcode": "1200-195",
-    "language_1": "Português", "language_2": "English",
+    "languages": ["pt", "en"],
     "documents": ["passport", "utility_bill"], "fee_waiver": "",
 }
 
