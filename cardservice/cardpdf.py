@@ -276,8 +276,8 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
     }
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
     notices = tuple(dict.fromkeys(n for n in notices if n.strip()))
-    languages = ", ".join(lang for lang in face.languages if lang.strip()) or None
-    second = ", ".join(lang for lang in face.languages_second if lang.strip()) or None
+    languages = _listed(face.languages)
+    second = _listed(face.languages_second)
 
     to_check: list[tuple[str, str | None]] = [
         ("city_name", face.city_name),
@@ -321,6 +321,14 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
                 else _INK),
         return_to=face.branding.return_to.strip() or None,
     )
+
+
+def _listed(items: tuple[str, ...]) -> str | None:
+    """Names listed as their language writes lists: Arabic with its own comma (U+060C)."""
+    shown = [item for item in items if item.strip()]
+    if not shown:
+        return None
+    return ("، " if get_base_level(shown[0]) == 1 else ", ").join(shown)
 
 
 def _from_start(p: _Prepared, x: float, width: float) -> float:

@@ -64,6 +64,16 @@ CITIES = [
      "resident": {"given_names": "Amadou", "family_names": "Diallo",
                   "date_of_birth": "1978-01-23", "gender": "M", "languages": ["fr", "ff"]},
      "photo": (60, 120, 70)},
+    {"slug": "gao", "city": {"id": "MLGAQ", "name": "Gao",
+                             "base_url": "https://carte.gao.example",
+                             "languages": ["ar", "fr"]},
+     "branding": {"colour": "#0b6e4f",
+                  "return_to": "Mairie de Gao, Gao"},
+     "emblem": gyronny_emblem,
+     "resident": {"given_names": "فاطمة", "family_names": "الأنصاري",
+                  "name_latin": "Fatima Al-Ansari",
+                  "date_of_birth": "1986-09-02", "gender": "F", "languages": ["ar", "fr"]},
+     "photo": (150, 90, 40)},
 ]
 
 

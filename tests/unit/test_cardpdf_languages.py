@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from cardservice.cardpdf import InvalidCardDataError, UnsupportedCharactersError, render_card_pdf
@@ -35,3 +37,8 @@ def test_at_most_two_and_every_printed_name_checked_against_the_fonts():
     with pytest.raises(UnsupportedCharactersError) as caught:
         render_card_pdf(make_face(languages=("x",), languages_second=("日本語",)))
     assert caught.value.field == "languages"
+
+
+def test_arabic_names_are_listed_with_the_arabic_comma():
+    text = unicodedata.normalize("NFKC", front(languages=("العربية", "الفرنسية")))
+    assert "،" in text and "," not in text
