@@ -5,9 +5,10 @@ Rules this module keeps:
 - Latin, Greek and Cyrillic (and whatever else it covers) are drawn with the bundled DejaVu
   Sans (``cardservice/fonts``). Every other script in :data:`SCRIPT_FONTS` is drawn with its
   own font, a TrueType file found at run time on a **font search path** (by default where
-  Debian's ``fonts-noto-core`` and ``fonts-droid-fallback`` put them; a city sets
-  ``[cards] font_dirs``). ReportLab embeds TrueType outlines only, hence Droid Sans Fallback
-  for CJK rather than the CFF-based Noto CJK.
+  Debian's ``fonts-noto-core``, ``fonts-droid-fallback`` and ``fonts-wqy-microhei`` put
+  them; a city sets ``[cards] font_dirs``). ReportLab embeds TrueType outlines only, hence
+  Droid Sans Fallback (Han, kana) and WenQuanYi Micro Hei (Hangul) rather than the CFF-based
+  Noto CJK.
 - A string is split into **runs** by the font that covers each character; spaces,
   punctuation, digits and combining marks stay in the run around them when its font has them.
 - Right-to-left text follows the Unicode bidi algorithm (UAX #9) without explicit embeddings,
@@ -65,7 +66,8 @@ REGULAR = "Cardservice-DejaVuSans"
 BOLD = "Cardservice-DejaVuSans-Bold"
 
 #: Where Debian installs ``fonts-noto-core`` and ``fonts-droid-fallback``.
-DEFAULT_FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/droid")
+DEFAULT_FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/droid",
+                     "/usr/share/fonts/truetype/wqy")
 
 _NOTO = "fonts-noto-core"
 
@@ -86,6 +88,9 @@ def _noto(script: str, stem: str) -> ScriptFont:
 
 _CJK = ScriptFont("CJK (Chinese, Japanese, Korean)", "DroidSansFallbackFull.ttf", None,
                   "fonts-droid-fallback")
+# Droid Sans Fallback has 3 of the 11,172 Hangul syllables; WenQuanYi Micro Hei has them all
+# (a TrueType collection: its first face).
+_HANGUL = ScriptFont("Hangul (Korean)", "wqy-microhei.ttc", None, "fonts-wqy-microhei")
 
 #: First word of a character's Unicode name -> the font of its script. Characters of other
 #: scripts (Latin, Greek, Cyrillic, ...) and common ones are drawn with DejaVu Sans.
@@ -118,7 +123,7 @@ SCRIPT_FONTS: dict[str, ScriptFont] = {
     "CJK": _CJK,
     "HIRAGANA": _CJK,
     "KATAKANA": _CJK,
-    "HANGUL": _CJK,
+    "HANGUL": _HANGUL,
     "BOPOMOFO": _CJK,
     "IDEOGRAPHIC": _CJK,
     "HALFWIDTH": _CJK,
@@ -229,14 +234,11 @@ def _script_face(font: ScriptFont, bold: bool) -> _Face:
     path = _find(font.regular, dirs)
     if path is None:
         raise MissingFontError(font, dirs)
-    file = font.regular
     if bold and font.bold:
-        bold_path = _find(font.bold, dirs)
-        if bold_path is not None:
-            path, file = bold_path, font.bold
+        path = _find(font.bold, dirs) or path
     # The path is part of the ReportLab name: another search path may hold another file.
     tag = zlib.crc32(str(path).encode()) & 0xFFFF
-    return _face(f"Cardservice-{file.removesuffix('.ttf')}-{tag:04x}", path)
+    return _face(f"Cardservice-{path.stem}-{tag:04x}", path)
 
 
 def script_of(ch: str) -> ScriptFont | None:
