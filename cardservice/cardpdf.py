@@ -352,7 +352,7 @@ def _draw_line(
     c.setFillColorRGB(*color)
     if align_right:
         x += width - min(width, shown.width(size) * scale / 100.0)
-    _draw(c, x, y, shown, size, horiz_scale=scale)
+    _draw(c, x, y, shown, size, horiz_scale=scale, ink=color)
     return size
 
 
@@ -564,7 +564,7 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         raise CardLayoutError("the name is too long to print on the card; give a shorter name")
     c.setFillColorRGB(*_INK)
     for line, baseline in zip(lines, baselines, strict=True):
-        _draw(c, x0, baseline, line, size, horiz_scale=scale)
+        _draw(c, x0, baseline, line, size, horiz_scale=scale, ink=_INK)
     for (text, extra_size), baseline in zip(extra, extra_y, strict=True):
         _draw_line(
             c,

@@ -29,7 +29,7 @@ import threading
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uharfbuzz as hb
@@ -154,6 +154,9 @@ class _Face:
     hb_font: hb.Font
     cmap: frozenset[int]
     upem: int
+    # Bold asked of a font without a bold face (CJK, Hangul, ...): the regular face drawn
+    # with a thin outline stroke, so a name reads as bold as in other scripts.
+    fake_bold: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,11 +237,13 @@ def _script_face(font: ScriptFont, bold: bool) -> _Face:
     path = _find(font.regular, dirs)
     if path is None:
         raise MissingFontError(font, dirs)
-    if bold and font.bold:
-        path = _find(font.bold, dirs) or path
+    bold_path = _find(font.bold, dirs) if bold and font.bold else None
+    if bold_path is not None:
+        path = bold_path
     # The path is part of the ReportLab name: another search path may hold another file.
     tag = zlib.crc32(str(path).encode()) & 0xFFFF
-    return _face(f"Cardservice-{path.stem}-{tag:04x}", path)
+    face = _face(f"Cardservice-{path.stem}-{tag:04x}", path)
+    return replace(face, fake_bold=bold and bold_path is None)
 
 
 def script_of(ch: str) -> ScriptFont | None:
@@ -515,22 +520,36 @@ def _shaped_str(run: _Run) -> ShapedStr:
     return ShapedStr("".join(map(chr, chars)), shapeData=data)
 
 
+_FAKE_BOLD_STROKE = 0.035  # of the font size: about the weight DejaVu Sans Bold adds
+
+
 def draw(c: Canvas, x: float, y: float, line: Line, size: float, *,
-         horiz_scale: float = 100.0) -> None:
+         horiz_scale: float = 100.0, ink: tuple[float, float, float] = (0.0, 0.0, 0.0),
+         ) -> None:
     """Draw ``line`` with its left end at (x, y), in the canvas' fill colour.
 
-    ``horiz_scale`` (percent) condenses the glyphs and their positions alike.
+    ``horiz_scale`` (percent) condenses the glyphs and their positions alike. ``ink`` should
+    be that fill colour: it strokes the runs drawn in a font without a bold face.
     """
     factor = horiz_scale / 100.0
     for run in line.runs:
         if not run.gids:
             continue
+        if run.face.fake_bold:
+            c.saveState()
+            c.setStrokeColorRGB(*ink)
+            c.setLineWidth(size * _FAKE_BOLD_STROKE)
+            c.setLineJoin(1)
         t = c.beginText(x, y)
         t.setFont(run.face.name, size)
         if horiz_scale != 100.0:
             t.setHorizScale(horiz_scale)
+        if run.face.fake_bold:
+            t.setTextRenderMode(2)  # fill, then stroke
         t.textOut(_shaped_str(run))
         c.drawText(t)
+        if run.face.fake_bold:
+            c.restoreState()
         x += sum(run.advances) * size / 1000.0 * factor
 
 

@@ -142,7 +142,8 @@ class _Writer:
         self.room(size * 1.35)
         self.y -= size * 1.05
         self.c.setFillColorRGB(*color)
-        _draw(self.c, left + w - shown.width(size) if rtl else left, self.y, shown, size)
+        _draw(self.c, left + w - shown.width(size) if rtl else left, self.y, shown, size,
+              ink=color)
         self.y -= size * 0.3
 
     def paragraph(self, text: str, *, font: str = _REGULAR, size: float = 11,
@@ -170,7 +171,7 @@ def _header(c: Canvas, slip: RenewalSlip) -> float:
         while size > 8 and shown.width(size) > _PAGE_W - 2 * _MARGIN:
             size -= 0.5
         _draw(c, _PAGE_W - _MARGIN - shown.width(size) if shown.rtl else _MARGIN, y, shown,
-              size)
+              size, ink=(1.0, 1.0, 1.0))
     return _PAGE_H - band - 10 * mm
 
 
@@ -195,7 +196,8 @@ def _code_box(w: _Writer, slip: RenewalSlip) -> None:
     while size > 16 and code.width(size) > inner:
         size -= 1
     c.setFillColorRGB(*_INK)
-    _draw(c, w.x + (w.width - code.width(size)) / 2, top - box_h + 7 * mm, code, size)
+    _draw(c, w.x + (w.width - code.width(size)) / 2, top - box_h + 7 * mm, code, size,
+          ink=_INK)
     w.y = top - box_h - 8 * mm
 
 
