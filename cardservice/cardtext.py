@@ -246,6 +246,7 @@ def _script_face(font: ScriptFont, bold: bool) -> _Face:
     return replace(face, fake_bold=bold and bold_path is None)
 
 
+@functools.lru_cache(maxsize=8192)
 def script_of(ch: str) -> ScriptFont | None:
     """The script font that ``ch`` needs, or None when DejaVu Sans is its font."""
     try:
@@ -267,6 +268,8 @@ def _levels(text: str, base_dir: str | None) -> tuple[int, list[int]]:
     No explicit embeddings or isolates: printed text cannot hold them.
     """
     classes = [unicodedata.bidirectional(ch) or "L" for ch in text]
+    if base_dir != "R" and not any(c in _STRONG_R or c == "AN" for c in classes):
+        return 0, [0] * len(text)  # left to right throughout: the common case
     if base_dir in ("L", "R"):
         base = 1 if base_dir == "R" else 0
     else:
@@ -398,13 +401,16 @@ def _assign_faces(text: str, bold: bool) -> list[_Face]:
     # A mark must be shaped with its letter and a space between two Arabic words belongs to
     # the Arabic run: a neutral character takes the face before it, else the one after it,
     # when that face has it; DejaVu Sans otherwise.
+    after_of: list[_Face | None] = [None] * (len(text) + 1)  # the next letter's face
+    for i in range(len(text) - 1, -1, -1):
+        after_of[i] = faces[i] if faces[i] is not None else after_of[i + 1]
     resolved: list[_Face] = []
     for i, ch in enumerate(text):
         face = faces[i]
         if face is None:
             code = ord(ch)
             before = resolved[-1] if resolved else None
-            after = next((f for f in faces[i + 1:] if f is not None), None)
+            after = after_of[i + 1]
             if before is not None and code in before.cmap:
                 face = before
             elif after is not None and code in after.cmap:
@@ -556,27 +562,32 @@ def draw(c: Canvas, x: float, y: float, line: Line, size: float, *,
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
     """Greedy word wrap in logical order (each line is shaped later).
 
-    Widths are measured on the shaped text; a word wider than the line is cut, so no line
-    ever runs past ``width``.
+    Widths are measured on the shaped words (a line's width is taken as the sum of its
+    words and spaces: no script here joins or kerns across a space); a word wider than the
+    line is cut, so no line runs past ``width``.
     """
+    space = text_width(" ", font, size)
     lines: list[str] = []
-    current = ""
+    current, current_w = "", 0.0
     for word in text.split():
-        while text_width(word, font, size) > width and len(word) > 1:
+        word_w = text_width(word, font, size)
+        while word_w > width and len(word) > 1:
             cut = len(word) - 1
             while cut > 1 and text_width(word[:cut], font, size) > width:
                 cut -= 1
             if current:
                 lines.append(current)
-                current = ""
+                current, current_w = "", 0.0
             lines.append(word[:cut])
             word = word[cut:]
-        trial = f"{current} {word}" if current else word
-        if current and text_width(trial, font, size) > width:
+            word_w = text_width(word, font, size)
+        if current and current_w + space + word_w > width:
             lines.append(current)
-            current = word
+            current, current_w = word, word_w
+        elif current:
+            current, current_w = f"{current} {word}", current_w + space + word_w
         else:
-            current = trial
+            current, current_w = word, word_w
     if current:
         lines.append(current)
     return lines
