@@ -39,6 +39,7 @@ from reportlab.pdfbase.ttfonts import ShapeData, ShapedStr, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from cardservice import values
+from cardservice.errors import N_
 
 __all__ = [
     "BOLD",
@@ -76,7 +77,7 @@ _NOTO = "fonts-noto-core"
 class ScriptFont:
     """The TrueType font that prints one script, and the Debian package holding it."""
 
-    script: str  # the script's English name, as in messages ("Devanagari")
+    script: str  # the script's English name, as in messages ("Devanagari"); marked with N_
     regular: str  # file name, looked up on the font search path
     bold: str | None  # None: the regular face is used for bold text too
     package: str
@@ -86,40 +87,40 @@ def _noto(script: str, stem: str) -> ScriptFont:
     return ScriptFont(script, f"NotoSans{stem}-Regular.ttf", f"NotoSans{stem}-Bold.ttf", _NOTO)
 
 
-_CJK = ScriptFont("CJK (Chinese, Japanese, Korean)", "DroidSansFallbackFull.ttf", None,
+_CJK = ScriptFont(N_("CJK (Chinese, Japanese, Korean)"), "DroidSansFallbackFull.ttf", None,
                   "fonts-droid-fallback")
 # Droid Sans Fallback has 3 of the 11,172 Hangul syllables; WenQuanYi Micro Hei has them all
 # (a TrueType collection: its first face).
-_HANGUL = ScriptFont("Hangul (Korean)", "wqy-microhei.ttc", None, "fonts-wqy-microhei")
+_HANGUL = ScriptFont(N_("Hangul (Korean)"), "wqy-microhei.ttc", None, "fonts-wqy-microhei")
 
 #: First word of a character's Unicode name -> the font of its script. Characters of other
 #: scripts (Latin, Greek, Cyrillic, ...) and common ones are drawn with DejaVu Sans.
 SCRIPT_FONTS: dict[str, ScriptFont] = {
-    "ARABIC": _noto("Arabic", "Arabic"),
-    "HEBREW": _noto("Hebrew", "Hebrew"),
-    "DEVANAGARI": _noto("Devanagari", "Devanagari"),
-    "BENGALI": _noto("Bengali", "Bengali"),
-    "TAMIL": _noto("Tamil", "Tamil"),
-    "GUJARATI": _noto("Gujarati", "Gujarati"),
-    "GURMUKHI": _noto("Gurmukhi", "Gurmukhi"),
-    "KANNADA": _noto("Kannada", "Kannada"),
-    "MALAYALAM": _noto("Malayalam", "Malayalam"),
-    "TELUGU": _noto("Telugu", "Telugu"),
-    "ORIYA": _noto("Oriya", "Oriya"),
-    "SINHALA": _noto("Sinhala", "Sinhala"),
-    "ETHIOPIC": _noto("Ethiopic", "Ethiopic"),
-    "GEORGIAN": _noto("Georgian", "Georgian"),
-    "ARMENIAN": _noto("Armenian", "Armenian"),
-    "THAI": _noto("Thai", "Thai"),
-    "LAO": _noto("Lao", "Lao"),
-    "KHMER": _noto("Khmer", "Khmer"),
-    "MYANMAR": _noto("Myanmar", "Myanmar"),
-    "SYRIAC": ScriptFont("Syriac", "NotoSansSyriac-Regular.ttf", None, _NOTO),
-    "THAANA": _noto("Thaana", "Thaana"),
-    "TIFINAGH": ScriptFont("Tifinagh", "NotoSansTifinagh-Regular.ttf", None, _NOTO),
-    "NKO": ScriptFont("N'Ko", "NotoSansNKo-Regular.ttf", None, _NOTO),
-    "ADLAM": _noto("Adlam", "Adlam"),
-    "CHEROKEE": _noto("Cherokee", "Cherokee"),
+    "ARABIC": _noto(N_("Arabic"), "Arabic"),
+    "HEBREW": _noto(N_("Hebrew"), "Hebrew"),
+    "DEVANAGARI": _noto(N_("Devanagari"), "Devanagari"),
+    "BENGALI": _noto(N_("Bengali"), "Bengali"),
+    "TAMIL": _noto(N_("Tamil"), "Tamil"),
+    "GUJARATI": _noto(N_("Gujarati"), "Gujarati"),
+    "GURMUKHI": _noto(N_("Gurmukhi"), "Gurmukhi"),
+    "KANNADA": _noto(N_("Kannada"), "Kannada"),
+    "MALAYALAM": _noto(N_("Malayalam"), "Malayalam"),
+    "TELUGU": _noto(N_("Telugu"), "Telugu"),
+    "ORIYA": _noto(N_("Oriya"), "Oriya"),
+    "SINHALA": _noto(N_("Sinhala"), "Sinhala"),
+    "ETHIOPIC": _noto(N_("Ethiopic"), "Ethiopic"),
+    "GEORGIAN": _noto(N_("Georgian"), "Georgian"),
+    "ARMENIAN": _noto(N_("Armenian"), "Armenian"),
+    "THAI": _noto(N_("Thai"), "Thai"),
+    "LAO": _noto(N_("Lao"), "Lao"),
+    "KHMER": _noto(N_("Khmer"), "Khmer"),
+    "MYANMAR": _noto(N_("Myanmar"), "Myanmar"),
+    "SYRIAC": ScriptFont(N_("Syriac"), "NotoSansSyriac-Regular.ttf", None, _NOTO),
+    "THAANA": _noto(N_("Thaana"), "Thaana"),
+    "TIFINAGH": ScriptFont(N_("Tifinagh"), "NotoSansTifinagh-Regular.ttf", None, _NOTO),
+    "NKO": ScriptFont(N_("N'Ko"), "NotoSansNKo-Regular.ttf", None, _NOTO),
+    "ADLAM": _noto(N_("Adlam"), "Adlam"),
+    "CHEROKEE": _noto(N_("Cherokee"), "Cherokee"),
     "CJK": _CJK,
     "HIRAGANA": _CJK,
     "KATAKANA": _CJK,

@@ -30,6 +30,7 @@ from cardservice.errors import (
     ConflictError,
     FontMissingError,
     InvalidInputError,
+    Label,
     LatinLineNeededError,
     NotFoundError,
     PermissionDeniedError,
@@ -245,7 +246,7 @@ def _font_error(exc: cardpdf.MissingFontError, field: str | None) -> FontMissing
     return FontMissingError(
         N_("Names in %(script)s need the font package %(package)s, which this server lacks. "
            "Ask the administrator to install it, then try again."),
-        script=exc.script, package=exc.package, field=field)
+        script=Label(exc.script), package=exc.package, field=field)
 
 
 def _name_field(data: residents.ResidentData, exc: cardpdf.MissingFontError) -> str | None:
