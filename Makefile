@@ -19,8 +19,12 @@ translations: $(STAMP)
 run: $(STAMP) translations
 	$(PY) -m cardservice.demo
 
+# Two pytest-xdist workers, each test file on one worker (its servers and browser set up
+# once); TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) translations
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cardservice tests bench

@@ -24,7 +24,11 @@ Rules this module keeps:
   emblem (front band, right) and the "if found, return to" line; the back says where to
   check the card. Text on the city colour is black or white, whichever reads better.
 - Labels come translated from the caller (one or two languages, printed "Name / Nom");
-  the module stays pure: no gettext, no clock (PDFs are written in ReportLab's invariant
+  when the first language is written right to left (its title starts with an Arabic or
+  Hebrew letter) the card is laid out right to left: photo and QR code on the right, the
+  band's emblem on the left, every label, value and notice flush right. Dates and serials
+  keep their Latin digits and read left to right within the line.
+- The module stays pure: no gettext, no clock (PDFs are written in ReportLab's invariant
   mode, so the same card gives the same bytes), no I/O except reading the bundled fonts.
 """
 
@@ -185,6 +189,10 @@ class CardFace:
     preferred_name: str | None = None
     gender: str | None = None
     languages: tuple[str, ...] = ()
+    # The same spoken languages named in the second label language: printed after the
+    # first names ("vietnamien, français / Vietnamese, French") when the line then fits
+    # without condensing its letters; else ``languages`` alone is printed.
+    languages_second: tuple[str, ...] = ()
     photo_jpeg: bytes | None = None
     branding: Branding = Branding()
     check_url: str | None = None  # printed on the back: where an agent checks the card
@@ -192,7 +200,7 @@ class CardFace:
     def __post_init__(self) -> None:
         if not 1 <= len(self.labels) <= 2:
             raise InvalidCardDataError("labels must hold one or two languages")
-        if len(self.languages) > 2:
+        if len(self.languages) > 2 or len(self.languages_second) > 2:
             raise InvalidCardDataError("at most two spoken languages are printed")
         if self.gender is not None and self.gender not in _GENDERS:
             raise InvalidCardDataError('gender must be "F", "M", "X" or None')
@@ -246,6 +254,7 @@ class _Prepared:
     lab: dict[str, str]
     notices: tuple[str, ...]
     qr: QrMatrix | None  # None when only the front is checked
+    rtl: bool  # laid out right to left: the first label language is written so
     band: tuple[float, float, float]  # the city colour
     band_ink: tuple[float, float, float]  # text on it: black or white
     accent: tuple[float, float, float]  # the city colour, or black where it is too pale
@@ -274,6 +283,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
     notices = tuple(lb.back_notice.replace("{city}", face.city_name) for lb in labels)
     notices = tuple(dict.fromkeys(n for n in notices if n.strip()))
     languages = ", ".join(lang for lang in face.languages if lang.strip()) or None
+    second = ", ".join(lang for lang in face.languages_second if lang.strip()) or None
 
     to_check: list[tuple[str, str | None]] = [
         ("city_name", face.city_name),
@@ -282,6 +292,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         ("name_latin", face.name_latin),
         ("preferred_name", face.preferred_name),
         ("languages", languages),
+        ("languages", second),
         ("gender", face.gender),
         ("check_url", face.check_url),
         ("branding.return_to", face.branding.return_to),
@@ -293,6 +304,9 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
             missing = missing_glyphs(value)
             if missing:
                 raise UnsupportedCharactersError(field, missing, serial=face.serial)
+    if languages and second and second != languages and _fits(
+            f"{languages} / {second}", _BOLD, _LANGUAGES_MIN_SIZE, _LANGUAGES_W):
+        languages = f"{languages} / {second}"
 
     return _Prepared(
         face=face,
@@ -305,6 +319,7 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
         lab=lab,
         notices=notices,
         qr=encode_qr(face.qr_text) if encode else None,
+        rtl=get_base_level(labels[0].title) == 1,
         band=face.branding.rgb,
         band_ink=(1.0, 1.0, 1.0) if face.branding.ink == "#ffffff" else _INK,
         # A pale city colour (yellow, say) would vanish as text on white: use black there.
@@ -312,6 +327,12 @@ def _prepare(face: CardFace, *, encode: bool = True) -> _Prepared:
                 else _INK),
         return_to=face.branding.return_to.strip() or None,
     )
+
+
+def _from_start(p: _Prepared, x: float, width: float) -> float:
+    """The left edge of a box ``width`` wide that lies ``x`` from the side where reading
+    starts: the left edge, or the right one on a right-to-left card (mirrored layout)."""
+    return _W - x - width if p.rtl else x
 
 
 def qr_symbol_width_mm(matrix: QrMatrix) -> float:
@@ -407,14 +428,28 @@ def _layout_name(
     return lines, min_size, scale
 
 
+# The spoken languages field: half the text column right of the photo (see _draw_front).
+_LANGUAGES_W = (_W - 29 * mm - 4 * mm) / 2 - 1.5 * mm
+_LANGUAGES_MIN_SIZE = 5.0
+
+
+def _fits(text: str, font: str, size: float, width: float) -> bool:
+    """Whether ``text`` drawn at ``size`` is at most ``width`` wide."""
+    fonts()  # measuring needs the fonts registered
+    return shape(text, bold=font == _BOLD).width(size) <= width
+
+
 def _field(
-    c: Canvas, x: float, y: float, label: str, value: str, *, width: float, value_size: float = 7
+    c: Canvas, x: float, y: float, label: str, value: str, *, width: float, value_size: float = 7,
+    align_right: bool = False,
 ) -> None:
     """A small grey label above its value; ``y`` is the value's baseline."""
     _draw_line(
-        c, x, y + 2.9 * mm, label, font=_REGULAR, size=4.8, width=width, min_size=3.8, color=_LABEL
+        c, x, y + 2.9 * mm, label, font=_REGULAR, size=4.8, width=width, min_size=3.8,
+        color=_LABEL, align_right=align_right,
     )
-    _draw_line(c, x, y, value, font=_BOLD, size=value_size, width=width, min_size=5)
+    _draw_line(c, x, y, value, font=_BOLD, size=value_size, width=width, min_size=5,
+               align_right=align_right)
 
 
 def _draw_photo(c: Canvas, face: CardFace, x: float, y: float, w: float, h: float) -> None:
@@ -478,7 +513,9 @@ def _draw_band(c: Canvas, p: _Prepared, height: float) -> float:
     if p.face.branding.emblem is None:
         return 0.0
     side = height - 2 * mm
-    _draw_emblem(c, p.face, _W - side - 2.5 * mm, _H - height + 1 * mm, side)
+    # At the band's far end: the right on a left-to-right card, the left when mirrored.
+    _draw_emblem(c, p.face, _W - side - 2.5 * mm if not p.rtl else 2.5 * mm,
+                 _H - height + 1 * mm, side)
     return side + 3.5 * mm
 
 
@@ -487,9 +524,10 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
     margin = 4 * mm
     band_h = 11 * mm
     text_w = _W - 2 * margin - _draw_band(c, p, band_h)
+    band_x = _from_start(p, margin, text_w)
     _draw_line(
         c,
-        margin,
+        band_x,
         _H - 5.6 * mm,
         p.city,
         font=_BOLD,
@@ -497,10 +535,11 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         width=text_w,
         min_size=6,
         color=p.band_ink,
+        align_right=p.rtl,
     )
     _draw_line(
         c,
-        margin,
+        band_x,
         _H - 9.2 * mm,
         p.title,
         font=_REGULAR,
@@ -508,17 +547,21 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         width=text_w,
         min_size=4.5,
         color=p.band_ink,
+        align_right=p.rtl,
     )
 
     photo_w = 21 * mm
     photo_h = photo_w * PHOTO_RATIO[1] / PHOTO_RATIO[0]
     photo_top = _H - band_h - 3 * mm
-    _draw_photo(c, face, margin, photo_top - photo_h, photo_w, photo_h)
+    _draw_photo(c, face, _from_start(p, margin, photo_w), photo_top - photo_h, photo_w, photo_h)
 
-    x0 = margin + photo_w + 4 * mm
-    col_w = _W - x0 - margin
+    # Distances from the reading start; _from_start turns them into page positions.
+    start0 = margin + photo_w + 4 * mm
+    col_w = _W - start0 - margin
     half_w = col_w / 2 - 1.5 * mm
-    x1 = x0 + col_w / 2 + 1.5 * mm
+    x0 = _from_start(p, start0, col_w)
+    xf0 = _from_start(p, start0, half_w)  # the first column of the field grid
+    xf1 = _from_start(p, start0 + col_w / 2 + 1.5 * mm, half_w)  # the second
 
     # Field grid, anchored to the bottom; the name block above it may use what is left.
     row3 = 5.2 * mm
@@ -538,19 +581,23 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         width=col_w,
         min_size=3.8,
         color=_LABEL,
+        align_right=p.rtl,
     )
     extra = [(shape(p.name_latin), 6.8)] if p.name_latin else []
     if p.preferred:
-        # Label and value are each put in drawn form and then laid left to right like the
-        # rest of the card; one bidi pass over both would swap them for an RTL label.
-        extra.append((shape(p.lab["preferred_name"]) + shape(": ") + shape(p.preferred), 6.2))
+        # Label and value are each shaped and then laid out in the card's direction (label
+        # first, from the left or from the right); one bidi pass over both would swap them
+        # for an RTL label on a left-to-right card.
+        label, value = shape(p.lab["preferred_name"]), shape(p.preferred)
+        extra.append((value + shape(" :") + label if p.rtl else label + shape(": ") + value,
+                      6.2))
     max_one, max_two = 10.0, 8.5
     while True:
         lines, size, scale = _layout_name(
             p.name, width=col_w, max_one=max_one, max_two=max_two, min_size=6
         )
         # 1.25 leaves room for Arabic marks and Vietnamese stacked accents between lines.
-        baselines = [label_y - 1.0 * mm - size * 0.78 - i * size * 1.25 for i in range(len(lines))]
+        baselines = [label_y - 1.3 * mm - size * 0.78 - i * size * 1.25 for i in range(len(lines))]
         y = baselines[-1]
         extra_y = []
         for _, extra_size in extra:
@@ -564,7 +611,9 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         raise CardLayoutError("the name is too long to print on the card; give a shorter name")
     c.setFillColorRGB(*_INK)
     for line, baseline in zip(lines, baselines, strict=True):
-        _draw(c, x0, baseline, line, size, horiz_scale=scale, ink=_INK)
+        drawn = line.width(size) * scale / 100.0
+        _draw(c, x0 + col_w - drawn if p.rtl else x0, baseline, line, size, horiz_scale=scale,
+              ink=_INK)
     for (text, extra_size), baseline in zip(extra, extra_y, strict=True):
         _draw_line(
             c,
@@ -575,21 +624,27 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
             size=extra_size,
             width=col_w,
             min_size=4.5,
+            align_right=p.rtl,
         )
 
-    _field(c, x0, row1, p.lab["date_of_birth"], _fmt_date(face.date_of_birth), width=half_w)
+    rtl = p.rtl
+    _field(c, xf0, row1, p.lab["date_of_birth"], _fmt_date(face.date_of_birth), width=half_w,
+           align_right=rtl)
     if face.gender:
-        _field(c, x1, row1, p.lab["gender"], face.gender, width=half_w)
-    _field(c, x0, row2, p.lab["issued"], _fmt_date(face.issued_at), width=half_w)
-    _field(c, x1, row2, p.lab["expires"], _fmt_date(face.expires_at), width=half_w)
-    _field(c, x0, row3, p.lab["serial"], face.serial, width=half_w)
+        _field(c, xf1, row1, p.lab["gender"], face.gender, width=half_w, align_right=rtl)
+    _field(c, xf0, row2, p.lab["issued"], _fmt_date(face.issued_at), width=half_w,
+           align_right=rtl)
+    _field(c, xf1, row2, p.lab["expires"], _fmt_date(face.expires_at), width=half_w,
+           align_right=rtl)
+    _field(c, xf0, row3, p.lab["serial"], face.serial, width=half_w, align_right=rtl)
     if p.languages:
-        _field(c, x1, row3, p.lab["languages"], p.languages, width=half_w, value_size=6.5)
+        _field(c, xf1, row3, p.lab["languages"], p.languages, width=half_w, value_size=6.5,
+               align_right=rtl)
 
     # City id under the photo: a cue for agents from partner cities.
     _draw_line(
         c,
-        margin,
+        _from_start(p, margin, photo_w),
         5.2 * mm,
         face.city_id,
         font=_BOLD,
@@ -597,6 +652,7 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         width=photo_w,
         min_size=5,
         color=p.accent,
+        align_right=p.rtl,
     )
 
 
@@ -626,30 +682,38 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     margin = 3 * mm
     band_h = 7 * mm
     text_w = _W - 2 * margin - 2 * mm - _draw_band(c, p, band_h)
+    # The city's name and id shaped apart, then laid out in the card's direction.
+    city, city_id = shape(p.city, bold=True), shape(face.city_id, bold=True)
+    dot = shape(" · ", bold=True)
+    city_line = city_id + dot + city if p.rtl else city + dot + city_id
     _draw_line(
         c,
-        margin + 1 * mm,
+        _from_start(p, margin + 1 * mm, text_w),
         _H - 4.8 * mm,
-        f"{p.city} · {face.city_id}",
+        city_line,
         font=_BOLD,
         size=7.5,
         width=text_w,
         min_size=5,
         color=p.band_ink,
+        align_right=p.rtl,
     )
 
     box = QR_BOX_MM * mm
     qr_y = _STRIPE_H + (_H - band_h - _STRIPE_H - box) / 2
     assert p.qr is not None  # _prepare encodes it for every rendered back
-    _draw_qr(c, p.qr, margin, qr_y, box)
+    _draw_qr(c, p.qr, _from_start(p, margin, box), qr_y, box)
 
-    x0 = margin + box + 2 * mm
-    col_w = _W - x0 - 4 * mm
+    start0 = margin + box + 2 * mm
+    col_w = _W - start0 - 4 * mm
+    x0 = _from_start(p, start0, col_w)
+    rtl = p.rtl
     y = _H - band_h - 6.5 * mm
-    _field(c, x0, y, p.lab["serial"], face.serial, width=col_w, value_size=7.5)
+    _field(c, x0, y, p.lab["serial"], face.serial, width=col_w, value_size=7.5, align_right=rtl)
     if face.check_url:
         y -= 7.0 * mm
-        _field(c, x0, y, p.lab["check_at"], face.check_url, width=col_w, value_size=6.2)
+        _field(c, x0, y, p.lab["check_at"], face.check_url, width=col_w, value_size=6.2,
+               align_right=rtl)
 
     # At the bottom, "if found, return to": a label and up to two lines of place.
     bottom = _STRIPE_H + 2.4 * mm
@@ -659,10 +723,11 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
             place = [place[0], " ".join(place[1:])]  # the second line is condensed to fit
         y_line = bottom
         for line in reversed(place):
-            _draw_line(c, x0, y_line, line, font=_BOLD, size=5.6, width=col_w, min_size=4.2)
+            _draw_line(c, x0, y_line, line, font=_BOLD, size=5.6, width=col_w, min_size=4.2,
+                       align_right=rtl)
             y_line += 5.6 * 1.2
         _draw_line(c, x0, y_line - 0.6, p.lab["return_to"], font=_REGULAR, size=4.8,
-                   width=col_w, min_size=3.8, color=_LABEL)
+                   width=col_w, min_size=3.8, color=_LABEL, align_right=rtl)
         bottom = y_line + 4.8 * 1.3
 
     # The notice fills what is left between; shrink until it fits.
@@ -679,19 +744,21 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
         raise CardLayoutError("the back notice is too long to print on the card")
     y = top
     for notice, block in zip(p.notices, blocks, strict=True):
-        rtl = get_base_level(notice) == 1  # an Arabic or Hebrew paragraph is right-aligned
+        # An Arabic or Hebrew paragraph reads right to left; on a right-to-left card every
+        # paragraph is flush right, like the rest of the column.
+        rtl_paragraph = get_base_level(notice) == 1
         for line in block:
             _draw_line(
                 c,
                 x0,
                 y,
-                shape(line, base_dir="R" if rtl else "L"),
+                shape(line, base_dir="R" if rtl_paragraph else "L"),
                 font=_REGULAR,
                 size=size,
                 width=col_w,
                 min_size=size,
                 color=_LABEL,
-                align_right=rtl,
+                align_right=rtl or rtl_paragraph,
             )
             y -= leading
         y -= leading * 0.4

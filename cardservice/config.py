@@ -40,9 +40,11 @@ PASSPHRASE_ENV = "CARDSERVICE_KEY_PASSPHRASE"  # noqa: S105 - the variable's nam
 DATABASE_URL_ENV = "CARDSERVICE_DATABASE_URL"
 SMTP_PASSWORD_ENV = "CARDSERVICE_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 METRICS_TOKEN_ENV = "CARDSERVICE_METRICS_TOKEN"  # noqa: S105 - the variable's name, not a secret
+INSTANCE_DIR_ENV = "CARDSERVICE_INSTANCE_DIR"
 LOG_FORMATS = ("text", "json")
 
-SUPPORTED_LOCALES = ("en", "fr")
+# The interface and card-label languages; each has a catalog in cardservice/translations.
+SUPPORTED_LOCALES = ("en", "fr", "pt", "es", "ar")
 _MIN_SECRET_LEN = 32
 # Read by hand in settings_from_mapping: it names where a value is, not the value.
 _SECRET_KEY_FILE = "server.secret_key_file"  # noqa: S105 - a key's name, not a secret
@@ -206,7 +208,7 @@ class Settings:
     secret_key: str = field(repr=False)  # CARDSERVICE_SECRET_KEY or server.secret_key_file
     key_passphrase: bytes | None = field(repr=False, default=None)  # CARDSERVICE_KEY_PASSPHRASE
     instance_dir: Path = field(default=Path("instance"),
-                               metadata={"key": "server.instance_dir"})
+                               metadata={"key": "server.instance_dir", "env": INSTANCE_DIR_ENV})
     secure_cookies: bool = field(default=True, metadata={"key": "server.secure_cookies"})
     trusted_proxies: int = field(default=0,
                                  metadata={"key": "server.trusted_proxies", "minimum": 0})
@@ -350,6 +352,8 @@ def settings_from_mapping(
                 f"city.languages: {lang!r} has no translation yet "
                 f"(available: {', '.join(SUPPORTED_LOCALES)})"
             )
+    if len(set(city.languages)) != len(city.languages):
+        raise ConfigError("city.languages names the same language twice")
 
     top = r.fields(Settings, None)
     top["database_url"] = _resolve_sqlite(top["database_url"], base_dir)
@@ -526,7 +530,8 @@ class _Reader:
             required = f.default is MISSING and f.default_factory is MISSING
             from_env = self._env.get(f.metadata["env"], "") if "env" in f.metadata else ""
             if from_env:
-                values[f.name] = from_env
+                # A path from the environment is relative to the working directory.
+                values[f.name] = Path(from_env).resolve() if hints[f.name] is Path else from_env
             elif key is not None:
                 value = self.value(key, hints[f.name], required=required,
                                    minimum=f.metadata.get("minimum"),

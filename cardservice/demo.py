@@ -26,7 +26,7 @@ DEMO_TOML = """\
 id = "PTLIS"
 name = "Lisboa"
 base_url = "http://127.0.0.1:5000"
-languages = ["en", "fr"]
+languages = ["pt", "en"]   # labels in Portuguese and English; pages in Portuguese by default
 
 [database]
 url = "sqlite:///demo.db"

@@ -36,6 +36,9 @@ PEOPLE = [
 # The Latin line of a name in another script, as the resident spells it.
 LATIN = {"حداد": "Layla Haddad"}
 
+# Names written family name first (the card, the screens and the QR follow that order).
+FAMILY_FIRST = frozenset({("Thị Minh Khai", "Nguyễn")})
+
 
 def silhouette(colour: tuple[int, int, int]) -> bytes:
     """A drawn head-and-shoulders picture, clearly not a photo of anyone."""
@@ -105,6 +108,8 @@ def seed(app: Application) -> Seeded | None:
         fields = {"given_names": given, "family_names": family,
                   "date_of_birth": born.isoformat(), "gender": gender,
                   "languages": list(languages),
+                  "name_order": ("family_first" if (given, family) in FAMILY_FIRST
+                                 else "given_first"),
                   "address": {"line1": DEMO_ADDRESS},
                   "documents": ["tenancy_agreement", "ngo_attestation", "school_record"]}
         if family in LATIN:

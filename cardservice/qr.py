@@ -32,7 +32,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import segno
 import zxingcpp
@@ -334,16 +334,16 @@ def _card_region(thumb: Image.Image) -> tuple[int, int, int, int] | None:
     """The bounding box of what differs from the picture's border, if it is card-shaped."""
     grey = thumb.convert("L")
     w, h = grey.size
-    border = sorted(v for edge in ((0, 0, w, 1), (0, h - 1, w, h), (0, 0, 1, h),
-                                   (w - 1, 0, w, h))
+    border = sorted(cast(int, v) for edge in ((0, 0, w, 1), (0, h - 1, w, h), (0, 0, 1, h),
+                                              (w - 1, 0, w, h))
                     for v in grey.crop(edge).get_flattened_data())
     if border[len(border) * 9 // 10] - border[len(border) // 10] > 40:
         return None  # no uniform surround: a scene, not a card on a table
     ground = border[len(border) // 2]
     mask = grey.point(lambda v: 255 if abs(v - ground) > _GROUND_CONTRAST else 0)
     # Share of each row and column that differs from the ground (box-averaged mask).
-    rows = list(mask.resize((1, h), Image.Resampling.BOX).get_flattened_data())
-    cols = list(mask.resize((w, 1), Image.Resampling.BOX).get_flattened_data())
+    rows = cast(list[int], list(mask.resize((1, h), Image.Resampling.BOX).get_flattened_data()))
+    cols = cast(list[int], list(mask.resize((w, 1), Image.Resampling.BOX).get_flattened_data()))
     ys = [y for y, n in enumerate(rows) if n >= 0.2 * 255]
     xs = [x for x, n in enumerate(cols) if n >= 0.2 * 255]
     if not ys or not xs:
@@ -362,12 +362,12 @@ def _has_band(card: Image.Image) -> bool:
     strip = card.crop((int(w * 0.05), int(h * 0.04), int(w * 0.95), max(int(h * 0.11),
                                                                        int(h * 0.04) + 1)))
     middle = card.crop((int(w * 0.3), int(h * 0.4), int(w * 0.7), int(h * 0.6)))
-    colours = list(strip.get_flattened_data())
+    colours = cast(list[tuple[int, ...]], list(strip.get_flattened_data()))
     median = tuple(sorted(c[i] for c in colours)[len(colours) // 2] for i in range(3))
     near = sum(1 for c in colours if _distance(c, median) < 30)
     if near < 0.85 * len(colours):
         return False
-    mid = list(middle.get_flattened_data())
+    mid = cast(list[tuple[int, ...]], list(middle.get_flattened_data()))
     mid_median = tuple(sorted(c[i] for c in mid)[len(mid) // 2] for i in range(3))
     return _distance(median, mid_median) >= 40
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -177,10 +178,20 @@ class Sandbox:
             log.warning("upload decoder stopped by its limits (exit %s)", proc.returncode)
             raise over_limit
         # A decoder failing in a way it does not report (a native crash, a bug): the file
-        # is refused all the same, and the operator sees why. No content is logged.
-        last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        log.error("upload decoder failed (exit %s): %s", proc.returncode, last[0][:200])
+        # is refused all the same, and the operator sees why, by the exception's name only:
+        # its message could quote what the file holds (a card's text, a name).
+        log.error("upload decoder failed (exit %s): %s", proc.returncode, _exception_name(err))
         raise failed
+
+
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]{0,99})(?::|$)")
+
+
+def _exception_name(stderr: bytes) -> str:
+    """The exception class a Python traceback ends with, without its message."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    found = _EXCEPTION_LINE.match(lines[-1]) if lines else None
+    return found.group(1) if found else "no Python exception (see exit status)"
 
 
 # Killed by RLIMIT_CPU (SIGXCPU, then SIGKILL at the hard limit) or, on allocation failure

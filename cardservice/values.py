@@ -24,6 +24,11 @@ Rules:
   character prints nothing, a private-use one prints nothing agreed). Each name part
   (given names, family names) is at most :data:`MAX_NAME_PART_LENGTH` characters and the
   printed name, parts joined by one space, at most :data:`MAX_NAME_LENGTH`.
+- **Name order** (:func:`ordered_name`): a resident says in which order their name is
+  written, :data:`GIVEN_FIRST` ("Ana Maria Silva") or :data:`FAMILY_FIRST` ("Nguyễn Thị
+  Minh Khai", as in Vietnamese, Chinese, Korean, Japanese, Hungarian). The printed name is
+  the two parts in that order; a record or a card from before the choice existed is given
+  first.
 - **Gender**: one of :data:`GENDERS` (as on ICAO travel documents) or absent.
 - **Birth date**: not in the future and at most :data:`MAX_AGE_YEARS` years ago.
 - **Serials**: see :mod:`cardservice.serials` (re-exported here).
@@ -32,6 +37,7 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 import unicodedata
 from typing import Any
@@ -42,10 +48,14 @@ from cardservice.serials import format_serial, normalise_serial
 __all__ = [
     "CARD_NAME_FORBIDDEN",
     "CITY_ID_PATTERN",
+    "FAMILY_FIRST",
+    "GIVEN_FIRST",
     "GENDERS",
     "MAX_AGE_YEARS",
     "MAX_NAME_LENGTH",
     "MAX_NAME_PART_LENGTH",
+    "NAME_ORDERS",
+    "NameOrder",
     "SERIAL_ALPHABET",
     "SERIAL_LENGTH",
     "SERIAL_PATTERN",
@@ -62,6 +72,7 @@ __all__ = [
     "is_city_id",
     "join_name",
     "normalise_serial",
+    "ordered_name",
 ]
 
 #: A city id: UN/LOCODE without its space (SPEC §3), e.g. ``PTLIS``, ``FRLYS``, ``USNYC``.
@@ -78,6 +89,20 @@ SERIAL_LENGTH = 11
 SERIAL_PATTERN = re.compile(f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}")
 #: Oldest birth date accepted, in years before today.
 MAX_AGE_YEARS = 130
+
+
+
+class NameOrder(enum.StrEnum):
+    """In which order a resident's name is written; the values are the API's."""
+
+    GIVEN_FIRST = "given_first"
+    FAMILY_FIRST = "family_first"
+
+
+#: Name orders, the API's values; records and cards from before the choice are given first.
+NAME_ORDERS = tuple(NameOrder)
+GIVEN_FIRST = NameOrder.GIVEN_FIRST
+FAMILY_FIRST = NameOrder.FAMILY_FIRST
 
 #: Characters no name on a card holds (the wire rule; stable across Unicode versions):
 #: controls (Cc), surrogates (Cs), line and paragraph separators (Zl, Zp), and the bidi
@@ -193,6 +218,19 @@ def unprintable_characters(text: str) -> list[str]:
 def join_name(*parts: str) -> str:
     """The printed name: the non-empty parts joined by one space."""
     return " ".join(p for p in parts if p)
+
+
+def ordered_name(given: str, family: str, order: str = NameOrder.GIVEN_FIRST) -> str:
+    """The printed name: given and family names in the resident's ``order``.
+
+    ``order`` is one of :data:`NAME_ORDERS`; anything else is a ``ValueRuleError`` (a
+    record is checked when it is parsed, so this only catches a programming mistake).
+    """
+    if order == GIVEN_FIRST:
+        return join_name(given, family)
+    if order == FAMILY_FIRST:
+        return join_name(family, given)
+    raise ValueRuleError(f"unknown name order {order!r}")
 
 
 def check_birth_date(value: Any, *, today: dt.date) -> dt.date:

@@ -38,6 +38,7 @@ from babel.dates import format_datetime
 
 from cardservice import verdicts
 from cardservice.labels import translations
+from cardservice.locales import text_direction
 
 PACKAGE = Path(__file__).resolve().parent
 STATIC = PACKAGE / "static"
@@ -136,7 +137,7 @@ def render_kit(kit: OfflineKit, *, locale: str, include_decoder: bool = True) ->
             if include_decoder else "")
     template = _environment(locale).get_template("verify/kit.html")
     html = template.render(
-        locale=locale, kit=kit, max_age_hours=kit.max_age_hours,
+        locale=locale, direction=text_direction(locale), kit=kit, max_age_hours=kit.max_age_hours,
         generated=format_datetime(kit.generated_at, "long", locale=locale),
         stylesheet=(STATIC / STYLESHEET).read_text(encoding="utf-8").replace("</", "<\\/"),
         import_map=import_map, entry=entry, wasm=wasm,

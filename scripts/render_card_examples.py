@@ -53,7 +53,7 @@ def lion_emblem(side: int = 256) -> bytes:
 CITIES = [
     {"slug": "lisboa", "city": {"id": "PTLIS", "name": "Lisboa",
                                 "base_url": "https://cartao.lisboa.example",
-                                "languages": ["en", "fr"]},
+                                "languages": ["pt", "en"]},
      "branding": {"colour": "#1d1d1b",
                   "return_to": "Loja do Cidadão, Rua do Arsenal 15, Lisboa"},
      "emblem": gyronny_emblem,

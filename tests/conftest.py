@@ -13,6 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,27 +71,37 @@ def make_settings(tmp: Path, *, database_url: str, **sections: dict[str, Any]) -
     )
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped at the end."""
+@contextmanager
+def postgres_schema(prefix: str = "cs_test", base_url: str = PG_BASE_URL) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema of the ``test`` database, dropped after.
+
+    Skips (fails in CI) when PostgreSQL is not reachable.
+    """
     import sqlalchemy
 
-    base = sqlalchemy.create_engine(PG_BASE_URL)
+    base = sqlalchemy.create_engine(base_url)
     try:
         with base.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any connection failure means "not here"
         base.dispose()
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_BASE_URL}: {type(exc).__name__}")
-    name = f"cs_test_{uuid.uuid4().hex[:12]}"
+        skip_or_fail(f"PostgreSQL is not reachable at {base_url}: {type(exc).__name__}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with base.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
     try:
-        yield f"{PG_BASE_URL}?options=-csearch_path%3D{name}"
+        yield f"{base_url}?options=-csearch_path%3D{name}"
     finally:
         with base.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         base.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped at the end."""
+    with postgres_schema() as url:
+        yield url
 
 
 _migrated: dict[str, bool] = {}

@@ -113,5 +113,6 @@ class RenewalUseCases:
             return
         msg = notify.build_notice(sender=mail.sender, to=email,
                                   city_name=self._settings.city.name, status_url=status_url,
-                                  approved=approved, locale=view.locale or "en")
+                                  approved=approved,
+                                  locale=view.locale or self._settings.default_locale)
         notify.send_notice(mail, msg)

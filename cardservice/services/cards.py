@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from cardservice import cardpdf, cardtext, credential, serials, slippdf, translit
+from cardservice import cardpdf, cardtext, credential, serials, slippdf, spokenlang, translit
 from cardservice import qr as qr_mod
 from cardservice.config import Settings, city_branding
 from cardservice.errors import (
@@ -289,6 +289,9 @@ def _face(
                "if they write it otherwise (as in a passport), then save again."),
             proposal=translit.propose_latin(name),
             params={"proposal": translit.propose_latin(name)})
+    # Spoken languages named in the card's label languages (a French card says "vietnamien").
+    spoken = [tuple(spokenlang.language_names(data.languages, lang))
+              for lang in settings.city.languages]
     face = cardpdf.CardFace(
         city_id=settings.city.id, city_name=settings.city.name,
         serial=serials.format_serial(serial), issued_at=issued_at.date(),
@@ -296,17 +299,21 @@ def _face(
         qr_text=qr, labels=labels, name_latin=latin,
         preferred_name=data.preferred_name or None,
         gender=data.gender if settings.cards.print_gender else None,
-        languages=data.languages, photo_jpeg=photo,
+        languages=spoken[0], languages_second=spoken[1] if len(spoken) > 1 else (),
+        photo_jpeg=photo,
         branding=city_branding(settings.branding), check_url=f"{settings.city.base_url}/verify",
     )
     if check_only:
         try:
-            for text in filter(None, (face.preferred_name, face.name_latin, *face.languages)):
-                missing = cardpdf.missing_glyphs(text)
+            for text, field in ((face.preferred_name, "preferred_name"),
+                                (face.name_latin, "name_latin"),
+                                *((lang, "languages")
+                                  for lang in (*face.languages, *face.languages_second))):
+                missing = cardpdf.missing_glyphs(text) if text else None
                 if missing:
                     raise InvalidInputError(
                         N_("The card's fonts cannot print: %(characters)s."),
-                        params={"characters": "".join(sorted(missing))}, field="preferred_name")
+                        params={"characters": "".join(sorted(missing))}, field=field)
         except cardpdf.MissingFontError as exc:
             raise _font_error(exc, _name_field(data, exc)) from None
         try:

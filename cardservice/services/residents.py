@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import photo as photo_mod
-from cardservice import values, vault
+from cardservice import spokenlang, values, vault
 from cardservice.config import Settings
 from cardservice.errors import N_, ConflictError, InvalidInputError, Label, NotFoundError
 from cardservice.models import Resident
@@ -37,7 +37,6 @@ GENDERS = values.GENDERS
 MAX_NAME = values.MAX_NAME_PART_LENGTH
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{4,24}$")
-_LANG = re.compile(r"^[^\x00-\x1f<>]{2,32}$")
 
 # How messages name a field: the words of the clerk's form, not the wire names (which
 # API clients read from the error's ``field``).
@@ -46,6 +45,7 @@ FIELD_NAMES = {
     "family_names": N_("Family names"),
     "preferred_name": N_("Preferred name"),
     "name_latin": N_("Name in Latin letters"),
+    "name_order": N_("Name order"),
     "address": N_("Address"),
     "address.line1": N_("Street and number"),
     "address.line2": N_("More address details"),
@@ -118,6 +118,8 @@ class ResidentData:
     date_of_birth: date
     preferred_name: str = ""
     name_latin: str = ""
+    # Records sealed before the name order existed hold none: given names first.
+    name_order: values.NameOrder = values.NameOrder.GIVEN_FIRST
     gender: str | None = None
     address: Address = Address()
     languages: tuple[str, ...] = ()
@@ -128,13 +130,14 @@ class ResidentData:
 
     @property
     def full_name(self) -> str:
-        """The name in the resident's own script, as printed on the card."""
-        return " ".join(p for p in (self.given_names, self.family_names) if p)
+        """The name in the resident's own script and order, as printed on the card."""
+        return values.ordered_name(self.given_names, self.family_names, self.name_order)
 
     def to_json(self) -> bytes:
         """Serialise for sealing."""
         d = asdict(self)
         d["date_of_birth"] = self.date_of_birth.isoformat()
+        d["name_order"] = self.name_order.value
         return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -145,6 +148,7 @@ class ResidentData:
             given_names=d["given_names"], family_names=d["family_names"],
             date_of_birth=date.fromisoformat(d["date_of_birth"]),
             preferred_name=d.get("preferred_name", ""), name_latin=d.get("name_latin", ""),
+            name_order=values.NameOrder(d.get("name_order", values.NameOrder.GIVEN_FIRST)),
             gender=d.get("gender"), address=Address(**d.get("address", {})),
             languages=tuple(d.get("languages", ())), contact=Contact(**d.get("contact", {})),
             emergency_contact=Contact(**d.get("emergency_contact", {})),
@@ -156,6 +160,7 @@ class ResidentData:
         """A JSON-ready view for the API."""
         d = asdict(self)
         d["date_of_birth"] = self.date_of_birth.isoformat()
+        d["name_order"] = self.name_order.value
         d["languages"] = list(self.languages)
         d["documents"] = [asdict(x) for x in self.documents]
         return d
@@ -186,8 +191,8 @@ class ResidentView:
 # ---- parsing -------------------------------------------------------------------------------
 
 _TOP_FIELDS = {"given_names", "family_names", "date_of_birth", "preferred_name", "name_latin",
-               "gender", "address", "languages", "contact", "emergency_contact", "documents",
-               "fee_waiver", "photo", "confirm_new"}
+               "name_order", "gender", "address", "languages", "contact", "emergency_contact",
+               "documents", "fee_waiver", "photo", "confirm_new"}
 
 
 def _text(data: Mapping[str, Any], key: str, *, max_len: int = MAX_NAME, path: str = "") -> str:
@@ -256,6 +261,35 @@ def _contact(raw: Any, name: str) -> Contact:
     return c
 
 
+def _languages(raw: Any, *, given: bool) -> list[str]:
+    """Spoken languages as BCP 47 codes (``spokenlang``): at most two, as the card prints.
+
+    A code, or a language's name in one of the service's languages, is taken and stored as
+    its code. A value that is neither is refused when ``given`` (sent now); when it comes
+    from the stored record (free text typed before codes), it is kept as it was, so that
+    correcting an address does not fail on it: it is mapped to a code here whenever it is
+    recognisable, and shown as typed otherwise.
+    """
+    langs = raw or []
+    if not isinstance(langs, list) or len(langs) > 2:
+        raise InvalidInputError(N_("Languages: give two at most."), field="languages")
+    languages: list[str] = []
+    for lang in langs:
+        if not isinstance(lang, str):
+            raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
+                                    params={"value": str(lang)[:40]}, field="languages")
+        code = spokenlang.code_for(lang)
+        if code is None and given:
+            raise InvalidInputError(
+                N_("Languages: “%(value)s” is not a language we know. Choose it from the "
+                   "list, or give its code (BCP 47, e.g. “vi” or “pt-BR”)."),
+                params={"value": lang.strip()[:40]}, field="languages")
+        value = code or lang.strip()
+        if value and value not in languages:
+            languages.append(value)
+    return languages
+
+
 def parse_resident(
     raw: Mapping[str, Any], *, settings: Settings, today: date,
     base: ResidentData | None = None,
@@ -288,6 +322,13 @@ def parse_resident(
             N_("The name printed on the card (given names and family names together) is too "
                "long. Maximum length: %(max)d."),
             params={"max": values.MAX_NAME_LENGTH}, field=last)
+    order_raw = merged.get("name_order") or values.NameOrder.GIVEN_FIRST
+    if not isinstance(order_raw, str) or order_raw not in values.NAME_ORDERS:
+        raise InvalidInputError(
+            N_("Name order: “%(first)s” (given names first) or “%(second)s” (family names "
+               "first)."), params={"first": values.NameOrder.GIVEN_FIRST.value,
+                                  "second": values.NameOrder.FAMILY_FIRST.value},
+            field="name_order")
     dob_raw = merged.get("date_of_birth")
     try:
         dob = dob_raw if isinstance(dob_raw, date) else date.fromisoformat(str(dob_raw))
@@ -326,15 +367,7 @@ def parse_resident(
             N_("Give a street and number, a care-of address, or tick “No fixed address”."),
             field="address.line1")
 
-    langs = merged.get("languages") or []
-    if not isinstance(langs, list) or len(langs) > 2:
-        raise InvalidInputError(N_("Languages: give two at most."), field="languages")
-    languages = []
-    for lang in langs:
-        if not isinstance(lang, str) or not _LANG.match(lang.strip()):
-            raise InvalidInputError(N_("Languages: “%(value)s” is not the name of a language."),
-                                    params={"value": str(lang)[:40]}, field="languages")
-        languages.append(lang.strip())
+    languages = _languages(merged.get("languages"), given="languages" in raw)
 
     docs_raw = merged.get("documents") or []
     if not isinstance(docs_raw, list):
@@ -383,7 +416,7 @@ def parse_resident(
     return ResidentData(
         given_names=given, family_names=family, date_of_birth=dob,
         preferred_name=_name(merged, "preferred_name"),
-        name_latin=_name(merged, "name_latin"),
+        name_latin=_name(merged, "name_latin"), name_order=values.NameOrder(order_raw),
         gender=gender, address=address, languages=tuple(languages),
         contact=_contact(merged.get("contact"), "contact"),
         emergency_contact=_contact(merged.get("emergency_contact"), "emergency_contact"),

@@ -27,7 +27,7 @@ from flask_babel import force_locale, get_locale, lazy_pgettext, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from cardservice import serials
+from cardservice import serials, spokenlang
 from cardservice.application import (
     SEARCH_KIND_SCAN,
     SEARCH_PAGE_SIZE,
@@ -45,6 +45,7 @@ from cardservice.application import (
 )
 from cardservice.clock import utcnow
 from cardservice.errors import N_, DomainError, InvalidInputError, NotCollectedError, NotFoundError
+from cardservice.locales import own_name
 from cardservice.privacy import refuse_not_collected
 from cardservice.web import state
 from cardservice.web.access import actor, page
@@ -161,7 +162,8 @@ def _page_of(items: list[Any], number: int, size: int) -> tuple[list[Any], int, 
 def _display_labels() -> dict[str, Any]:
     return {"document_label": lambda c: label_of(DOCUMENT_LABELS, c),
             "waiver_label": lambda w: label_of(FEE_WAIVER_LABELS, w),
-            "gender_label": lambda g: label_of(GENDER_LABELS, g or "")}
+            "gender_label": lambda g: label_of(GENDER_LABELS, g or ""),
+            "spoken_names": lambda codes: spokenlang.language_names(codes, str(get_locale()))}
 
 
 # ---- the desk: search ----------------------------------------------------------------------
@@ -353,6 +355,7 @@ def edit_page(resident_id: str) -> ResponseReturnValue:
 def _form_context(settings: Any, form: ResidentForm) -> dict[str, Any]:
     reg = settings.registration
     return {"points_needed": reg.points_needed, "print_gender": settings.cards.print_gender,
+            "language_list": spokenlang.all_languages(str(get_locale())),
             **_display_labels(), **points_tally(reg.documents, reg.points_needed,
                                                form.documents.data or [])}
 
@@ -470,8 +473,7 @@ def issued_page(serial: str) -> ResponseReturnValue:
 
 def _slip_language_choices() -> list[tuple[str, str]]:
     """(code, name in that language) for each language the slip can be printed in."""
-    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
-            for code in ui_locales()]
+    return [(code, own_name(code)) for code in ui_locales()]
 
 
 def _default_slip_locale(spoken: list[str]) -> str:
@@ -479,13 +481,10 @@ def _default_slip_locale(spoken: list[str]) -> str:
     language; else the clerk's own."""
     available = ui_locales()
     for language in spoken:
-        wanted = language.strip().casefold()
-        for code in available:
-            locale = Locale.parse(code)
-            names = {code, *(str(locale.get_display_name(other) or "").casefold()
-                             for other in (*available, "en"))}
-            if wanted in names:
-                return code
+        # Records hold codes ("pt-BR": its language is "pt"); older ones the name as typed.
+        code = spokenlang.code_for(language, locales=available) or ""
+        if code.partition("-")[0] in available:
+            return code.partition("-")[0]
     city = state.settings().city.languages[0]
     return city if city in available else str(get_locale())
 

@@ -13,17 +13,26 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Form, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields import DateField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, EmailInput, HiddenInput, ListWidget, TelInput
 
+from cardservice import spokenlang, values
 from cardservice.application import REVOCATION_REASONS, ResidentData
 from cardservice.config import Settings
 from cardservice.errors import N_, DomainError, InvalidInputError, LatinLineNeededError
@@ -74,7 +83,7 @@ _ERROR_FIELDS = {
     "contact.phone": "contact_phone", "contact.name": "contact_email",
     "emergency_contact": "emergency_name", "emergency_contact.name": "emergency_name",
     "emergency_contact.email": "emergency_email", "emergency_contact.phone": "emergency_phone",
-    "languages": "language_1",
+    "languages": "languages",
 }
 
 
@@ -99,6 +108,14 @@ class ResidentForm(FlaskForm):
                               render_kw={"autocomplete": "off", "spellcheck": "false"})
     family_names = StringField(_l("Family names"), validators=[Optional(), Length(max=200)],
                                render_kw={"autocomplete": "off", "spellcheck": "false"})
+    name_order = RadioField(
+        _l("Name order"), default=values.NameOrder.GIVEN_FIRST.value, validate_choice=False,
+        # Examples, not "given names first": a label holding another field's label would
+        # make "the field labelled Given names" ambiguous for assistive technology and tests.
+        choices=[SelectChoice(values.NameOrder.GIVEN_FIRST.value,
+                              _l("Family name last (Ana Maria Silva)")),
+                 SelectChoice(values.NameOrder.FAMILY_FIRST.value,
+                              _l("Family name first (Nguyễn Thị Minh Khai)"))])
     preferred_name = StringField(_l("Preferred name (optional)"),
                                  validators=[Optional(), Length(max=200)],
                                  render_kw={"autocomplete": "off"})
@@ -122,10 +139,13 @@ class ResidentForm(FlaskForm):
                                   validators=[Optional(), Length(max=300)],
                                   render_kw={"autocomplete": "off"})
     confidential_address = BooleanField(_l("Confidential address"))
-    language_1 = StringField(_l("First language"), validators=[Optional(), Length(max=64)],
-                             render_kw={"autocomplete": "off"})
-    language_2 = StringField(_l("Second language"), validators=[Optional(), Length(max=64)],
-                             render_kw={"autocomplete": "off"})
+    # Codes (BCP 47) of common languages; any other language is typed in language_other,
+    # by its name in the page's language (the datalist offers every name CLDR has) or its code.
+    languages = SelectMultipleField(_l("Languages"), validate_choice=False,
+                                    render_kw={"size": 8})
+    language_other = StringField(_l("Another language (optional)"),
+                                 validators=[Optional(), Length(max=64)],
+                                 render_kw={"autocomplete": "off", "list": "language-names"})
     contact_email = StringField(_l("E-mail (optional)"), widget=EmailInput(),
                                 validators=[Optional(), Length(max=300)],
                                 render_kw={"autocomplete": "off"})
@@ -148,6 +168,7 @@ class ResidentForm(FlaskForm):
     # A webcam capture (photo.js) or the photo of an earlier attempt, as a data: URL.
     photo_data = HiddenField()
     confirm_new = BooleanField(_l("This is a different person — register anyway"))
+    _offered: list[str]  # language codes the select offers (set up by ``setup``)
 
     def setup(self, settings: Settings) -> ResidentForm:
         """Fill in the choices this city configured (document points, fee waivers)."""
@@ -158,14 +179,31 @@ class ResidentForm(FlaskForm):
         self.fee_waiver.choices = [SelectChoice("", _("None"))] + [
             SelectChoice(name, label_of(FEE_WAIVER_LABELS, name)) for name in reg.fee_waivers]
         self.gender.choices = [SelectChoice(k, str(v)) for k, v in GENDER_LABELS.items()]
+        self._offered = [*spokenlang.COMMON, *settings.city.languages]
+        self._offer_languages([str(x) for x in (self.languages.data or [])])
         return self
+
+    def _offer_languages(self, chosen: list[str]) -> None:
+        """Offer the common languages, the city's and those chosen, named in the page's
+        language (a language chosen from the other box stays chosen when the form is shown
+        again)."""
+        self._offered = [*self._offered, *(c for c in chosen if spokenlang.is_code(c))]
+        self.languages.choices = [
+            SelectChoice(code, name) for code, name in
+            spokenlang.all_languages(str(get_locale()), dict.fromkeys(self._offered))]
 
     def to_mapping(self) -> dict[str, Any]:
         """The posted fields as ``parse_resident`` takes them (photo apart)."""
-        languages = [x for x in (_text(self.language_1.data), _text(self.language_2.data)) if x]
+        languages = [str(x) for x in (self.languages.data or []) if str(x).strip()]
+        other = _text(self.language_other.data)
+        if other:
+            # A name in the page's language first ("allemand" is German here); what is not
+            # recognised goes as typed, for the service to refuse by name.
+            languages.append(spokenlang.code_for(other, locales=(str(get_locale()),)) or other)
         return {
             "given_names": _text(self.given_names.data),
             "family_names": _text(self.family_names.data),
+            "name_order": _text(self.name_order.data) or None,
             "preferred_name": _text(self.preferred_name.data),
             "name_latin": _text(self.name_latin.data),
             "date_of_birth": _text(self.date_of_birth.data),
@@ -216,6 +254,7 @@ class ResidentForm(FlaskForm):
         """Prefill from a resident's record (for corrections)."""
         self.given_names.data = data.given_names
         self.family_names.data = data.family_names
+        self.name_order.data = data.name_order.value
         self.preferred_name.data = data.preferred_name
         self.name_latin.data = data.name_latin
         self.date_of_birth.data = data.date_of_birth.isoformat()
@@ -227,8 +266,16 @@ class ResidentForm(FlaskForm):
         self.address_postcode.data = a.postcode
         self.address_care_of.data = a.care_of
         self.confidential_address.data = a.confidential
-        langs = list(data.languages) + ["", ""]
-        self.language_1.data, self.language_2.data = langs[0], langs[1]
+        # Free text from before codes is mapped where it can be; the rest is shown in the
+        # "another language" box, to be chosen again.
+        known: list[str] = []
+        unknown: list[str] = []
+        for value in data.languages:
+            code = spokenlang.code_for(value)
+            (known if code else unknown).append(code or value)
+        self.languages.data = known
+        self._offer_languages(known)
+        self.language_other.data = ", ".join(unknown)
         self.contact_email.data = data.contact.email
         self.contact_phone.data = data.contact.phone
         self.emergency_name.data = data.emergency_contact.name

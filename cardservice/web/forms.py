@@ -8,6 +8,8 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from cardservice.web.i18n import LANGUAGE_NAMES
+
 
 class LoginForm(FlaskForm):
     """Staff sign-in."""
@@ -49,6 +51,6 @@ class ConfirmForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """Choose the interface language."""
 
-    locale = SelectField(_l("Language"), choices=[SelectChoice("en", "English"),
-                                                    SelectChoice("fr", "Français")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice(code, name)
+                                                  for code, name in LANGUAGE_NAMES.items()])
     next = HiddenField()

@@ -8,10 +8,12 @@ from flask import Flask, g, request, session
 from flask_babel import Babel
 
 from cardservice.config import SUPPORTED_LOCALES
+from cardservice.locales import own_name, text_direction
 from cardservice.web.state import settings
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+# Each language in its own name, so a reader finds theirs whatever the page's language.
+LANGUAGE_NAMES = {code: own_name(code) for code in SUPPORTED_LOCALES}
 
 babel = Babel()
 
@@ -24,8 +26,20 @@ def select_locale() -> str:
     user = g.get("user")
     if user is not None and user.locale in SUPPORTED_LOCALES:
         return str(user.locale)
-    best = request.accept_languages.best_match(SUPPORTED_LOCALES)
-    return best or settings().default_locale
+    return accepted_locale() or settings().default_locale
+
+
+def accepted_locale() -> str | None:
+    """The browser's most wanted language that we have, by its primary subtag.
+
+    Werkzeug's ``best_match`` prefers any exact match to a regional variant, so
+    ``ar-EG,en;q=0.5`` would give English; here ``ar-EG`` gives Arabic, as its weight says.
+    """
+    for value, _quality in request.accept_languages:  # best first
+        primary = value.replace("_", "-").split("-")[0].casefold()
+        if primary in SUPPORTED_LOCALES:
+            return primary
+    return None
 
 
 def ui_locales() -> list[str]:
@@ -41,4 +55,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _languages() -> dict[str, object]:
-        return {"language_names": LANGUAGE_NAMES, "current_locale": select_locale()}
+        locale = select_locale()
+        return {"language_names": LANGUAGE_NAMES, "current_locale": locale,
+                "text_direction": text_direction(locale)}

@@ -69,6 +69,27 @@ ADDRESS_GIVEN = {"anyOf": [  # an address, a care-of address, or "no fixed addre
     {"required": ["care_of"], "properties": {"care_of": {"type": "string",
                                                          "pattern": NON_BLANK}}},
     {"required": ["no_fixed_address"], "properties": {"no_fixed_address": {"const": True}}}]}
+NAME_ORDER = {
+    "enum": [*(o.value for o in values.NAME_ORDERS), None],
+    "default": values.NameOrder.GIVEN_FIRST.value,
+    "description": "In which order the name is written, and so printed on the card, shown and "
+                   "carried in the card's QR code: 'family_first' for names written family "
+                   "name first (Vietnamese, Chinese, Korean, Japanese, Hungarian...), "
+                   "'given_first' otherwise. Absent or null: given names first (records made "
+                   "before this field existed are read so)."}
+LANGUAGES = {
+    "type": ["array", "null"], "maxItems": 2,
+    "items": {"type": "string", "minLength": 2, "maxLength": 64},
+    "description": "The languages the resident speaks, at most two (the card prints them, "
+                   "named in the card's languages). Each is a BCP 47 tag: a primary language "
+                   "subtag CLDR knows, optionally with a region ('vi', 'ti', 'pt-BR', "
+                   "'es-419'); records and answers hold these codes. For clients of the "
+                   "earlier free-text field, a language's name in English, French, "
+                   "Portuguese, Spanish or Arabic ('Vietnamese', 'vietnamien', 'Português') is "
+                   "accepted too and stored as its code; anything else is refused with 400. "
+                   "Records made before codes may still hold the free text typed then: it is "
+                   "returned as stored until the record is next corrected, when it is mapped "
+                   "to a code where recognisable."}
 GENDER = {"enum": [*values.GENDERS, "", None],
           "description": "the marker printed on the card; empty or null for none"}
 
@@ -101,11 +122,11 @@ def _resident_in(reg: RegistrationSettings, *, registration: bool) -> dict[str, 
                 "resident and send back, corrected or not. A script whose font the server "
                 "lacks is refused with 400, error 'font_missing', naming the script and the "
                 "package to install.")},
+            "name_order": NAME_ORDER,
             "date_of_birth": {"type": "string", "format": "date"},
             "gender": GENDER,
             "address": ADDRESS | ({} if not registration else ADDRESS_GIVEN),
-            "languages": {"type": ["array", "null"], "maxItems": 2, "items": {
-                "type": "string", "minLength": 2, "maxLength": 32}},
+            "languages": LANGUAGES,
             "contact": {"$ref": "#/components/schemas/Contact"},
             "emergency_contact": {"$ref": "#/components/schemas/Contact"},
             "documents": {

@@ -29,6 +29,7 @@ from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, page
 from cardservice.web.api import json_body
 from cardservice.web.extensions import csrf, limiter
+from cardservice.web.i18n import accepted_locale
 from cardservice.web.main import add_home_link
 
 bp = Blueprint("resident", __name__, url_prefix="/card")
@@ -209,7 +210,7 @@ def renewals_api() -> ResponseReturnValue:
     view = state.application().renewals.request(
         serial=str(body.get("serial", "")), date_of_birth=str(body.get("date_of_birth", "")),
         renewal_code=str(body.get("renewal_code", "")), kind=str(body.get("kind", "renew")),
-        changes=body.get("changes"), locale=request.accept_languages.best_match(("en", "fr")))
+        changes=body.get("changes"), locale=accepted_locale())
     return {"id": view.id, "status": view.status}, 202
 
 

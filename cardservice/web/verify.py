@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from cardservice.application import VerificationResult
 from cardservice.clock import utcnow
 from cardservice.errors import N_, AuthenticationError, InvalidInputError, PermissionDeniedError
+from cardservice.locales import text_direction
 from cardservice.web import state
 from cardservice.web.access import PUBLIC, api, api_user, current_user, page
 from cardservice.web.api import json_body
@@ -245,6 +246,7 @@ def manifest() -> ResponseReturnValue:
         "description": _("Scan a card to see whether it is genuine and in force, "
                          "with or without a network."),
         "lang": select_locale(),
+        "dir": text_direction(select_locale()),
         "start_url": url_for("verify.verify_page"),
         "scope": url_for("verify.verify_page"),
         "display": "standalone",

@@ -28,6 +28,9 @@ def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settin
             assert app.residents.photo(view.id) is not None
             status = app.verifier.verify(card.qr, now=utcnow()).status
             assert status == ("revoked" if card.serial == seeded.revoked else "valid")
+        # The Vietnamese resident's name is written, printed and signed family name first.
+        names = [app.verifier.verify(c.qr, now=utcnow()).holder_name for c in seeded.cards]
+        assert "Nguyễn Thị Minh Khai" in names
         assert seed(app) is None  # a second `make run` adds no one
         assert app.residents.count() == len(PEOPLE)
     finally:

@@ -8,18 +8,16 @@ again works.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy
 from alembic import command
 from sqlalchemy import inspect, text
 
 from cardservice import schema
 from cardservice.db import Database
-from tests.conftest import PG_BASE_URL, skip_or_fail
+from tests.conftest import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -29,22 +27,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
     request.applymarker(pytest.mark.postgres)
-    base = sqlalchemy.create_engine(PG_BASE_URL)
-    try:
-        with base.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not here"
-        base.dispose()
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_BASE_URL}: {type(exc).__name__}")
-    name = f"cs_mig_{uuid.uuid4().hex[:12]}"
-    with base.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{PG_BASE_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with base.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        base.dispose()
+    with postgres_schema("cs_mig") as url:
+        yield url
 
 
 def _migrate(db: Database, revision: str, *, down: bool = False) -> None:

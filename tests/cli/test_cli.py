@@ -399,3 +399,21 @@ def test_cards_new_slip(city):
     unknown = runner.invoke(main, ["cards", "new-slip", "0000000000X", "--yes"], env=env)
     assert unknown.exit_code != 0
     app.extensions["cardservice"].db.dispose()
+
+
+@pytest.mark.parametrize(("locale", "direction"), [("ar", "rtl"), ("pt", "ltr")])
+def test_trust_kit_in_any_of_the_five_languages(city, tmp_path, locale, direction):
+    runner, env = city
+    out = tmp_path / f"kit-{locale}.html"
+    result = runner.invoke(main, ["trust", "kit", str(out), "--locale", locale, "--no-decoder"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    assert f'<html lang="{locale}" dir="{direction}">' in out.read_text(encoding="utf-8")
+
+
+def test_trust_kit_refuses_a_language_without_a_catalog(city, tmp_path):
+    runner, env = city
+    result = runner.invoke(main, ["trust", "kit", str(tmp_path / "kit.html"), "--locale", "de"],
+                           env=env)
+    assert result.exit_code == 2 and "'de' is not one of 'en', 'fr', 'pt', 'es', 'ar'" in (
+        result.output)

@@ -26,15 +26,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
-from tests.conftest import PG_BASE_URL, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.e2e.cities import EXE, LOOPBACK, START_TIMEOUT, Answer, City
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -43,27 +40,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 def unique_city_id() -> str:
     """A city id nobody else uses: the rate limiter's Redis keys are prefixed with it."""
     return "ZZ" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(3))
-
-
-@contextmanager
-def postgres_schema(base_url: str = PG_BASE_URL) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of the ``test`` database, dropped after."""
-    engine = create_engine(base_url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not here"
-        engine.dispose()
-        skip_or_fail(f"PostgreSQL is not reachable at {base_url}: {type(exc).__name__}")
-    name = f"cs_e2e_{uuid.uuid4().hex[:12]}"
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{base_url}?options=-csearch_path%3D{name}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        engine.dispose()
 
 
 @contextmanager

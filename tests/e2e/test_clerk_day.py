@@ -141,7 +141,7 @@ def fill_resident(page: Any, given: str, family: str, *, street: str,
     page.get_by_label("Family names").fill(family)
     page.get_by_label("Date of birth").fill(DOB)
     page.get_by_label("Street and number").fill(street)
-    page.get_by_label("First language").fill("Português")
+    page.locator("select[name=languages]").select_option("pt")
     page.locator("input[name=documents][value=passport]").check()
     page.locator("input[name=documents][value=utility_bill]").check()
     if photo is not None:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import postgres_schema
 from tests.e2e.cities import EXE
-from tests.e2e.instances import Browser, Instance, TcpProxy, api, postgres_schema
+from tests.e2e.instances import Browser, Instance, TcpProxy, api
 
 CLIENTS = 3
 LOAD_SECONDS = 4.0

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from cardservice import cose, credential, trust
+from tests.conftest import postgres_schema
 from tests.e2e.cities import EXE, City, stop_cities
 from tests.e2e.instances import (
     Browser,
     Instance,
     api,
-    postgres_schema,
     redis_prefix_cleanup,
     unique_city_id,
 )

@@ -414,12 +414,39 @@ def test_unsupported_characters_in_any_field(changes, field):
 
 
 def text_boxes(pdf: bytes, index: int) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Each line of text (split where PDFium breaks lines, or at a column gap) and the union
+    of its glyphs' tight boxes.
+
+    Built from the characters rather than PDFium's text rectangles: a shaped Arabic word may
+    hold a glyph that PDFium's grouping attaches to the next line (the tail of a final meem
+    in Noto Sans Arabic), which made one rectangle span two lines.
+    """
     doc = pdfium.PdfDocument(pdf)
-    page = doc[index]
-    tp = page.get_textpage()
-    boxes = [
-        (tp.get_text_bounded(*tp.get_rect(i)), tp.get_rect(i)) for i in range(tp.count_rects())
-    ]
+    tp = doc[index].get_textpage()
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = []
+    text, box = "", None
+    for i in range(tp.count_chars()):
+        ch = tp.get_text_range(i, 1)
+        if ch in ("\r", "\n") or not ch.strip():
+            if ch.strip() == "" and ch not in ("\r", "\n") and box is not None:
+                text += ch
+                continue
+            if box is not None:
+                boxes.append((text, box))
+            text, box = "", None
+            continue
+        left, bottom, right, top = tp.get_charbox(i)
+        # PDFium may join two columns (the languages and, past the photo, the city id) into
+        # one line: a gap of 10 mm splits them. (A smaller gap occurs inside a line: PDFium
+        # gives Arabic in logical order, so the next character may be a word's far end.)
+        if box is not None and max(left - box[2], box[0] - right) > 10 * MM:
+            boxes.append((text, box))
+            text, box = "", None
+        text += ch
+        box = ((left, bottom, right, top) if box is None else
+               (min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)))
+    if box is not None:
+        boxes.append((text, box))
     doc.close()
     return boxes
 
@@ -605,3 +632,86 @@ def test_sheet_refuses_a_bad_card_naming_its_serial():
     faces = [make_face(), make_face(serial="FRLYS-BAD", name="ᬩᬮᬶ")]
     with pytest.raises(UnsupportedCharactersError, match="FRLYS-BAD"):
         render_sheet_pdf(faces)
+
+
+# --------------------------------------------------------------------------- right to left
+
+
+def text_span(pdf: bytes, index: int, text: str) -> tuple[float, float]:
+    """Left and right edges (points) of the first occurrence of ``text`` on a page."""
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        tp = doc[index].get_textpage()
+        found = tp.search(text).get_next()
+        assert found is not None, text
+        start, count = found
+        return tp.get_charbox(start)[0], tp.get_charbox(start + count - 1)[2]
+    finally:
+        doc.close()
+
+
+def graphic_span(pdf: bytes, index: int, kind: int, *, width_mm: tuple[float, float]
+                 ) -> tuple[float, float]:
+    """Left and right edges of the widest object of ``kind`` whose width (mm) is in range:
+    the photo, or the QR code's white square (not the band across the card)."""
+    low, high = width_mm
+    boxes = [b for b in object_boxes(pdf, index, kind) if low * MM <= b[2] - b[0] <= high * MM]
+    assert boxes
+    left, _, right, _ = max(boxes, key=lambda b: b[2] - b[0])
+    return left, right
+
+
+@pytest.fixture(scope="module")
+def mirrored_pair(photo) -> tuple[bytes, bytes]:
+    """One card labelled French + Arabic (left to right) and Arabic + French (mirrored)."""
+    face = make_face(photo_jpeg=photo, name_latin="Lukasz Zolc-Grussmann", preferred_name="Luk",
+                     check_url="https://carte.lyon.example/verify")
+    return render_card_pdf(replace(face, labels=(FR, AR))), render_card_pdf(
+        replace(face, labels=(AR, FR)))
+
+
+def test_arabic_labelled_front_is_mirrored(mirrored_pair):
+    ltr, rtl = mirrored_pair
+    width = CARD_WIDTH_MM * MM
+    image = pdfium.raw.FPDF_PAGEOBJ_IMAGE
+    # The photo moves from the left edge to the right edge.
+    ltr_photo, rtl_photo = (graphic_span(ltr, 0, image, width_mm=(15, 30)),
+                            graphic_span(rtl, 0, image, width_mm=(15, 30)))
+    assert ltr_photo[0] < width / 3 and rtl_photo[0] > 2 * width / 3
+    assert abs(ltr_photo[0] - (width - rtl_photo[1])) < 0.2 * MM
+    # Each field value starts its column from the left, or ends it at the right: the
+    # same distance from the card's edge on both cards. Dates and serial stay readable.
+    for value in ("1990-05-17", "2026-11-03", "2031-11-02", SERIAL, "Lukasz Zolc-Grussmann"):
+        (ltr_left, _), (_, rtl_right) = text_span(ltr, 0, value), text_span(rtl, 0, value)
+        assert abs(ltr_left - (width - rtl_right)) < 0.5 * MM, value
+    # The second column of the grid (expiry, beside the issue date) is on the left.
+    assert text_span(rtl, 0, "2031-11-02")[1] < text_span(rtl, 0, "2026-11-03")[0]
+    assert text_span(ltr, 0, "2031-11-02")[0] > text_span(ltr, 0, "2026-11-03")[1]
+    # Labels too: "Date de naissance / تاريخ الميلاد" starts where its value starts, and
+    # on the mirrored card ends (with its Arabic half) where its value ends.
+    def label_box(pdf: bytes) -> tuple[float, float, float, float]:
+        return next(box for text, box in text_boxes(pdf, 0) if "Date de naissance" in text)
+
+    assert abs(label_box(ltr)[0] - text_span(ltr, 0, "1990-05-17")[0]) < 0.5 * MM
+    assert abs(label_box(rtl)[2] - text_span(rtl, 0, "1990-05-17")[1]) < 0.5 * MM
+
+
+def test_arabic_labelled_back_is_mirrored_and_its_qr_reads(mirrored_pair):
+    ltr, rtl = mirrored_pair
+    width = CARD_WIDTH_MM * MM
+    path = pdfium.raw.FPDF_PAGEOBJ_PATH
+    ltr_qr, rtl_qr = (graphic_span(ltr, 1, path, width_mm=(25, 40)),
+                      graphic_span(rtl, 1, path, width_mm=(25, 40)))
+    assert ltr_qr[0] < width / 2 < rtl_qr[0]
+    assert abs(ltr_qr[0] - (width - rtl_qr[1])) < 0.2 * MM
+    for value in (SERIAL, "https://carte.lyon.example/verify"):
+        (ltr_left, _), (_, rtl_right) = text_span(ltr, 1, value), text_span(rtl, 1, value)
+        assert abs(ltr_left - (width - rtl_right)) < 0.5 * MM, value
+    # The French notice is flush right too, under the Arabic one.
+    column_end = width - text_span(ltr, 1, SERIAL)[0]
+    assert abs(text_span(rtl, 1, "migratoire.")[1] - column_end) < 0.5 * MM
+    assert read_qr(render_page(rtl, 1, dpi=300)) == QR_TEXT
+
+
+def test_arabic_labelled_card_layout_is_clean(mirrored_pair):
+    assert_clean_layout(mirrored_pair[1])

@@ -23,6 +23,8 @@ from cardservice.config import (
     load_settings,
     settings_from_mapping,
 )
+from cardservice.demo import DEMO_TOML
+from cardservice.demo_seed import gyronny_emblem
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 SECRET = "s" * 40
@@ -156,6 +158,9 @@ INVALID = {
     "not an URL": (required(city={"base_url": "cartao.example"}), "must be an http(s) URL"),
     "three languages": (required(city={"languages": ["en", "fr", "en"]}), "one or two"),
     "untranslated language": (required(city={"languages": ["xx"]}), "has no translation"),
+    "unknown beside a known": (required(city={"languages": ["pt", "de"]}),
+                               "'de' has no translation yet (available: en, fr, pt, es, ar)"),
+    "same language twice": (required(city={"languages": ["pt", "pt"]}), "the same language twice"),
     "missing database": (required(database={"url": None}),
                          "database.url is missing (or set CARDSERVICE_DATABASE_URL)"),
     "empty keys dir": (required(keys={"dir": " "}), "keys.dir is empty"),
@@ -207,6 +212,18 @@ def test_environment_stands_in_for_the_file(tmp_path: Path) -> None:
     assert "pw" not in repr(s) and SECRET not in repr(s)
 
 
+def test_each_instance_names_its_own_directory_in_the_environment(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = required(server={"instance_dir": "from-file"})
+    assert parse(data, tmp_path, env=ENV).instance_dir == tmp_path / "from-file"
+    s = parse(data, tmp_path / "elsewhere",
+              env={**ENV, "CARDSERVICE_INSTANCE_DIR": "instance-2"})
+    assert s.instance_dir == tmp_path / "instance-2"  # relative to the working directory
+    s = parse(data, tmp_path, env={**ENV, "CARDSERVICE_INSTANCE_DIR": "/var/lib/cs/instance-3"})
+    assert s.instance_dir == Path("/var/lib/cs/instance-3")
+
+
 def test_secret_key_from_a_file_or_refused(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET + "\n", encoding="utf-8")
     s = parse(required(server={"secret_key_file": "secret"}), tmp_path, env={})
@@ -219,6 +236,20 @@ def test_secret_key_from_a_file_or_refused(tmp_path: Path) -> None:
 
 def test_default_locale_follows_the_first_card_language(tmp_path: Path) -> None:
     assert parse(required(city={"languages": ["fr", "en"]}), tmp_path).default_locale == "fr"
+
+
+@pytest.mark.parametrize("languages", [["pt", "en"], ["es"], ["ar", "fr"], ["en", "es"]])
+def test_any_one_or_two_of_the_five_languages_label_the_card(
+        languages: list[str], tmp_path: Path) -> None:
+    s = parse(required(city={"languages": languages}), tmp_path)
+    assert s.city.languages == tuple(languages)
+    assert s.default_locale == languages[0]
+
+
+def test_the_demo_city_is_lisbon_in_portuguese_and_english(tmp_path: Path) -> None:
+    (tmp_path / "demo-emblem.png").write_bytes(gyronny_emblem())
+    s = parse(tomllib.loads(DEMO_TOML), tmp_path)
+    assert (s.city.id, s.city.languages, s.default_locale) == ("PTLIS", ("pt", "en"), "pt")
 
 
 # --- branding -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "cardservice"
 PURE = ["pki", "credential", "trust", "vault", "qr", "cardpdf", "photo", "serials", "privacy",
         "securefile", "viscii", "cose", "values", "namecodec", "cardtext", "safejson",
-        "slippdf"]
+        "slippdf", "locales", "spokenlang"]
 # Not pure (the key store reads and writes the keys directory, the sandbox starts child
 # processes, the fetcher reaches the network, backupfile packs and checks backup files) but
 # framework-free all the same.

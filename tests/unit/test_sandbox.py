@@ -13,7 +13,14 @@ import pytest
 from PIL import Image
 
 from cardservice import photo, qr
-from cardservice.sandbox import Limits, Sandbox, SandboxBusyError, _child_environment, _Gate
+from cardservice.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxBusyError,
+    _child_environment,
+    _exception_name,
+    _Gate,
+)
 from tests.hostile import hex_wrapped_pdf, huge_page_pdf, white_png
 
 TEXT = "LC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0B3KL6QM5/OVGA/MAT%ZSN"
@@ -88,6 +95,28 @@ def test_the_child_gets_none_of_the_servers_environment(monkeypatch):
     assert not [name for name in env if name.startswith("CARDSERVICE_")]
     assert set(env) == {"PYTHONPATH", "PATH", "LC_ALL", "OMP_NUM_THREADS",
                         "PYTHONDONTWRITEBYTECODE"}
+
+
+def test_a_decoder_that_fails_unexpectedly_is_logged_without_what_it_read(caplog):
+    """The child's stderr may quote the file (a card's text): only the exception's name."""
+    failed = qr.UnreadableFileError("the file could not be read")
+    with caplog.at_level("ERROR", logger="cardservice.sandbox"), \
+            pytest.raises(qr.UnreadableFileError):
+        # An unknown task makes the child exit with a message quoting its argument.
+        sandbox()._run([TEXT], b"", over_limit=qr.QrInputTooLargeError("x"), failed=failed)
+    assert "upload decoder failed (exit 1)" in caplog.text
+    assert TEXT not in caplog.text and "LC1:" not in caplog.text
+
+
+@pytest.mark.parametrize(("stderr", "logged"), [
+    (b"Traceback (most recent call last):\n  ...\nValueError: bad name \xc3\xa9lise\n",
+     "ValueError"),
+    (b"zxing.ReaderException: LC1:ABC\n", "zxing.ReaderException"),
+    (b"unknown task 'LC1:ABC'\n", "no Python exception (see exit status)"),
+    (b"", "no Python exception (see exit status)"),
+])
+def test_only_the_exception_name_of_a_failure_is_kept(stderr, logged):
+    assert _exception_name(stderr) == logged
 
 
 # --- the gate: at most N at once, at most W waiting, the others refused at once ------------

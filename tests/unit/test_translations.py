@@ -1,13 +1,15 @@
-"""The message catalogs keep up with the code: the template is current, French is complete.
+"""The message catalogs keep up with the code: the template is current, and every language
+of ``SUPPORTED_LOCALES`` but English is complete, keeps the placeholders and has its plurals.
 
 When a test here fails after you added or changed a user-facing string, run the two
 commands in ``UPDATE_HELP`` (also in the README, "Translations"), translate the new
-entries in ``cardservice/translations/fr/LC_MESSAGES/messages.po`` and remove their
+entries in each ``cardservice/translations/<lang>/LC_MESSAGES/messages.po`` and remove their
 ``#, fuzzy`` flags: a fuzzy entry is not used, so the page would show English.
 """
 
 from __future__ import annotations
 
+import gettext
 import re
 import subprocess
 import sys
@@ -15,12 +17,16 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
+
+from cardservice.config import SUPPORTED_LOCALES
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "cardservice" / "translations"
 POT = TRANSLATIONS / "messages.pot"
-FRENCH = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
+# English is the source language: its catalog may stay empty (the msgids are shown).
+TRANSLATED = [code for code in SUPPORTED_LOCALES if code != "en"]
 
 # The same keywords as the README's extract command; `_`, `gettext` and `ngettext`
 # are Babel's defaults and need no flag.
@@ -31,7 +37,7 @@ UPDATE_HELP = (
     "-k pgettext:1c,2 -k lazy_pgettext:1c,2 "
     "-o cardservice/translations/messages.pot .` then "
     "`pybabel update -i cardservice/translations/messages.pot -d cardservice/translations`, "
-    "and translate the new entries in fr/LC_MESSAGES/messages.po"
+    "and translate the new entries in each <lang>/LC_MESSAGES/messages.po"
 )
 # A %-placeholder: `%(name)s`, `%(num)d`, or a bare `%s`. `%%` is a literal percent sign.
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
@@ -57,7 +63,8 @@ def entries(catalog: Catalog) -> dict[Key, Message]:
 def forms(message: Message) -> list[tuple[str, str]]:
     """Each translated form with the English text it must match.
 
-    French form 0 is used for 0 and 1 (the msgid); the other forms are plurals.
+    Form 0 is matched with the msgid, the other forms with the plural msgid (which form
+    a number takes is the language's plural rule, from the catalog's header).
     """
     if isinstance(message.id, str):
         return [(message.id, str(message.string or ""))]
@@ -86,9 +93,11 @@ def template() -> Catalog:
     return load(POT)
 
 
-@pytest.fixture(scope="module")
-def french() -> Catalog:
-    return load(FRENCH, locale="fr")
+@pytest.fixture(scope="module", params=TRANSLATED)
+def catalog(request: pytest.FixtureRequest) -> Catalog:
+    """One translated language's catalog (each test runs once per language)."""
+    code: str = request.param
+    return load(TRANSLATIONS / code / "LC_MESSAGES" / "messages.po", locale=code)
 
 
 def test_template_is_up_to_date_with_the_sources(tmp_path: Path, template: Catalog) -> None:
@@ -106,33 +115,53 @@ def test_template_is_up_to_date_with_the_sources(tmp_path: Path, template: Catal
         f"{len(gone)} removed {gone[:5]}; {UPDATE_HELP}")
 
 
-def test_every_string_has_a_french_translation(template: Catalog, french: Catalog) -> None:
-    fr = entries(french)
-    missing = [k for k in entries(template) if k not in fr]
-    assert not missing, f"not in the French catalog: {missing[:5]}; {UPDATE_HELP}"
-    fuzzy = [k for k, m in fr.items() if m.fuzzy]
-    assert not fuzzy, f"fuzzy (unused) French entries, check and unflag them: {fuzzy[:5]}"
-    empty = [k for k, m in fr.items() if not all(s.strip() for _, s in forms(m))]
-    assert not empty, f"untranslated French entries: {empty[:5]}"
-    wrong_count = [k for k, m in fr.items()
-                   if isinstance(m.id, tuple) and len(forms(m)) != french.num_plurals]
+def test_every_string_is_translated(template: Catalog, catalog: Catalog) -> None:
+    lang = str(catalog.locale)
+    translated = entries(catalog)
+    missing = [k for k in entries(template) if k not in translated]
+    assert not missing, f"not in the {lang} catalog: {missing[:5]}; {UPDATE_HELP}"
+    fuzzy = [k for k, m in translated.items() if m.fuzzy]
+    assert not fuzzy, f"fuzzy (unused) {lang} entries, check and unflag them: {fuzzy[:5]}"
+    empty = [k for k, m in translated.items() if not all(s.strip() for _, s in forms(m))]
+    assert not empty, f"{len(empty)} untranslated {lang} entries: {empty[:5]}"
+    wrong_count = [k for k, m in translated.items()
+                   if isinstance(m.id, tuple) and len(forms(m)) != catalog.num_plurals]
     assert not wrong_count, (
-        f"plural entries need {french.num_plurals} French forms: {wrong_count[:5]}")
+        f"plural entries need {catalog.num_plurals} {lang} forms: {wrong_count[:5]}")
 
 
-def test_french_keeps_the_placeholders(french: Catalog) -> None:
+def single_number_forms(catalog: Catalog) -> set[int]:
+    """Plural forms used for exactly one number (Arabic's "one" and "two"): the number may
+    be left out of them, as Arabic writes "يومين" (two days), not "2 يومين"."""
+    rule = gettext.c2py(catalog.plural_expr)
+    used: dict[int, set[int]] = {}
+    for n in range(10_001):
+        used.setdefault(rule(n), set()).add(n)
+    return {form for form, numbers in used.items() if len(numbers) == 1}
+
+
+def test_translations_keep_the_placeholders(catalog: Catalog) -> None:
     bad = []
-    for k, message in entries(french).items():
-        for english, translated in forms(message):
+    may_drop_number = single_number_forms(catalog)
+    for k, message in entries(catalog).items():
+        for i, (english, translated) in enumerate(forms(message)):
             if not translated:
                 continue  # reported by the completeness test
-            if placeholders(translated) != placeholders(english):
+            expected = placeholders(english)
+            if isinstance(message.id, tuple) and i in may_drop_number \
+                    and "%(num)d" not in translated:
+                expected = [p for p in expected if p != "%(num)d"]
+            if placeholders(translated) != expected:
                 bad.append((k, placeholders(english), placeholders(translated)))
             elif formats(english) and not formats(translated):
                 bad.append((k, "formats", "fails: a lone % must be written %%"))
-    assert not bad, f"French placeholders or % signs differ from the English: {bad[:5]}"
+    assert not bad, (f"{catalog.locale} placeholders or % signs differ from the English: "
+                     f"{bad[:5]}")
 
 
-def test_the_header_declares_french_plurals(french: Catalog) -> None:
-    assert str(french.locale) == "fr"
-    assert french.num_plurals >= 2
+def test_the_header_declares_the_languages_plurals(catalog: Catalog) -> None:
+    """The catalog's plural rule is Babel's (CLDR) for the language: Arabic has six forms."""
+    code = str(catalog.locale)
+    rule = get_plural(code)
+    assert (catalog.num_plurals, catalog.plural_expr) == (rule.num_plurals, rule.plural_expr)
+    assert catalog.num_plurals >= 2

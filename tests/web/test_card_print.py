@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import unicodedata
 
 import pypdfium2 as pdfium
 import pytest
 
+from cardservice import create_app
 from cardservice import qr as qr_mod
-from tests.conftest import csrf_token
+from tests.conftest import copy_keys, csrf_token, make_settings
 from tests.web.test_api_residents import ANA, jpeg_bytes
 
 NAMES = [
@@ -128,3 +130,45 @@ def test_a_revoked_card_cannot_be_marked_printed(client, staff):
     client.post(f"/api/v1/cards/{serial}/revoke", json={"reason": "lost"}, headers=clerk)
     resp = client.post(f"/api/v1/cards/{serial}/printed", headers=clerk)
     assert resp.status_code == 409 and resp.get_json()["error"] == "conflict"
+
+
+# ---- the city's card languages: any one or two of the five ----------------------------
+
+TITLES = {"en": "Local citizenship card", "fr": "Carte de citoyenneté locale",
+          "pt": "Cartão de cidadania local", "es": "Tarjeta de ciudadanía local",
+          "ar": "بطاقة المواطنة المحلية"}
+
+
+def printed_text(pdf: bytes) -> str:
+    """The card's text; PDFium gives Arabic back in logical order, in presentation forms."""
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return unicodedata.normalize(
+            "NFKC", "\n".join(page.get_textpage().get_text_bounded() for page in doc))
+    finally:
+        doc.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("languages", [["pt", "en"], ["es", "fr"], ["ar"], ["ar", "en"]])
+def test_a_city_prints_its_cards_in_its_languages(tmp_path, db, keys_template, staff,
+                                                 languages):
+    copy_keys(keys_template, tmp_path / "keys")
+    settings = make_settings(tmp_path, database_url=db.url, city={"languages": languages})
+    app = create_app(settings, overrides={"TESTING": True, "RATELIMIT_ENABLED": False})
+    try:
+        clerk = {"Authorization": f"Bearer {staff['clerk'].token}"}
+        client = app.test_client()
+        body = {**ANA, "photo": base64.b64encode(jpeg_bytes()).decode()}
+        rid = client.post("/api/v1/residents", json=body, headers=clerk).get_json()["id"]
+        card = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).get_json()
+        text = printed_text(client.get(f"/api/v1/cards/{card['serial']}/pdf",
+                                       headers=clerk).data)
+    finally:
+        app.extensions["cardservice"].db.dispose()
+    words = set(text.split())
+    for code, title in TITLES.items():
+        # Word by word: beside a left-to-right label, PDFium gives an Arabic line's words
+        # in the order they are drawn (the card reads right to left: Arabic, then English).
+        assert set(title.split()) <= words if code in languages \
+            else title not in text, (code, languages)

@@ -24,7 +24,7 @@ ANA = {
     "given_names": "Ana Maria", "family_names": "Conceição da Silva",
     "date_of_birth": "1990-04-12", "gender": "F",
     "address_line1": "Rua das Flores 12", "address_postcode": "1200-195",
-    "language_1": "Português", "language_2": "English",
+    "languages": ["pt", "en"],
     "documents": ["passport", "utility_bill"], "fee_waiver": "",
 }
 
@@ -388,7 +388,7 @@ def test_agents_and_admins_may_not_use_the_clerk_pages(client, auth, staff):
 def test_page_language_and_home_tiles(clerk):
     html = clerk.get("/clerk/residents/new", headers={"Accept-Language": "fr"}).get_data(
         as_text=True)
-    assert '<html lang="fr">' in html
+    assert '<html lang="fr" dir="ltr">' in html
     html = clerk.get("/").get_data(as_text=True)
     assert 'href="/clerk/"' in html and 'href="/clerk/residents/new"' in html
     assert 'href="/clerk/print"' in html

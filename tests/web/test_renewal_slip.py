@@ -144,13 +144,13 @@ def test_code_shown_once_printed_on_the_slip_and_on_no_card(clerk, db):
 
 @SQLITE
 def test_slip_language_follows_the_resident_then_the_city(clerk):
-    _, _, _, page = issue_and_show(clerk, {**ANA_FORM, "language_1": "Français",
-                                           "language_2": ""})
+    _, _, _, page = issue_and_show(clerk, {**ANA_FORM, "languages": [],
+                                           "language_other": "Français"})
     assert re.search(r'<option value="fr" lang="fr" selected>', page)
     _, _, _, page = issue_and_show(clerk, {**ANA_FORM, "given_names": "Rosa",
                                            "date_of_birth": "1985-02-03"})
-    # Português and English: English has a catalog.
-    assert re.search(r'<option value="en" lang="en" selected>', page)
+    # Português and English: the first language the resident speaks with a catalog.
+    assert re.search(r'<option value="pt" lang="pt" selected>', page)
 
 
 @SQLITE
