@@ -10,13 +10,14 @@ Rules this module keeps:
   separate renewal slip (:mod:`cardservice.slippdf`) that the holder keeps at home.
 - The QR code sits on the back, alone on a white field, at least 22 mm wide *without* its
   quiet zone (SPEC §3), so a photo of the back or a scan of page 2 reads it.
-- Every string is drawn with the bundled DejaVu Sans fonts (``cardservice/fonts``).
-  Text is NFC-normalised; right-to-left text (Arabic, Hebrew) is shaped and put in visual
-  order before drawing. Arabic vowel marks are left out, as on printed documents, and only
-  the obligatory lam-alef ligatures are formed (DejaVu Sans lacks others, e.g. U+FDF2).
-  Coverage is checked on the string actually drawn: a character no bundled font has is
-  refused with :class:`UnsupportedCharactersError` naming it, so a missing-glyph box is
-  never printed (the caller then asks for a Latin transliteration).
+- Every string is drawn by :mod:`cardservice.cardtext`: the bundled DejaVu Sans for Latin,
+  Greek and Cyrillic, a TrueType font of the script found on the font search path for the
+  others (Noto, Droid Sans Fallback for CJK), split into runs by font, put in bidi order
+  and shaped by HarfBuzz (Arabic joining, Indic conjuncts). Coverage is checked on the
+  glyphs actually drawn: a character no font has is refused with
+  :class:`UnsupportedCharactersError` naming it, and a script whose font is not installed
+  with :class:`MissingFontError` naming the script and the package, so a missing-glyph box
+  is never printed.
 - Names are never truncated: a long name is drawn smaller, then on two lines, then
   condensed; a name that still does not fit is refused with :class:`CardLayoutError`.
 - The city's :class:`~cardservice.branding.Branding` colours the bands and carries its
@@ -45,12 +46,13 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
+from cardservice import cardtext as _cardtext
 from cardservice import values
 from cardservice.branding import Branding, contrast_ratio
 from cardservice.cardtext import BOLD as _BOLD
 from cardservice.cardtext import REGULAR as _REGULAR
-from cardservice.cardtext import display_text, fonts, missing_glyphs
-from cardservice.cardtext import text_width as _width
+from cardservice.cardtext import Line, fonts, missing_glyphs, shape
+from cardservice.cardtext import draw as _draw
 from cardservice.cardtext import wrap as _wrap
 from cardservice.photo import PHOTO_RATIO
 from cardservice.qr import QUIET_ZONE, QrMatrix, encode_qr
@@ -65,9 +67,9 @@ __all__ = [
     "CardLayoutError",
     "CardPdfError",
     "InvalidCardDataError",
+    "MissingFontError",
     "UnsupportedCharactersError",
     "check_front",
-    "display_text",
     "missing_glyphs",
     "qr_symbol_width_mm",
     "render_card_pdf",
@@ -112,6 +114,10 @@ class CardPdfError(Exception):
 
 class InvalidCardDataError(CardPdfError, ValueError):
     """A :class:`CardFace` or :class:`CardLabels` field has a value the card cannot print."""
+
+
+# Raised by cardtext while shaping; re-exported here with the other errors of printing.
+MissingFontError = _cardtext.MissingFontError
 
 
 class UnsupportedCharactersError(CardPdfError):
@@ -349,39 +355,33 @@ def _draw_line(
     c: Canvas,
     x: float,
     y: float,
-    text: str,
+    text: str | Line,
     *,
     font: str,
     size: float,
     width: float,
     min_size: float,
     color: tuple[float, float, float] = _INK,
-    shaped: bool = False,
     align_right: bool = False,
 ) -> float:
     """Draw one line of text shrunk to ``width`` (condensed below ``min_size``); return size.
 
-    ``shaped`` says ``text`` is already in drawn form (see :func:`display_text`);
-    ``align_right`` puts the line's end at ``x + width`` (right-to-left paragraphs).
+    ``text`` is a string (shaped here in ``font``'s style) or a :class:`Line` already
+    shaped; ``align_right`` puts the line's end at ``x + width`` (right-to-left paragraphs).
     """
-    shown = text if shaped else display_text(text)
-    natural = _width(shown, font, size)
+    shown = text if isinstance(text, Line) else shape(text, bold=font == _BOLD)
+    natural = shown.width(size)
     scale = 100.0
     if natural > width:
         size = max(min_size, size * width / natural)
-        fitted = _width(shown, font, size)
+        fitted = shown.width(size)
         if fitted > width:
             # Below the smallest size we condense the letters rather than cut the text.
             scale = 100.0 * width / fitted
     c.setFillColorRGB(*color)
     if align_right:
-        x += width - min(width, _width(shown, font, size))
-    t = c.beginText(x, y)
-    t.setFont(font, size)
-    if scale < 100.0:
-        t.setHorizScale(scale)
-    t.textOut(shown)
-    c.drawText(t)
+        x += width - min(width, shown.width(size) * scale / 100.0)
+    _draw(c, x, y, shown, size, horiz_scale=scale, ink=color)
     return size
 
 
@@ -396,11 +396,11 @@ def _two_line_splits(text: str, *, inside_words: bool = False) -> list[tuple[str
             if not unicodedata.combining(text[i]) and text[:i].strip() and text[i:].strip()]
 
 
-def _best_split(name: str, *, inside_words: bool) -> tuple[float, list[str]] | None:
-    best: tuple[float, list[str]] | None = None
+def _best_split(name: str, *, inside_words: bool) -> tuple[float, list[Line]] | None:
+    best: tuple[float, list[Line]] | None = None
     for first, second in _two_line_splits(name, inside_words=inside_words):
-        lines = [display_text(first), display_text(second)]
-        widest = max(_width(line, _BOLD, 1.0) for line in lines)
+        lines = [shape(first, bold=True), shape(second, bold=True)]
+        widest = max(line.width(1.0) for line in lines)
         if best is None or widest < best[0]:
             best = (widest, lines)
     return best
@@ -408,10 +408,10 @@ def _best_split(name: str, *, inside_words: bool) -> tuple[float, list[str]] | N
 
 def _layout_name(
     name: str, *, width: float, max_one: float, max_two: float, min_size: float
-) -> tuple[list[str], float, float]:
-    """Choose lines (in drawn form), font size and horizontal scale (%) for a name."""
-    shown = display_text(name)
-    w = _width(shown, _BOLD, max_one)
+) -> tuple[list[Line], float, float]:
+    """Choose lines (shaped), font size and horizontal scale (%) for a name."""
+    shown = shape(name, bold=True)
+    w = shown.width(max_one)
     if w <= width:
         return [shown], max_one, 100.0
     size = max_one * width / w
@@ -423,7 +423,7 @@ def _layout_name(
         # very long word beside short ones): break inside the words instead.
         best = _best_split(name, inside_words=True) or best
     if best is None:  # a one-character name cannot be split; condense it
-        return [shown], min_size, 100.0 * width / _width(shown, _BOLD, min_size)
+        return [shown], min_size, 100.0 * width / shown.width(min_size)
     widest, lines = best
     size = min(max_two, width / widest)
     if size >= min_size:
@@ -444,7 +444,7 @@ _LANGUAGES_MIN_SIZE = 5.0
 def _fits(text: str, font: str, size: float, width: float) -> bool:
     """Whether ``text`` drawn at ``size`` is at most ``width`` wide."""
     fonts()  # measuring needs the fonts registered
-    return _width(display_text(text), font, size) <= width
+    return shape(text, bold=font == _BOLD).width(size) <= width
 
 
 def _field(
@@ -591,20 +591,21 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         color=_LABEL,
         align_right=p.rtl,
     )
-    extra = [(display_text(p.name_latin), 6.8)] if p.name_latin else []
+    extra = [(shape(p.name_latin), 6.8)] if p.name_latin else []
     if p.preferred:
-        # Label and value are each put in drawn form and then laid out in the card's
-        # direction (label first, from the left or from the right); one bidi pass over
-        # both would swap them for an RTL label on a left-to-right card.
-        label, value = display_text(p.lab["preferred_name"]), display_text(p.preferred)
-        extra.append((f"{value} :{label}" if p.rtl else f"{label}: {value}", 6.2))
+        # Label and value are each shaped and then laid out in the card's direction (label
+        # first, from the left or from the right); one bidi pass over both would swap them
+        # for an RTL label on a left-to-right card.
+        label, value = shape(p.lab["preferred_name"]), shape(p.preferred)
+        extra.append((value + shape(" :") + label if p.rtl else label + shape(": ") + value,
+                      6.2))
     max_one, max_two = 10.0, 8.5
     while True:
         lines, size, scale = _layout_name(
             p.name, width=col_w, max_one=max_one, max_two=max_two, min_size=6
         )
         # 1.25 leaves room for Arabic marks and Vietnamese stacked accents between lines.
-        baselines = [label_y - 1.0 * mm - size * 0.78 - i * size * 1.25 for i in range(len(lines))]
+        baselines = [label_y - 1.3 * mm - size * 0.78 - i * size * 1.25 for i in range(len(lines))]
         y = baselines[-1]
         extra_y = []
         for _, extra_size in extra:
@@ -618,13 +619,9 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
         raise CardLayoutError("the name is too long to print on the card; give a shorter name")
     c.setFillColorRGB(*_INK)
     for line, baseline in zip(lines, baselines, strict=True):
-        drawn = _width(line, _BOLD, size) * scale / 100.0
-        t = c.beginText(x0 + col_w - drawn if p.rtl else x0, baseline)
-        t.setFont(_BOLD, size)
-        if scale < 100.0:
-            t.setHorizScale(scale)
-        t.textOut(line)
-        c.drawText(t)
+        drawn = line.width(size) * scale / 100.0
+        _draw(c, x0 + col_w - drawn if p.rtl else x0, baseline, line, size, horiz_scale=scale,
+              ink=_INK)
     for (text, extra_size), baseline in zip(extra, extra_y, strict=True):
         _draw_line(
             c,
@@ -635,7 +632,6 @@ def _draw_front(c: Canvas, p: _Prepared) -> None:
             size=extra_size,
             width=col_w,
             min_size=4.5,
-            shaped=True,
             align_right=p.rtl,
         )
 
@@ -694,8 +690,10 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
     margin = 3 * mm
     band_h = 7 * mm
     text_w = _W - 2 * margin - 2 * mm - _draw_band(c, p, band_h)
-    city_line = (f"{face.city_id} · {display_text(p.city)}" if p.rtl
-                 else f"{display_text(p.city)} · {face.city_id}")
+    # The city's name and id shaped apart, then laid out in the card's direction.
+    city, city_id = shape(p.city, bold=True), shape(face.city_id, bold=True)
+    dot = shape(" · ", bold=True)
+    city_line = city_id + dot + city if p.rtl else city + dot + city_id
     _draw_line(
         c,
         _from_start(p, margin + 1 * mm, text_w),
@@ -706,7 +704,6 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
         width=text_w,
         min_size=5,
         color=p.band_ink,
-        shaped=True,
         align_right=p.rtl,
     )
 
@@ -763,14 +760,13 @@ def _draw_back(c: Canvas, p: _Prepared) -> None:
                 c,
                 x0,
                 y,
-                display_text(line, base_dir="R" if rtl_paragraph else "L"),
+                shape(line, base_dir="R" if rtl_paragraph else "L"),
                 font=_REGULAR,
                 size=size,
                 width=col_w,
                 min_size=size,
                 color=_LABEL,
                 align_right=rtl or rtl_paragraph,
-                shaped=True,
             )
             y -= leading
         y -= leading * 0.4

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from cardservice import branding as _branding
+from cardservice.cardtext import DEFAULT_FONT_DIRS
 from cardservice.values import is_city_id
 
 CONFIG_ENV = "CARDSERVICE_CONFIG"
@@ -125,6 +126,8 @@ class CardSettings:
     print_gender: bool = True
     renewal_days_before: int = field(default=60, metadata={"minimum": 0})
     renewal_days_after: int = field(default=183, metadata={"minimum": 0})
+    # Directories searched for the fonts of non-Latin scripts (cardservice.cardtext).
+    font_dirs: tuple[str, ...] = DEFAULT_FONT_DIRS
 
 
 @dataclass(frozen=True)

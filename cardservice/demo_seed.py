@@ -33,6 +33,8 @@ PEOPLE = [
     ("Sam", "Okafor", date(2001, 11, 30), "X", ("en", "ig"), (120, 90, 40)),
     ("Layla", "حداد", date(1996, 6, 5), None, ("ar", "fr"), (90, 80, 140)),
 ]
+# The Latin line of a name in another script, as the resident spells it.
+LATIN = {"حداد": "Layla Haddad"}
 
 # Names written family name first (the card, the screens and the QR follow that order).
 FAMILY_FIRST = frozenset({("Thị Minh Khai", "Nguyễn")})
@@ -110,6 +112,8 @@ def seed(app: Application) -> Seeded | None:
                                  else "given_first"),
                   "address": {"line1": DEMO_ADDRESS},
                   "documents": ["tenancy_agreement", "ngo_attestation", "school_record"]}
+        if family in LATIN:
+            fields["name_latin"] = LATIN[family]
         rid = app.residents.register(fields, photo=silhouette(colour), confirm_new=True,
                                      actor=ACTOR)
         issued.append(app.cards.issue(rid, actor=ACTOR))

@@ -29,6 +29,8 @@ class DomainError(Exception):
 
     code = "bad_request"
     http_status = 400
+    #: Extra members of the JSON error body, beside "error", "message" and "field".
+    details: Mapping[str, str] = {}
 
     def __init__(self, message: str, *, field: str | None = None,
                  params: Mapping[str, object] | None = None) -> None:
@@ -57,6 +59,37 @@ class NotCollectedError(InvalidInputError):
     """A field the service refuses to collect (SPEC §2)."""
 
     code = "not_collected"
+
+
+class LatinLineNeededError(InvalidInputError):
+    """A name in another script than Latin came without a Latin line for the card.
+
+    ``proposal`` is a transliteration for the clerk to check with the resident (and to
+    send back, corrected or not, as ``name_latin``); API answers carry it.
+    """
+
+    code = "name_latin_proposed"
+
+    def __init__(self, message: str, *, proposal: str,
+                 params: Mapping[str, object] | None = None) -> None:
+        super().__init__(message, field="name_latin", params=params)
+        self.proposal = proposal
+        self.details = {"proposal": proposal}
+
+
+class FontMissingError(InvalidInputError):
+    """The server lacks the font package a script needs; an administrator installs it.
+
+    ``script`` and ``package`` name them (``package`` is a Debian package).
+    """
+
+    code = "font_missing"
+
+    def __init__(self, message: str, *, script: str, package: str, field: str | None = None,
+                 ) -> None:
+        super().__init__(message, field=field, params={"script": script, "package": package})
+        self.script = script
+        self.package = package
 
 
 class NotFoundError(DomainError):

@@ -8,8 +8,8 @@ Rules this module keeps:
 - Every sentence comes translated from the caller (:class:`SlipLabels`); the module stays
   pure: no gettext, no clock (PDFs are written in ReportLab's invariant mode), no I/O
   except reading the bundled fonts.
-- Text is drawn with the card's fonts (:mod:`cardservice.cardtext`): NFC, right-to-left
-  paragraphs shaped and right-aligned. A character no bundled font has is refused with
+- Text is drawn with the card's fonts (:mod:`cardservice.cardtext`): NFC, shaped, right-to-left
+  paragraphs right-aligned. A character no font has is refused with
   :class:`SlipTextError` naming the field, so a missing-glyph box is never printed.
 - Nothing personal is printed besides the serial and the code: no name, no date of birth.
   Desk lines (address, opening hours) are printed only when the city configured them.
@@ -27,8 +27,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from cardservice.cardtext import BOLD as _BOLD
 from cardservice.cardtext import REGULAR as _REGULAR
-from cardservice.cardtext import display_text, fonts, missing_glyphs
-from cardservice.cardtext import text_width as _width
+from cardservice.cardtext import draw as _draw
+from cardservice.cardtext import fonts, missing_glyphs, shape
 from cardservice.cardtext import wrap as _wrap
 
 __all__ = ["RenewalSlip", "SlipLabels", "SlipPdfError", "SlipTextError", "render_slip_pdf"]
@@ -138,15 +138,12 @@ class _Writer:
         w = self.width if width is None else width
         if rtl is None:
             rtl = get_base_level(text) == 1
-        shown = display_text(text, base_dir="R" if rtl else "L")
+        shown = shape(text, bold=font == _BOLD, base_dir="R" if rtl else "L")
         self.room(size * 1.35)
         self.y -= size * 1.05
         self.c.setFillColorRGB(*color)
-        self.c.setFont(font, size)
-        if rtl:
-            self.c.drawRightString(left + w, self.y, shown)
-        else:
-            self.c.drawString(left, self.y, shown)
+        _draw(self.c, left + w - shown.width(size) if rtl else left, self.y, shown, size,
+              ink=color)
         self.y -= size * 0.3
 
     def paragraph(self, text: str, *, font: str = _REGULAR, size: float = 11,
@@ -170,14 +167,11 @@ def _header(c: Canvas, slip: RenewalSlip) -> float:
     c.setFillColorRGB(1, 1, 1)
     for text, font, size, y in ((slip.city_name, _BOLD, 18.0, _PAGE_H - 11 * mm),
                                 (slip.labels.title, _REGULAR, 13.0, _PAGE_H - 18.5 * mm)):
-        shown = display_text(text)
-        while size > 8 and _width(shown, font, size) > _PAGE_W - 2 * _MARGIN:
+        shown = shape(text, bold=font == _BOLD)
+        while size > 8 and shown.width(size) > _PAGE_W - 2 * _MARGIN:
             size -= 0.5
-        c.setFont(font, size)
-        if get_base_level(text) == 1:
-            c.drawRightString(_PAGE_W - _MARGIN, y, shown)
-        else:
-            c.drawString(_MARGIN, y, shown)
+        _draw(c, _PAGE_W - _MARGIN - shown.width(size) if shown.rtl else _MARGIN, y, shown,
+              size, ink=(1.0, 1.0, 1.0))
     return _PAGE_H - band - 10 * mm
 
 
@@ -198,11 +192,12 @@ def _code_box(w: _Writer, slip: RenewalSlip) -> None:
     w.y = top - 4 * mm
     w.paragraph(lab.renewal_code, size=11, color=_GREY, x=w.x + 6 * mm, width=inner)
     size = 34.0
-    while size > 16 and _width(slip.renewal_code, _BOLD, size) > inner:
+    code = shape(slip.renewal_code, bold=True)
+    while size > 16 and code.width(size) > inner:
         size -= 1
     c.setFillColorRGB(*_INK)
-    c.setFont(_BOLD, size)
-    c.drawCentredString(w.x + w.width / 2, top - box_h + 7 * mm, slip.renewal_code)
+    _draw(c, w.x + (w.width - code.width(size)) / 2, top - box_h + 7 * mm, code, size,
+          ink=_INK)
     w.y = top - box_h - 8 * mm
 
 

@@ -6,7 +6,11 @@ through the application layer, exactly as a clerk would, and the card PDF the cl
 prints is rendered to PNG with PDFium at 300 dpi. The QR code on each back is a real,
 signed credential of that throwaway city.
 
-    .venv/bin/python scripts/render_card_examples.py [--out docs/cards]
+With ``--scripts``, one city also issues a card to a name in each of many scripts (the
+clerk's way: registration proposes the Latin line, which is accepted as proposed) and the
+fronts are put side by side in ``scripts.png`` at 200 dpi, to look at shaping and fonts.
+
+    .venv/bin/python scripts/render_card_examples.py [--out docs/cards] [--scripts]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from cardservice.application import Application  # noqa: E402
 from cardservice.config import settings_from_mapping  # noqa: E402
 from cardservice.demo_seed import gyronny_emblem, silhouette  # noqa: E402
+from cardservice.errors import LatinLineNeededError  # noqa: E402
 
 
 def lion_emblem(side: int = 256) -> bytes:
@@ -115,9 +120,73 @@ def render_city(spec: dict, out: Path, tmp: Path) -> list[Path]:
     return paths
 
 
+# (given names, family names) in each script the card prints; the Latin line is proposed.
+SCRIPT_NAMES = [
+    ("Thị Minh Khai", "Nguyễn"), ("Юлия", "Щукина"), ("Γεώργιος", "Παπαδόπουλος"),
+    ("محمد", "عبد الله"), ("שָׂרָה", "לֵוִי"), ("राम कृष्ण", "शर्मा"), ("তাসলিমা", "নাসরিন"),
+    ("சுப்பிரமணியன்", "பாரதி"), ("አበበ", "ቢቂላ"), ("ნინო", "ბერიძე"), ("Արամ", "Խաչատրյան"),
+    ("สมชาย", "ใจดี"), ("小明", "王"), ("はなこ", "山田"), ("민준", "김"), ("ⵜⴰⵎⴰⵣⵉⵖⵜ", "ⵎⴰⵍⵉ"),
+]
+
+
+def render_scripts(out: Path, tmp: Path) -> Path:
+    """Issue a card to a name in each script of SCRIPT_NAMES; write their fronts in a grid."""
+    spec = CITIES[0]
+    keys = tmp / "keys"
+    keys.mkdir(mode=0o700)
+    emblem = tmp / "emblem.png"
+    emblem.write_bytes(spec["emblem"]())
+    settings = settings_from_mapping(
+        {"city": spec["city"], "database": {"url": f"sqlite:///{tmp / 'city.db'}"},
+         "keys": {"dir": str(keys)}, "server": {"instance_dir": str(tmp)},
+         "branding": {**spec["branding"], "emblem": str(emblem)}},
+        base_dir=tmp,
+        environ={"CARDSERVICE_SECRET_KEY": "x" * 40,
+                 "CARDSERVICE_KEY_PASSPHRASE": "examples-only-passphrase"},
+    )
+    app = Application(settings)
+    fronts = []
+    try:
+        app.upgrade_schema()
+        app.city.init()
+        for given, family in SCRIPT_NAMES:
+            fields = {"given_names": given, "family_names": family,
+                      "date_of_birth": "1990-04-12", "languages": ["pt", "en"],
+                      "address": {"line1": "DEMO — not a real person"},
+                      "documents": ["tenancy_agreement", "ngo_attestation", "school_record"]}
+            try:
+                rid = app.residents.register(fields, photo=silhouette((90, 110, 140)),
+                                             confirm_new=True, actor="examples")
+            except LatinLineNeededError as exc:  # the clerk accepts the proposed Latin line
+                rid = app.residents.register({**fields, "name_latin": exc.proposal},
+                                             photo=silhouette((90, 110, 140)),
+                                             confirm_new=True, actor="examples")
+            doc = pdfium.PdfDocument(app.cards.pdf(app.cards.issue(rid, actor="examples")
+                                                   .serial))
+            try:
+                fronts.append(doc[0].render(scale=200 / 72).to_pil())
+            finally:
+                doc.close()
+    finally:
+        app.close()
+    cols = 4
+    w, h = fronts[0].size
+    gap = 16
+    rows = -(-len(fronts) // cols)
+    sheet = Image.new("RGB", (cols * w + (cols + 1) * gap, rows * h + (rows + 1) * gap),
+                      (255, 255, 255))
+    for i, front in enumerate(fronts):
+        sheet.paste(front, (gap + (i % cols) * (w + gap), gap + (i // cols) * (h + gap)))
+    path = out / "scripts.png"
+    sheet.save(path, optimize=True)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "cards")
+    parser.add_argument("--scripts", action="store_true",
+                        help="also render names in many scripts into scripts.png")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     os.umask(0o077)
@@ -125,6 +194,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for path in render_city(spec, args.out, Path(tmp)):
                 print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    if args.scripts:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = render_scripts(args.out, Path(tmp))
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 
 

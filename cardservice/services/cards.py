@@ -22,13 +22,16 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from cardservice import cardpdf, credential, serials, slippdf, spokenlang
+from cardservice import cardpdf, cardtext, credential, serials, slippdf, spokenlang, translit
 from cardservice import qr as qr_mod
 from cardservice.config import Settings, city_branding
 from cardservice.errors import (
     N_,
     ConflictError,
+    FontMissingError,
     InvalidInputError,
+    Label,
+    LatinLineNeededError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -239,21 +242,53 @@ def is_revoked(conn: Session | Connection, serial: str) -> bool:
 
 # ---- printing ------------------------------------------------------------------------------
 
+def _font_error(exc: cardpdf.MissingFontError, field: str | None) -> FontMissingError:
+    return FontMissingError(
+        N_("Names in %(script)s need the font package %(package)s, which this server lacks. "
+           "Ask the administrator to install it, then try again."),
+        script=Label(exc.script), package=exc.package, field=field)
+
+
+def _name_field(data: residents.ResidentData, exc: cardpdf.MissingFontError) -> str | None:
+    """The form field holding a letter of the script whose font is missing."""
+    for field in ("given_names", "family_names", "preferred_name", "name_latin"):
+        text = getattr(data, field)
+        if any((font := cardtext.script_of(ch)) is not None and font.script == exc.script
+               for ch in text):
+            return field
+    return "languages" if data.languages else None
+
+
 def _face(
     settings: Settings, data: residents.ResidentData, *, serial: str, issued_at: datetime,
     expires_at: datetime, qr: str, photo: bytes | None, check_only: bool = False,
 ) -> cardpdf.CardFace:
+    # The process-wide search path follows the settings of whoever prints.
+    cardtext.set_font_dirs(settings.cards.font_dirs)
     labels = tuple(card_labels(lang, settings.city.name) for lang in settings.city.languages)
     name = printed_name(data)
     latin = data.name_latin or None
-    if cardpdf.missing_glyphs(name):
+    try:
+        unprintable = cardpdf.missing_glyphs(name)
+    except cardpdf.MissingFontError as exc:
+        raise _font_error(exc, _name_field(data, exc)) from None
+    if unprintable:
+        # A script no font on the card has: only the Latin line can be printed.
         if not latin or cardpdf.missing_glyphs(latin):
             raise InvalidInputError(
                 N_("The card's fonts cannot print some characters of this name: "
                    "%(characters)s. Give a name in Latin letters to print instead."),
-                params={"characters": "".join(sorted(cardpdf.missing_glyphs(name)))},
+                params={"characters": "".join(sorted(unprintable))},
                 field="name_latin")
         name, latin = latin, None
+    elif check_only and latin is None and translit.needs_latin_line(name):
+        # An agent abroad must be able to read the name: propose a Latin line, which the
+        # clerk checks with the resident and sends back (corrected or not).
+        raise LatinLineNeededError(
+            N_("Check the name in Latin letters with the resident: %(proposal)s. Correct it "
+               "if they write it otherwise (as in a passport), then save again."),
+            proposal=translit.propose_latin(name),
+            params={"proposal": translit.propose_latin(name)})
     # Spoken languages named in the card's label languages (a French card says "vietnamien").
     spoken = [tuple(spokenlang.language_names(data.languages, lang))
               for lang in settings.city.languages]
@@ -269,15 +304,18 @@ def _face(
         branding=city_branding(settings.branding), check_url=f"{settings.city.base_url}/verify",
     )
     if check_only:
-        for text, field in ((face.preferred_name, "preferred_name"),
-                            (face.name_latin, "name_latin"),
-                            *((lang, "languages")
-                              for lang in (*face.languages, *face.languages_second))):
-            missing = cardpdf.missing_glyphs(text) if text else None
-            if missing:
-                raise InvalidInputError(
-                    N_("The card's fonts cannot print: %(characters)s."),
-                    params={"characters": "".join(sorted(missing))}, field=field)
+        try:
+            for text, field in ((face.preferred_name, "preferred_name"),
+                                (face.name_latin, "name_latin"),
+                                *((lang, "languages")
+                                  for lang in (*face.languages, *face.languages_second))):
+                missing = cardpdf.missing_glyphs(text) if text else None
+                if missing:
+                    raise InvalidInputError(
+                        N_("The card's fonts cannot print: %(characters)s."),
+                        params={"characters": "".join(sorted(missing))}, field=field)
+        except cardpdf.MissingFontError as exc:
+            raise _font_error(exc, _name_field(data, exc)) from None
         try:
             cardpdf.check_front(face)
         except cardpdf.CardLayoutError:
@@ -285,7 +323,17 @@ def _face(
                 N_("This name does not fit on the card, even in the smallest type. Check it "
                    "for a typing mistake; a very long word may need the spaces the resident "
                    "writes in it."), field="family_names") from None
+        except cardpdf.MissingFontError as exc:  # a label or the city's name
+            raise _font_error(exc, None) from None
     return face
+
+
+def _render(render: Callable[[], bytes]) -> bytes:
+    """Run a card renderer; a font the server lacks becomes the clerk's error, not a 500."""
+    try:
+        return render()
+    except cardpdf.MissingFontError as exc:
+        raise _font_error(exc, None) from None
 
 
 def check_printable(settings: Settings, data: residents.ResidentData, *, now: datetime) -> None:
@@ -327,7 +375,8 @@ def card_face(session: Session, keys: CityKeys, serial: str, *, settings: Settin
 def card_pdf(session: Session, keys: CityKeys, serial: str, *, settings: Settings) -> bytes:
     """The printable card (2 pages, ID-1 size). Reading it changes nothing: a card counts as
     printed when a clerk confirms the print came out right (``mark_printed``)."""
-    return cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
+    face = card_face(session, keys, serial, settings=settings)
+    return _render(lambda: cardpdf.render_card_pdf(face))
 
 
 def mark_printed(session: Session, serial: str, *, actor: str, now: datetime) -> CardInfo:
@@ -348,7 +397,7 @@ def cards_sheet_pdf(
 ) -> bytes:
     """Many cards on A4 sheets with crop marks, fronts then backs for duplex printing."""
     faces = [card_face(session, keys, s, settings=settings) for s in serials_]
-    pdf = cardpdf.render_sheet_pdf(faces, progress=progress)
+    pdf = _render(lambda: cardpdf.render_sheet_pdf(faces, progress=progress))
     for s in serials_:
         card = _get(session, s)
         card.printed_at = now
@@ -455,8 +504,9 @@ def renewal_slip_pdf(
         renewal_code=serials.format_renewal_code(serials.normalise_renewal_code(code)),
         resident_url=resident_url, labels=labels, desk_address=city.desk_address,
         desk_hours=city.desk_hours)
+    cardtext.set_font_dirs(settings.cards.font_dirs)
     try:
-        return slippdf.render_slip_pdf(slip)
+        return _render(lambda: slippdf.render_slip_pdf(slip))
     except slippdf.SlipTextError as exc:
         # The city's desk lines or a translation hold what the fonts cannot print.
         raise InvalidInputError(N_("The renewal slip cannot be printed: %(detail)s"),
@@ -494,7 +544,8 @@ def card_preview_png(
 
     if page not in (0, 1):
         raise NotFoundError(N_("A card has two sides: 0 (front) and 1 (back)."))
-    pdf = cardpdf.render_card_pdf(card_face(session, keys, serial, settings=settings))
+    face = card_face(session, keys, serial, settings=settings)
+    pdf = _render(lambda: cardpdf.render_card_pdf(face))
     with qr_mod.PDFIUM_LOCK:
         doc = pypdfium2.PdfDocument(pdf)
         try:

@@ -35,7 +35,7 @@ from wtforms.widgets import CheckboxInput, DateInput, EmailInput, HiddenInput, L
 from cardservice import spokenlang, values
 from cardservice.application import REVOCATION_REASONS, ResidentData
 from cardservice.config import Settings
-from cardservice.errors import N_, DomainError, InvalidInputError
+from cardservice.errors import N_, DomainError, InvalidInputError, LatinLineNeededError
 from cardservice.vault import normalise_name
 
 # Labels for the document categories and fee waivers a city is likely to configure; a
@@ -287,6 +287,11 @@ class ResidentForm(FlaskForm):
     def attach_error(self, exc: DomainError) -> None:
         """Show a service refusal next to the field it names (or above the form)."""
         message = exc.translated(_)
+        if isinstance(exc, LatinLineNeededError) and not _text(self.name_latin.data):
+            # The proposal comes back in the field: the clerk checks it with the resident,
+            # corrects it if need be, and saves again.
+            self.name_latin.data = exc.proposal
+            self.name_latin.raw_data = [exc.proposal]  # what the re-shown input holds
         name = _ERROR_FIELDS.get(exc.field or "", exc.field or "")
         target = self._fields.get(name) if name and name != "csrf_token" else None
         if target is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -48,11 +49,13 @@ def _titles() -> dict[int, str]:
 
 def error_response(
     status: int, code: str | None = None, message: str | None = None, field: str | None = None,
+    details: Mapping[str, str] | None = None,
 ) -> Response:
     """Build the error answer for the current request (JSON names the field when known)."""
     message = message or _titles().get(status, _("Something went wrong."))
     if wants_json():
-        body = {"error": code or _CODES.get(status, "error"), "message": message}
+        body = {**(details or {}), "error": code or _CODES.get(status, "error"),
+                "message": message}
         if field:
             body["field"] = field
         resp = jsonify(body)
@@ -82,7 +85,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
         # Services write English marked with N_; show it in the user's language.
-        resp = error_response(exc.http_status, exc.code, exc.translated(_), exc.field)
+        resp = error_response(exc.http_status, exc.code, exc.translated(_), exc.field,
+                              exc.details)
         if isinstance(exc, ServiceBusyError):
             resp.headers["Retry-After"] = str(exc.retry_after_seconds)
         return resp

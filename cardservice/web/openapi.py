@@ -113,7 +113,15 @@ def _resident_in(reg: RegistrationSettings, *, registration: bool) -> dict[str, 
                        "listed here are refused.",
         "properties": {
             "given_names": NAME, "family_names": NAME, "preferred_name": NAME,
-            "name_latin": {**NAME, "description": "Latin transliteration for the card"},
+            "name_latin": {**NAME, "description": (
+                "The name in Latin letters, printed under the name for agents who do not "
+                "read its script. Required when a name part holds letters of another script "
+                "than Latin: without it the request is refused with 400, error "
+                "'name_latin_proposed', field 'name_latin' and a transliteration in "
+                "'proposal' (ICAO 9303 for Cyrillic, anyascii otherwise) to check with the "
+                "resident and send back, corrected or not. A script whose font the server "
+                "lacks is refused with 400, error 'font_missing', naming the script and the "
+                "package to install.")},
             "name_order": NAME_ORDER,
             "date_of_birth": {"type": "string", "format": "date"},
             "gender": GENDER,
@@ -379,7 +387,11 @@ def openapi_document(registration: RegistrationSettings) -> dict[str, Any]:
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                                   "field": {"type": "string"}},
+                                   "field": {"type": "string"},
+                                   "proposal": {"type": "string", "description": (
+                                       "with error 'name_latin_proposed': a Latin "
+                                       "transliteration of the name to check and send "
+                                       "back as 'name_latin'")}},
                 },
             },
         },

@@ -35,7 +35,7 @@ def test_at_most_two_and_every_printed_name_checked_against_the_fonts():
     with pytest.raises(InvalidCardDataError):
         make_face(languages_second=("a", "b", "c"))
     with pytest.raises(UnsupportedCharactersError) as caught:
-        render_card_pdf(make_face(languages=("x",), languages_second=("日本語",)))
+        render_card_pdf(make_face(languages=("x",), languages_second=("ᬩᬮᬶ",)))  # Balinese
     assert caught.value.field == "languages"
 
 

@@ -16,10 +16,11 @@ from tests.web.test_api_residents import ANA, jpeg_bytes
 NAMES = [
     ("Łukasz Żółć-Grüßmann", None),
     ("Nguyễn Thị Minh Khai", None),
-    ("Αικατερίνη Παπαδοπούλου", None),
-    ("محمد عبد الله", None),
-    ("Олександра Шевченко", None),
+    ("Αικατερίνη Παπαδοπούλου", "Aikaterini Papadopoulou"),
+    ("محمد عبد الله", "Muhammad Abd Allah"),
+    ("Олександра Шевченко", "Oleksandra Shevchenko"),
     ("王小明", "Wang Xiaoming"),
+    ("राम कृष्ण", "Ram Krishna"),
 ]
 
 
@@ -59,17 +60,28 @@ def issue_and_read(client, staff, name, latin):
     assert verdict["holder"]["name"] == name
 
 
-def test_name_no_font_covers_needs_a_transliteration(client, staff):
+def test_a_name_in_another_script_gets_a_latin_line_proposed(client, staff):
     clerk = {"Authorization": f"Bearer {staff['clerk'].token}"}
-    body = {**ANA, "given_names": "小明", "family_names": "王"}
-    # Registration lays the card out, so it asks for the Latin line at once (it used to
-    # accept the record and refuse at issue time).
+    body = {**ANA, "given_names": "Юлия", "family_names": "Щукина"}
+    # Registration asks for the Latin line at once, with a proposal (ICAO 9303 for Cyrillic).
     resp = client.post("/api/v1/residents", json=body, headers=clerk)
     assert resp.status_code == 400
-    assert resp.get_json()["field"] == "name_latin"
-    body["name_latin"] = "Wang Xiaoming"
+    answer = resp.get_json()
+    assert answer["error"] == "name_latin_proposed" and answer["field"] == "name_latin"
+    assert answer["proposal"] == "Iuliia Shchukina"
+    assert "Iuliia Shchukina" in answer["message"]
+    # The resident's passport spells it otherwise: the clerk sends the correction.
+    body["name_latin"] = "Yulia Shchukina"
     rid = client.post("/api/v1/residents", json=body, headers=clerk).get_json()["id"]
-    assert client.post(f"/api/v1/residents/{rid}/cards", headers=clerk).status_code == 201
+    card = client.post(f"/api/v1/residents/{rid}/cards", headers=clerk)
+    assert card.status_code == 201
+    pdf = client.get(f"/api/v1/cards/{card.get_json()['serial']}/pdf", headers=clerk).data
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        front = doc[0].get_textpage().get_text_range()
+    finally:
+        doc.close()
+    assert "Юлия Щукина" in front and "Yulia Shchukina" in front  # the card prints both
 
 
 def _print_state(db, serial):

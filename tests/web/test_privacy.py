@@ -38,7 +38,8 @@ PEOPLE = [
                                                "postcode": "7784-KHY"}},
     {"given_names": "Nguyễn Thị", "family_names": "Phương Thảo", "date_of_birth": "1999-03-07",
      "address": {"care_of": "Associação Lusofonia Sem Fronteiras", "no_fixed_address": True}},
-    {"given_names": "Алексей", "family_names": "Кузнецов", "date_of_birth": "1975-08-30",
+    {"given_names": "Алексей", "family_names": "Кузнецов", "name_latin": "Aleksei Kuznetsov",
+     "date_of_birth": "1975-08-30",
      "address": {"line1": "Rua Quirino da Fonseca 9", "confidential": True}},
 ]
 
@@ -71,6 +72,7 @@ def needles(processed_photo: bytes | None = None) -> list[bytes]:
     found = []
     for p in PEOPLE:
         for value in (p["given_names"], p["family_names"], p["date_of_birth"],
+                      *([p["name_latin"]] if "name_latin" in p else []),
                       *(v for v in p["address"].values() if isinstance(v, str))):
             found.append(value.encode("utf-8"))
             found.append(value.encode("utf-16-le"))
