@@ -93,6 +93,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/.well-known/citycard/trust-bundle.json"): ("api", ALL),
     ("GET", "/.well-known/citycard/revocations"): ("api", ALL),
     ("POST", "/.well-known/citycard/recognition-requests"): ("api", ALL),
+    ("GET", "/.well-known/citycard/alliances/<alliance_id>"): ("api", ALL),
+    ("GET", "/.well-known/citycard/alliances/<alliance_id>/draft"): ("api", ALL),
     ("GET", "/admin/partners/"): ("page", ("admin",)),
     ("POST", "/admin/partners/add"): ("page", ("admin",)),
     ("POST", "/admin/partners/import"): ("page", ("admin",)),
@@ -109,7 +111,7 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
 
 SAMPLE_ARGS = {"username": "nobody-here", "serial": "X", "id": "1", "request_id": "1",
                "resident_id": "0" * 24, "partner_id": "FRLYS", "int:request_id": "1",
-               "decision": "reject"}
+               "decision": "reject", "alliance_id": "migration", "draft_id": "1"}
 
 
 def app_routes(app):
