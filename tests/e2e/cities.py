@@ -257,6 +257,20 @@ class City:
         assert answer.status == 200, answer
         return {p["city_id"]: p for p in answer.json["partners"]}
 
+    def last_line(self, *args: str) -> str:
+        """Run a command that must succeed; its last line of stdout (an id, a token)."""
+        return self.cli(*args).stdout.strip().splitlines()[-1]
+
+    def alliance(self, alliance_id: str) -> dict[str, Any]:
+        """``cardservice alliances show --json``: the list this city holds."""
+        body: dict[str, Any] = jsonlib.loads(
+            self.cli("alliances", "show", alliance_id, "--json").stdout)
+        return body
+
+    def alliance_list(self, alliance_id: str) -> Answer:
+        """The member list this city serves at its well-known address."""
+        return self.api("GET", f"/.well-known/citycard/alliances/{alliance_id}")
+
     def issue_card(self, given: str, family: str, date_of_birth: str) -> dict[str, Any]:
         """Register a resident as the clerk and issue a card; the 201 body of the issue."""
         resident = self.api("POST", "/api/v1/residents", token=self.clerk_token, json={

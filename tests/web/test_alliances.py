@@ -1,0 +1,87 @@
+"""Alliances through the admin page and the well-known addresses (in one process).
+
+Other members are real keys made here (tests/application/test_alliances.py); the real
+HTTP exchange between running cities is tests/e2e/test_alliance_cities.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from cardservice.trust import alliance as al
+from tests.application.test_alliances import Member
+from tests.conftest import Auth, csrf_token
+from tests.htmlcheck import assert_ids_unique
+
+PAGE = "/admin/alliances/"
+
+
+@pytest.fixture
+def admin(app: Any, staff: Any) -> Any:
+    client = app.test_client()
+    Auth(client).login(staff["admin"])
+    return client
+
+
+def test_draft_cosign_publish_and_serve(app: Any, admin: Any, client: Any) -> None:
+    lyon, madrid = Member("FRLYS", "Lyon"), Member("ESMAD", "Madrid")
+    empty = admin.get(PAGE)
+    assert empty.status_code == 200 and "No draft is waiting" in empty.get_data(as_text=True)
+    assert client.get("/.well-known/citycard/alliances/migration").status_code == 404
+    # Lyon drafted version 1 and signed it; we import its file and read the changes.
+    ml = al.make_member_list(
+        alliance_id="migration", name="Migration Alliance", version=1, threshold=2,
+        now=lyon.now, valid_for=timedelta(days=30),
+        members=[al.AllianceMember(m.city_id, m.name, m.url, al.fingerprint_bytes(
+            m.fingerprint)) for m in (lyon, madrid)] + [own_member(app)])
+    data = al.sign_member_list(ml, root_key=lyon.root_key, root=lyon.root)
+    token = csrf_token(admin, PAGE)
+    page = admin.post(PAGE + "drafts/import", data={
+        "document": (io.BytesIO(data), "draft.cose"), "csrf_token": token},
+        content_type="multipart/form-data", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert_ids_unique(html)
+    assert lyon.fingerprint in html and madrid.fingerprint in html
+    assert "Co-sign" in html and "Publish" not in html  # one signature (not checked yet)
+    draft_id = app.extensions["cardservice"].alliances.drafts()[0].id
+    page = admin.post(f"{PAGE}drafts/{draft_id}/cosign", data={"csrf_token": token},
+                      follow_redirects=True)
+    assert "We have signed this draft" in page.get_data(as_text=True)
+    served = client.get("/.well-known/citycard/alliances/migration/draft")
+    assert served.status_code == 200 and served.mimetype == "application/cose"
+    assert len(al.read_member_list(served.data).signer_kids) == 2
+    # Lyon's root is learnt from its bundle (as a sync would); then publishing needs
+    # Lyon's fingerprint confirmed.
+    app.extensions["cardservice"].partners.import_documents(
+        bundle=lyon.bundle(), revocations=None, fingerprint=lyon.fingerprint, actor="t")
+    page = admin.post(f"{PAGE}drafts/{draft_id}/publish",
+                      data={"csrf_token": token, "confirm": ""}, follow_redirects=True)
+    assert "confirmed" in page.get_data(as_text=True)
+    assert client.get("/.well-known/citycard/alliances/migration").status_code == 404
+    page = admin.post(f"{PAGE}drafts/{draft_id}/publish",
+                      data={"csrf_token": token, "confirm": lyon.fingerprint + "\n"},
+                      follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "Published" in html and "Members of Migration Alliance" in html
+    assert_ids_unique(html)
+    listed = client.get("/.well-known/citycard/alliances/migration")
+    assert listed.status_code == 200 and listed.mimetype == "application/cose"
+    assert al.read_member_list(listed.data).member_list.city_ids == ("ESMAD", "FRLYS",
+                                                                      "PTLIS")
+    page = admin.post(f"{PAGE}migration/members/ESMAD/suspend", data={"csrf_token": token},
+                      follow_redirects=True)
+    assert "Suspended here" in page.get_data(as_text=True)
+
+
+def own_member(app: Any) -> al.AllianceMember:
+    application = app.extensions["cardservice"]
+    der = application.keys.store.root_certificate().public_bytes(serialization.Encoding.DER)
+    return al.AllianceMember("PTLIS", "Lisboa", "http://127.0.0.1:5000",
+                             hashlib.sha256(der).digest())
