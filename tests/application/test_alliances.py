@@ -130,6 +130,9 @@ def test_members_cards_verify_as_alliance_cards(city: Application,
     # The offline verifier carries the member's trust data, naming the alliance.
     pins = city.verifier.offline_pins(now=utcnow())
     assert {"FRLYS"} <= {p["id"] for p in pins if p.get("alliance") == "migration"}
+    kit = city.verifier.offline_kit(now=utcnow())
+    lyon_docs = next(d for d in kit.documents if d["id"] == "FRLYS")
+    assert lyon_docs["bundle"] and lyon_docs["revocations"]
     # A member list past its expiry stops vouching for members (no freeze).
     later = city.verifier.verify(lyon.card("ABCDEFGHJK1"), now=utcnow() + 91 * DAY)
     assert later.status == "trust_expired"

@@ -75,6 +75,14 @@ def test_draft_cosign_publish_and_serve(app: Any, admin: Any, client: Any) -> No
     assert listed.status_code == 200 and listed.mimetype == "application/cose"
     assert al.read_member_list(listed.data).member_list.city_ids == ("ESMAD", "FRLYS",
                                                                       "PTLIS")
+    # Madrid's card, on the verify page: named as a member of the alliance (Lyon, pinned
+    # bilaterally above, stays a partner city: a phone call's pin comes first).
+    app.extensions["cardservice"].alliances.import_member_documents(
+        "migration", "ESMAD", bundle=madrid.bundle(), revocations=madrid.revocations(),
+        actor="t")
+    verdict = client.post("/verify", data={"qr": madrid.card("ABCDEFGHJK1"),
+                                           "csrf_token": csrf_token(client, "/verify")})
+    assert "member of the alliance migration" in verdict.get_data(as_text=True)
     page = admin.post(f"{PAGE}migration/members/ESMAD/suspend", data={"csrf_token": token},
                       follow_redirects=True)
     assert "Suspended here" in page.get_data(as_text=True)
