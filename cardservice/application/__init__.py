@@ -52,6 +52,7 @@ from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
 from cardservice.services.alliances import (
+    AllianceEvent,
     AllianceRefusedError,
     AllianceView,
     DraftView,
@@ -100,8 +101,8 @@ __all__ = [
     "SEARCH_PAGE_SIZE",
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
-    "AllianceRefusedError", "AllianceSyncResult", "AllianceUseCases", "AllianceView",
-    "DraftView", "MemberChange", "MemberView",
+    "AllianceEvent", "AllianceRefusedError", "AllianceSyncResult", "AllianceUseCases",
+    "AllianceView", "DraftView", "MemberChange", "MemberView",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
     "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",

@@ -413,6 +413,11 @@ class AllianceUseCases:
         with self._uow.read() as s:
             return alliances.get_alliance(s, alliance_id, own_city_id=self._settings.city.id)
 
+    def history(self, *, limit: int = 30) -> list[alliances.AllianceEvent]:
+        """The newest alliance events: versions held, drafts, co-signatures, refusals."""
+        with self._uow.read() as s:
+            return alliances.recent_events(s, limit=limit)
+
     def held_document(self, alliance_id: str) -> bytes:
         """The signed list held, as served at the well-known address."""
         alliance_id = alliances.check_alliance_id(alliance_id)

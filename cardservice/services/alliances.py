@@ -36,7 +36,14 @@ from sqlalchemy.orm import Session
 
 from cardservice import pki, trust
 from cardservice.errors import N_, ConflictError, DomainError, InvalidInputError, NotFoundError
-from cardservice.models import Alliance, AllianceDraft, AllianceMember, KnownRoot, Partner
+from cardservice.models import (
+    Alliance,
+    AllianceDraft,
+    AllianceMember,
+    AuditEntry,
+    KnownRoot,
+    Partner,
+)
 from cardservice.services import audit
 from cardservice.services.partners import (
     WELL_KNOWN,
@@ -736,3 +743,23 @@ def member_from_bundle(data: bytes, fingerprint: str, *, now: datetime,
 def check_fingerprint(text: str) -> str:
     """A fingerprint as typed, normalised, or a 400."""
     return _fingerprint(text)
+
+
+@dataclass(frozen=True)
+class AllianceEvent:
+    """One step in the history of the alliances held: versions held, drafts, refusals."""
+
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+def recent_events(session: Session, *, limit: int) -> list[AllianceEvent]:
+    """The newest alliance entries of the audit log (each version held, each refusal
+    with the rule that refused it), newest first."""
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.action.like("alliance.%"))
+                           .order_by(AuditEntry.seq.desc()).limit(limit))
+    return [AllianceEvent(e.at, e.actor, e.action, str(e.target_id), dict(e.details or {}))
+            for e in rows]

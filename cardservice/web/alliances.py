@@ -18,6 +18,7 @@ from cardservice.clock import utcnow
 from cardservice.errors import DomainError
 from cardservice.web import state
 from cardservice.web.access import actor, page
+from cardservice.web.audit_text import ACTIONS
 from cardservice.web.main import add_home_link
 
 bp = Blueprint("alliances", __name__, url_prefix="/admin/alliances")
@@ -73,6 +74,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "alliances/index.html", alliances=app.alliances.all(), drafts=app.alliances.drafts(),
         own_city=app.settings.city.id, own_fingerprint=app.city.fingerprint(),
+        history=app.alliances.history(), actions=ACTIONS,
         confirm=ConfirmForm(), publish=PublishForm(), join=JoinForm(), fetch=FetchForm(),
         imp=ImportForm(), now=utcnow())
 

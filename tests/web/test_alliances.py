@@ -70,6 +70,9 @@ def test_draft_cosign_publish_and_serve(app: Any, admin: Any, client: Any) -> No
                       follow_redirects=True)
     html = page.get_data(as_text=True)
     assert "Published" in html and "Members of Migration Alliance" in html
+    assert "Refused an alliance's member list" in html  # the first attempt, and why
+    assert "unconfirmed_fingerprints" in html
+    assert "Joined an alliance" in html
     assert_ids_unique(html)
     listed = client.get("/.well-known/citycard/alliances/migration")
     assert listed.status_code == 200 and listed.mimetype == "application/cose"
