@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from cardservice import trust
 from cardservice.clock import utcnow
@@ -62,8 +62,42 @@ class ImportForm(FlaskForm):
     document = FileField(_l("Draft or member list file (.cose)"))
 
 
+class CreateForm(FlaskForm):
+    """Draft a new alliance with this city as a member."""
+
+    alliance_id = StringField(_l("Alliance id"), validators=[DataRequired(), Length(max=64)],
+                              render_kw={"placeholder": "migration-alliance"})
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    threshold = IntegerField(_l("Signatures needed to change the list (at least 2)"),
+                             validators=[DataRequired(), NumberRange(min=2, max=500)])
+    members = TextAreaField(_l("Other members: one a line, base URL then the fingerprint "
+                               "their officials gave"),
+                            validators=[DataRequired(), Length(max=20000)])
+
+
+class ProposeForm(FlaskForm):
+    """Draft the next version of a list held."""
+
+    alliance_id = StringField(_l("Alliance id"), validators=[DataRequired(), Length(max=64)])
+    add = TextAreaField(_l("Cities to add: one a line, base URL then fingerprint"),
+                        validators=[Length(max=20000)])
+    remove = StringField(_l("Members to remove (city ids, separated by spaces)"),
+                         validators=[Length(max=2000)])
+    threshold = IntegerField(_l("New threshold (empty: unchanged)"),
+                             validators=[Optional(), NumberRange(min=2, max=500)])
+
+
 def _lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _url_fingerprint_lines(text: str | None) -> list[tuple[str, str]]:
+    """``URL FINGERPRINT`` lines (the fingerprint may hold spaces) as pairs."""
+    pairs = []
+    for line in _lines(text):
+        url, _sep, fingerprint = line.partition(" ")
+        pairs.append((url, fingerprint.strip()))
+    return pairs
 
 
 @bp.get("/")
@@ -76,6 +110,7 @@ def index() -> ResponseReturnValue:
         own_city=app.settings.city.id, own_fingerprint=app.city.fingerprint(),
         history=app.alliances.history(), actions=ACTIONS,
         confirm=ConfirmForm(), publish=PublishForm(), join=JoinForm(), fetch=FetchForm(),
+        create=CreateForm(), propose=ProposeForm(),
         imp=ImportForm(), now=utcnow())
 
 
@@ -91,6 +126,38 @@ def _run(fn: Callable[[], object], success: str) -> ResponseReturnValue:
     else:
         flash(success, "success")
     return _back()
+
+
+@bp.post("/create")
+@page("admin")
+def create() -> ResponseReturnValue:
+    """Draft version 1 of a new alliance, signed by this city."""
+    form = CreateForm()
+    if not form.validate_on_submit():
+        flash(_("Give the alliance's id, name, threshold and other members."), "error")
+        return _back()
+    return _run(lambda: state.application().alliances.create(
+        alliance_id=form.alliance_id.data or "", name=form.name.data or "",
+        threshold=form.threshold.data or 0, members=_url_fingerprint_lines(form.members.data),
+        actor=actor()),
+        _("Drafted and signed. Other members fetch it from our well-known address to "
+          "co-sign it."))
+
+
+@bp.post("/propose")
+@page("admin")
+def propose() -> ResponseReturnValue:
+    """Draft the next version of a list held, signed by this city."""
+    form = ProposeForm()
+    if not form.validate_on_submit():
+        flash(_("Give the alliance's id and what the new version changes."), "error")
+        return _back()
+    return _run(lambda: state.application().alliances.propose(
+        form.alliance_id.data or "", add=_url_fingerprint_lines(form.add.data),
+        remove=(form.remove.data or "").split(), threshold=form.threshold.data,
+        actor=actor()),
+        _("Drafted and signed. Other members fetch it from our well-known address to "
+          "co-sign it."))
 
 
 @bp.post("/drafts/<int:draft_id>/cosign")

@@ -105,6 +105,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("POST", "/admin/partners/send-request"): ("page", ("admin",)),
     ("POST", "/admin/partners/requests/<int:request_id>/<decision>"): ("page", ("admin",)),
     ("GET", "/admin/alliances/"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/create"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/propose"): ("page", ("admin",)),
     ("POST", "/admin/alliances/drafts/<int:draft_id>/cosign"): ("page", ("admin",)),
     ("POST", "/admin/alliances/drafts/<int:draft_id>/publish"): ("page", ("admin",)),
     ("GET", "/admin/alliances/drafts/<int:draft_id>.cose"): ("page", ("admin",)),

@@ -89,6 +89,15 @@ def test_draft_cosign_publish_and_serve(app: Any, admin: Any, client: Any) -> No
     page = admin.post(f"{PAGE}migration/members/ESMAD/suspend", data={"csrf_token": token},
                       follow_redirects=True)
     assert "Suspended here" in page.get_data(as_text=True)
+    # The next version, drafted on the page: exactly one change, signed by us, not ready.
+    page = admin.post(PAGE + "propose", data={"csrf_token": token, "alliance_id": "migration",
+                                              "remove": "ESMAD"}, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert_ids_unique(html)
+    (draft,) = app.extensions["cardservice"].alliances.drafts()
+    assert [(c.kind, c.city_id) for c in draft.changes] == [("removed", "ESMAD")]
+    assert draft.signed_by == ("PTLIS",) and not draft.ready and draft.held_version == 1
+    assert "we hold version 1" in html and "Removed" in html
 
 
 def own_member(app: Any) -> al.AllianceMember:
@@ -96,3 +105,23 @@ def own_member(app: Any) -> al.AllianceMember:
     der = application.keys.store.root_certificate().public_bytes(serialization.Encoding.DER)
     return al.AllianceMember("PTLIS", "Lisboa", "http://127.0.0.1:5000",
                              hashlib.sha256(der).digest())
+
+
+def test_drafting_from_the_page(app: Any, admin: Any) -> None:
+    token = csrf_token(admin, PAGE)
+    # A threshold of 1 would let one city change the list: refused before anything.
+    page = admin.post(PAGE + "create", data={
+        "csrf_token": token, "alliance_id": "migration", "name": "Migration Alliance",
+        "threshold": "1", "members": "http://127.0.0.1:9 " + "AB" * 32}, follow_redirects=True)
+    assert "Give the alliance" in page.get_data(as_text=True)
+    # An unreachable member: nothing drafted, one sentence about the server.
+    page = admin.post(PAGE + "create", data={
+        "csrf_token": token, "alliance_id": "migration", "name": "Migration Alliance",
+        "threshold": "2", "members": "http://127.0.0.1:9 " + "AB" * 32}, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "did not answer with its trust bundle" in html and "No draft is waiting" in html
+    page = admin.post(PAGE + "propose", data={
+        "csrf_token": token, "alliance_id": "migration", "remove": "ESMAD"},
+        follow_redirects=True)
+    assert "holds no member list of alliance migration" in page.get_data(as_text=True)
+    assert app.extensions["cardservice"].alliances.drafts() == []
