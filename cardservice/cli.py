@@ -733,6 +733,318 @@ def verify_cmd(ctx: Context, card: str, as_json: bool) -> None:
     sys.exit(0 if result.valid else 1)
 
 
+# ---- alliances (SPEC §5b) ------------------------------------------------------------------
+
+@main.group("alliances")
+def alliances_group() -> None:
+    """Alliances: member lists signed by a threshold of member cities. No prompts."""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
+
+
+def _print_draft(view: Any) -> None:
+    held = f"v{view.held_version} -> " if view.held_version is not None else "new, "
+    click.echo(f"draft {view.id}: {view.alliance_id} {held}v{view.version}  [{view.status}]  "
+               f"expires {view.expires_at:%Y-%m-%d}")
+    if view.name_change:
+        click.echo(f"  name: {view.name_change[0]} -> {view.name_change[1]}")
+    if view.held_threshold is not None and view.held_threshold != view.threshold:
+        click.echo(f"  threshold: {view.held_threshold} -> {view.threshold}")
+    else:
+        click.echo(f"  threshold: {view.threshold}")
+    for c in view.changes:
+        click.echo(f"  {c.kind:8} {c.city_id}  {c.name}  {c.base_url}")
+        if c.old_fingerprint:
+            click.echo(f"           fingerprint was {c.old_fingerprint}")
+        click.echo(f"           fingerprint {c.fingerprint}")
+    signed = ", ".join(view.signed_by) or "nobody"
+    click.echo(f"  signed by {signed} ({len(view.signed_by)} of {view.signatures_needed} "
+               f"needed){' - ready to publish' if view.ready else ''}")
+    if view.unverifiable:
+        click.echo(f"  signatures not checked (root unknown here): {', '.join(view.unverifiable)}")
+    click.echo(str(view.id))  # alone on the last line, for scripts
+
+
+def _print_alliance(view: Any) -> None:
+    click.echo(f"{view.alliance_id}  {view.name}  v{view.version}  threshold {view.threshold} "
+               f"of {len(view.members)}  expires {view.expires_at:%Y-%m-%d}  "
+               f"signed by {', '.join(view.signers)}")
+    for m in view.members:
+        state = ("this city" if m.own else "SUSPENDED" if m.suspended
+                 else f"bundle v{m.bundle_version}" if m.bundle_version else "not synced")
+        click.echo(f"  {m.city_id}  {m.name}  [{state}]  {m.base_url}")
+        click.echo(f"      {m.listed_fingerprint}")
+        if not m.own and m.last_sync_result and m.last_sync_result != "ok":
+            click.echo(f"      last sync: {m.last_sync_result}")
+
+
+def _pairs(values: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in values]
+
+
+def _bundle_pairs(values: tuple[tuple[str, str], ...]) -> list[tuple[bytes, str]]:
+    return [(_read(Path(path)), fp) for path, fp in values]
+
+
+@alliances_group.command("create")
+@click.argument("alliance_id")
+@click.option("--name", required=True, help="The alliance's name.")
+@click.option("--threshold", type=int, required=True, help="Signatures (k >= 2) to change it.")
+@click.option("--member", "members", nargs=2, multiple=True, metavar="URL FINGERPRINT",
+              help="Another member: its base URL and the fingerprint its officials gave.")
+@click.option("--member-bundle", "bundles", nargs=2, multiple=True, metavar="FILE FINGERPRINT",
+              help="Another member from its bundle file (offline) and fingerprint.")
+@click.option("--valid-days", type=int, default=90, show_default=True)
+@pass_ctx
+@handle_errors
+def alliances_create(ctx: Context, alliance_id: str, name: str, threshold: int,
+                     members: tuple[tuple[str, str], ...], bundles: tuple[tuple[str, str], ...],
+                     valid_days: int) -> None:
+    """Draft version 1 of a new alliance with this city as a member, signed by this city."""
+    _print_draft(ctx.app.alliances.create(
+        alliance_id=alliance_id, name=name, threshold=threshold, members=_pairs(members),
+        member_bundles=_bundle_pairs(bundles), valid_days=valid_days, actor=operator()))
+
+
+@alliances_group.command("propose")
+@click.argument("alliance_id")
+@click.option("--add", nargs=2, multiple=True, metavar="URL FINGERPRINT",
+              help="A city to add: its base URL and the fingerprint its officials gave.")
+@click.option("--add-bundle", nargs=2, multiple=True, metavar="FILE FINGERPRINT",
+              help="A city to add from its bundle file (offline) and fingerprint.")
+@click.option("--remove", multiple=True, metavar="CITY", help="A member to remove.")
+@click.option("--threshold", type=int, default=None, help="A new threshold.")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--valid-days", type=int, default=90, show_default=True)
+@pass_ctx
+@handle_errors
+def alliances_propose(ctx: Context, alliance_id: str, add: tuple[tuple[str, str], ...],
+                      add_bundle: tuple[tuple[str, str], ...], remove: tuple[str, ...],
+                      threshold: int | None, name: str | None, valid_days: int) -> None:
+    """Draft the next version of a held list, signed by this city."""
+    _print_draft(ctx.app.alliances.propose(
+        alliance_id, add=_pairs(add), add_bundles=_bundle_pairs(add_bundle), remove=remove,
+        threshold=threshold, name=name, valid_days=valid_days, actor=operator()))
+
+
+@alliances_group.command("renew")
+@click.argument("alliance_id")
+@click.option("--valid-days", type=int, default=90, show_default=True)
+@pass_ctx
+@handle_errors
+def alliances_renew(ctx: Context, alliance_id: str, valid_days: int) -> None:
+    """Draft the next version with the same members, to extend its validity."""
+    _print_draft(ctx.app.alliances.renew(alliance_id, valid_days=valid_days, actor=operator()))
+
+
+@alliances_group.command("drafts")
+@click.argument("alliance_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def alliances_drafts(ctx: Context, alliance_id: str | None, as_json: bool) -> None:
+    """Pending drafts: exactly what each changes, and who has signed."""
+    views = ctx.app.alliances.drafts(alliance_id)
+    if as_json:
+        click.echo(json.dumps([v.as_json() for v in views], ensure_ascii=False))
+        return
+    if not views:
+        click.echo("no pending draft")
+    for v in views:
+        _print_draft(v)
+
+
+@alliances_group.command("show-draft")
+@click.argument("draft_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def alliances_show_draft(ctx: Context, draft_id: int, as_json: bool) -> None:
+    """One draft: its changes against the version held, every member, who signed."""
+    view = ctx.app.alliances.draft(draft_id)
+    if as_json:
+        click.echo(json.dumps(view.as_json(), ensure_ascii=False))
+        return
+    _print_draft(view)
+
+
+@alliances_group.command("export-draft")
+@click.argument("draft_id", type=int)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def alliances_export_draft(ctx: Context, draft_id: int, out: Path) -> None:
+    """Write a draft, with every signature gathered here, to a file for other members."""
+    out.write_bytes(ctx.app.alliances.draft_document(draft_id))
+    click.echo(f"wrote {out}")
+
+
+@alliances_group.command("cosign")
+@click.argument("draft_id", type=int)
+@pass_ctx
+@handle_errors
+def alliances_cosign(ctx: Context, draft_id: int) -> None:
+    """Sign a draft with this city's root (read it first with show-draft)."""
+    _print_draft(ctx.app.alliances.cosign(draft_id, actor=operator()))
+
+
+@alliances_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def alliances_import(ctx: Context, file: Path) -> None:
+    """Keep a draft from a file (its signatures join those of a copy held here)."""
+    _print_draft(ctx.app.alliances.import_document(_read(file), actor=operator()))
+
+
+@alliances_group.command("fetch-draft")
+@click.argument("url")
+@click.argument("alliance_id")
+@pass_ctx
+@handle_errors
+def alliances_fetch_draft(ctx: Context, url: str, alliance_id: str) -> None:
+    """Fetch the draft a member circulates (from its base URL) and keep it."""
+    _print_draft(ctx.app.alliances.fetch_draft(url, alliance_id, actor=operator()))
+
+
+@alliances_group.command("publish")
+@click.argument("draft_id", type=int)
+@click.option("--confirm", multiple=True, metavar="FINGERPRINT",
+              help="For version 1: a signing member's fingerprint read with its officials.")
+@pass_ctx
+@handle_errors
+def alliances_publish(ctx: Context, draft_id: int, confirm: tuple[str, ...]) -> None:
+    """Hold a draft that gathered its signatures, and serve it to the other members."""
+    _print_alliance(ctx.app.alliances.publish(draft_id, confirm=confirm, actor=operator()))
+
+
+@alliances_group.command("join")
+@click.argument("alliance_id")
+@click.option("--url", default=None, help="A member's base URL to fetch the list from.")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The list as a file (offline).")
+@click.option("--confirm", multiple=True, metavar="FINGERPRINT", required=True,
+              help="A signing member's fingerprint read with its officials (k of them).")
+@pass_ctx
+@handle_errors
+def alliances_join(ctx: Context, alliance_id: str, url: str | None, file: Path | None,
+                   confirm: tuple[str, ...]) -> None:
+    """Hold an alliance's member list for the first time (k fingerprints confirmed)."""
+    data = _read(file) if file is not None else None
+    _print_alliance(ctx.app.alliances.join(alliance_id, url=url, data=data, confirm=confirm,
+                                           actor=operator()))
+
+
+@alliances_group.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def alliances_apply(ctx: Context, file: Path) -> None:
+    """Offline update: accept a newer version of a held list from a file, by the rules."""
+    _print_alliance(ctx.app.alliances.apply(_read(file), actor=operator()))
+
+
+@alliances_group.command("sync")
+@click.argument("alliance_id", required=False)
+@pass_ctx
+@handle_errors
+def alliances_sync(ctx: Context, alliance_id: str | None) -> None:
+    """Fetch members' lists and trust documents; for cron. Exit 1 if anything failed."""
+    failed = 0
+    for r in ctx.app.alliances.sync(alliance_id, actor=operator()):
+        if r.ok:
+            click.echo(f"{r.alliance_id} {r.city_id} {r.what}: {r.message}")
+        else:
+            failed += 1
+            click.echo(f"{r.alliance_id} {r.city_id} {r.what}: REFUSED or unreachable: "
+                       f"{r.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@alliances_group.command("list")
+@pass_ctx
+@handle_errors
+def alliances_list(ctx: Context) -> None:
+    """Alliances held, their members and last syncs."""
+    views = ctx.app.alliances.all()
+    if not views:
+        click.echo("no alliance")
+    for v in views:
+        _print_alliance(v)
+
+
+@alliances_group.command("show")
+@click.argument("alliance_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def alliances_show(ctx: Context, alliance_id: str, as_json: bool) -> None:
+    """One alliance held."""
+    view = ctx.app.alliances.get(alliance_id)
+    if as_json:
+        click.echo(json.dumps(view.as_json(), ensure_ascii=False))
+    else:
+        _print_alliance(view)
+
+
+@alliances_group.command("export")
+@click.argument("alliance_id")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def alliances_export(ctx: Context, alliance_id: str, out: Path) -> None:
+    """Write the list held, as signed, for an offline exchange."""
+    out.write_bytes(ctx.app.alliances.held_document(alliance_id))
+    click.echo(f"wrote {out}")
+
+
+@alliances_group.command("import-member")
+@click.argument("alliance_id")
+@click.argument("city")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def alliances_import_member(ctx: Context, alliance_id: str, city: str, bundle: Path,
+                            revocations: Path | None) -> None:
+    """Offline: a member's bundle (and revocation list) from files, checked by the list."""
+    rev = _read(revocations) if revocations is not None else None
+    _print_alliance(ctx.app.alliances.import_member_documents(
+        alliance_id, city, bundle=_read(bundle), revocations=rev, actor=operator()))
+
+
+def _member_status(ctx: Context, alliance_id: str, city: str, *, suspended: bool) -> None:
+    _print_alliance(ctx.app.alliances.set_member_suspended(alliance_id, city,
+                                                           suspended=suspended,
+                                                           actor=operator()))
+
+
+@alliances_group.command("suspend")
+@click.argument("alliance_id")
+@click.argument("city")
+@pass_ctx
+@handle_errors
+def alliances_suspend(ctx: Context, alliance_id: str, city: str) -> None:
+    """Stop recognising one member's cards here (the alliance is unchanged)."""
+    _member_status(ctx, alliance_id, city, suspended=True)
+
+
+@alliances_group.command("resume")
+@click.argument("alliance_id")
+@click.argument("city")
+@pass_ctx
+@handle_errors
+def alliances_resume(ctx: Context, alliance_id: str, city: str) -> None:
+    """Recognise a suspended member's cards again."""
+    _member_status(ctx, alliance_id, city, suspended=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -38,6 +38,7 @@ __all__ = [
     "Signature",
     "Sign1Parts",
     "bstr_head",
+    "assemble_multi",
     "decode",
     "parse_protected_header",
     "parse_sign1_eddsa",
@@ -135,6 +136,20 @@ def sign_multi(
     return cbor2.dumps(cbor2.CBORTag(SIGN_TAG, [body, {}, payload, signatures]))
 
 
+def assemble_multi(
+    payload: bytes, *, content_type: str, signatures: Sequence[tuple[bytes, bytes]]
+) -> bytes:
+    """A tagged COSE_Sign of ``payload`` from signatures made already: ``(kid, signature)``.
+
+    Lets a document gain signers one at a time (co-signing) without any key but the
+    newest: every signer's protected header is ``{1: EdDSA, 4: kid}``, so it is rebuilt
+    from the kid.
+    """
+    body = protected_header(kid=None, content_type=content_type)
+    items = [[protected_header(kid=kid, content_type=None), {}, sig] for kid, sig in signatures]
+    return cbor2.dumps(cbor2.CBORTag(SIGN_TAG, [body, {}, payload, items]))
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -229,8 +244,13 @@ def _decode_sign1(data: bytes, *, content_type: str) -> Envelope:
                                                data[s_start:s_end]),))
 
 
-def decode(data: bytes, *, content_type: str, allow_multi: bool) -> Envelope:
-    """Decode a COSE_Sign1 (or, if ``allow_multi``, a two-signer COSE_Sign) strictly.
+def decode(
+    data: bytes, *, content_type: str, allow_multi: bool, signers: tuple[int, int] = (2, 2)
+) -> Envelope:
+    """Decode a COSE_Sign1 (or, if ``allow_multi``, a COSE_Sign) strictly.
+
+    A COSE_Sign must carry between ``signers[0]`` and ``signers[1]`` signatures: two
+    exactly for a root rotation (the default), more for an alliance's member list.
 
     A COSE_Sign1 is split by its byte layout (:func:`_decode_sign1`): its payload is not
     decoded, whatever its size. A COSE_Sign (root rotations, bundles only) goes through
@@ -261,9 +281,12 @@ def decode(data: bytes, *, content_type: str, allow_multi: bool) -> Envelope:
         signatures: tuple[Signature, ...] = (Signature(kid, sig1_input(first, payload), last),)
     else:
         parse_protected_header(first, with_kid=False, content_type=content_type)
-        if type(last) is not list or len(last) != 2:
-            # Two signers exactly: a rotation, old and new root. One signer is COSE_Sign1.
-            raise CoseFormatError("a COSE_Sign bundle carries exactly two signatures")
+        low, high = signers
+        if type(last) is not list or not low <= len(last) <= high:
+            # A rotation: two signers exactly, old and new root (one signer is COSE_Sign1).
+            if (low, high) == (2, 2):
+                raise CoseFormatError("a COSE_Sign bundle carries exactly two signatures")
+            raise CoseFormatError(f"a COSE_Sign here carries {low} to {high} signatures")
         sigs = []
         for item in last:
             if type(item) is not list or len(item) != 3:

@@ -318,3 +318,83 @@ class RecognitionRequest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+
+
+class Alliance(Base):
+    """An alliance this city holds a member list of (SPEC §5b).
+
+    ``state`` is the signed list and the roots that vouched for it
+    (``trust.AllianceState``); it is checked again whenever it is loaded.
+    """
+
+    __tablename__ = "alliances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alliance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_result: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class AllianceMember(Base):
+    """A member of an alliance held, and the trust data fetched from it.
+
+    ``listed_fingerprint`` is the root the member list names; ``state`` (a
+    ``trust.TrustedState``, pinned by that fingerprint) is empty until the member's bundle
+    was fetched and matched it; ``fingerprint`` is the state's root (it follows a
+    rotation). ``suspended`` is this city's own decision.
+    """
+
+    __tablename__ = "alliance_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alliance_id: Mapped[str] = mapped_column(String(64), index=True)
+    city_id: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    listed_fingerprint: Mapped[str] = mapped_column(String(80))
+    fingerprint: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    state: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_result: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+    __table_args__ = (Index("ux_alliance_member", "alliance_id", "city_id", unique=True),)
+
+
+class AllianceDraft(Base):
+    """A proposed member list with the signatures gathered so far (``status`` pending,
+    published, or superseded once a version at least as high is held)."""
+
+    __tablename__ = "alliance_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alliance_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ux_alliance_draft", "alliance_id", "digest", unique=True),)
+
+
+class KnownRoot(Base):
+    """A city root certificate seen in a bundle that matched a fingerprint.
+
+    Used only to check signatures on member lists: a root counts for a member only when
+    its SHA-256 is the fingerprint a list names, so holding one more here trusts nothing.
+    """
+
+    __tablename__ = "known_roots"
+
+    fingerprint: Mapped[str] = mapped_column(String(80), primary_key=True)
+    city_id: Mapped[str] = mapped_column(String(8))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from cardservice import schema
+from cardservice.application.alliances import AllianceSyncResult, AllianceUseCases
 from cardservice.application.backup import (
     BackupRefusedError,
     BackupReport,
@@ -50,6 +51,14 @@ from cardservice.branding import Branding
 from cardservice.config import Settings, city_branding
 from cardservice.db import Database
 from cardservice.models import CardStatus
+from cardservice.services.alliances import (
+    AllianceEvent,
+    AllianceRefusedError,
+    AllianceView,
+    DraftView,
+    MemberChange,
+    MemberView,
+)
 from cardservice.services.audit import AuditChainError, AuditQuery
 from cardservice.services.cards import (
     REVOCATION_REASONS,
@@ -92,6 +101,8 @@ __all__ = [
     "SEARCH_PAGE_SIZE",
     "CardOfAnotherCityError", "CardQuery", "CardSummary", "FamilyQuery", "NameQuery",
     "ResidentData", "ResidentMatch", "ResidentQuery", "ResidentSearchPage",
+    "AllianceEvent", "AllianceRefusedError", "AllianceSyncResult", "AllianceUseCases",
+    "AllianceView", "DraftView", "MemberChange", "MemberView",
     "Application", "AuditChainError", "AuditEntryView", "AuditPage", "AuditQuery",
     "BackupRefusedError", "BackupReport", "Branding", "CardHolderSession", "CardInfo",
     "CardNotMatchedError", "CardSheet", "CardStatus", "IssuedCard", "KeyWarning",
@@ -125,6 +136,7 @@ class Application:
         self.cards = CardUseCases(settings, self.keys, self.uow)
         self.renewals = RenewalUseCases(settings, self.keys, self.uow)
         self.partners = PartnerUseCases(settings, self.keys, self.uow, self.verifier.partners)
+        self.alliances = AllianceUseCases(settings, self.keys, self.uow, self.verifier.partners)
         self.city = CityUseCases(settings, self.keys, self.uow)
         self.backup = BackupUseCases(settings, self.keys, self.db, self.uow)
         self.monitoring = Monitoring(self.keys, self.uow, self.verifier)

@@ -24,7 +24,7 @@ from cardservice.application.uploads import Uploads
 from cardservice.config import Settings
 from cardservice.db import Database
 from cardservice.errors import DatabaseUnavailableError
-from cardservice.services import cards, partners, publication, verification
+from cardservice.services import alliances, cards, partners, publication, verification
 from cardservice.services.citykeys import CityKeys
 from cardservice.services.verification import (
     CityTrust,
@@ -46,7 +46,8 @@ class _PartnerSnapshot:
 
 
 class PartnerDirectory:
-    """Partners' verification data for one process, rebuilt only when it changed."""
+    """Partners' and alliance members' verification data for one process, rebuilt only
+    when it changed (both bump the partners' version counter)."""
 
     def __init__(self, uow: UnitOfWork, *, recheck_seconds: float = partners.RECHECK_SECONDS
                  ) -> None:
@@ -68,6 +69,9 @@ class PartnerDirectory:
                 self._snapshot = _PartnerSnapshot(version, snap.partners, now)
                 return snap.partners
             built = partners.load_partner_trust(session)
+            # Alliance members after bilateral partners: a city pinned by a phone call
+            # keeps that pin (and its suspension) whatever an alliance says of it.
+            built.update(alliances.load_alliance_trust(session, skip=built))
             self._snapshot = _PartnerSnapshot(version, built, now)
             return built
 

@@ -39,6 +39,8 @@ class IssuerInfo:
     name: str
     own: bool
     suspended: bool = False
+    #: The alliance through which this city is recognised (None: own city or partner).
+    alliance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class PartnerTrust:
 
     info: IssuerInfo
     state: trust.TrustedState
+    #: For an alliance member: when the member list that vouches for it expires. After
+    #: that its cards cannot be judged (a list withheld must not keep a member forever).
+    vouched_until: datetime | None = None
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:
@@ -92,6 +97,8 @@ class VerificationResult:
         if self.issuer is not None:
             body["issuer"] = {"id": self.issuer.id, "name": self.issuer.name,
                               "own": self.issuer.own}
+            if self.issuer.alliance is not None:
+                body["issuer"]["alliance"] = self.issuer.alliance
         if self.serial is not None and self.issued_at and self.expires_at:
             body["card"] = {"serial": self.serial, "issued_at": _iso(self.issued_at),
                             "expires_at": _iso(self.expires_at)}
@@ -197,6 +204,9 @@ class CityTrust(credential.TrustAnchors):
             # that (sync failing or blocked) its cards cannot be judged, whatever they say.
             raise credential.TrustExpiredError(
                 f"{p.info.name}'s trust data expired here; sync the partner city.")
+        if p.vouched_until is not None and self.now >= p.vouched_until:
+            raise credential.TrustExpiredError(
+                f"The member list of {p.info.alliance} expired here; sync the alliance.")
         return self._partner_anchors.roots_for(issuer)
 
     def own_certificates(self) -> tuple[tuple[x509.Certificate, ...],
@@ -397,9 +407,15 @@ def offline_trust_data(anchors: CityTrust, *, own_revoked: Sequence[str], now: d
     issuers = [_issuer_json(anchors.own_id, anchors.own_name, True, False, roots, signing,
                             list(own_revoked), 0)]
     for p in anchors.partners.values():
-        issuers.append(_issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
-                                    p.signing_certificates, p.revoked_serials(),
-                                    p.state.trust_data_age_seconds(now), p.state.expires_at))
+        until = p.state.expires_at
+        if p.vouched_until is not None:
+            until = min(until, p.vouched_until)
+        entry = _issuer_json(p.info.id, p.info.name, False, p.info.suspended, p.roots,
+                             p.signing_certificates, p.revoked_serials(),
+                             p.state.trust_data_age_seconds(now), until)
+        if p.info.alliance is not None:
+            entry["alliance"] = p.info.alliance
+        issuers.append(entry)
     return {"generated_at": _iso_or_none(now), "issuers": issuers}
 
 
@@ -430,8 +446,11 @@ def offline_pins(anchors: CityTrust) -> list[dict[str, Any]]:
     pins = [{"id": anchors.own_id, "name": anchors.own_name, "own": True, "suspended": False,
              "root_sha256": _sha256_hex(roots[0])}]
     for p in anchors.partners.values():
-        pins.append({"id": p.info.id, "name": p.info.name, "own": False,
-                     "suspended": p.info.suspended, "root_sha256": _sha256_hex(p.state.root)})
+        pin = {"id": p.info.id, "name": p.info.name, "own": False,
+               "suspended": p.info.suspended, "root_sha256": _sha256_hex(p.state.root)}
+        if p.info.alliance is not None:
+            pin["alliance"] = p.info.alliance
+        pins.append(pin)
     return pins
 
 

@@ -42,6 +42,9 @@ Rules this module enforces (SPEC §5, issue 7):
   ``trust_data_age_seconds`` report it.
 - Time is passed in as ``now``; nothing here reads the clock.
 
+Alliances (SPEC §5b: a member list signed by a threshold of member roots, and
+:class:`AllianceState`) are in :mod:`~cardservice.trust.alliance`, with their own rules.
+
 Modules: :mod:`~cardservice.trust.model` (the documents as data, their field rules,
 errors), :mod:`~cardservice.trust.documents` (CBOR payloads, COSE signing and reading,
 JSON output), :mod:`~cardservice.trust.state` (:class:`TrustedState`). The names below
@@ -80,6 +83,19 @@ header, covered by every signature, keeps a revocation list from being read as a
 and the reverse. Decoding is strict: shortest-form CBOR, exactly these headers and keys.
 """
 
+from cardservice.trust.alliance import (
+    ALLIANCE_CONTENT_TYPE,
+    MAX_ALLIANCE_BYTES,
+    AllianceMember,
+    AllianceMismatchError,
+    AllianceState,
+    InsufficientSignaturesError,
+    MemberList,
+    MemberListChanges,
+    MemberListDocument,
+    SignatureCount,
+    UnconfirmedFingerprintsError,
+)
 from cardservice.trust.documents import (
     bundle_to_json,
     decode_bundle_unverified,
@@ -116,6 +132,17 @@ from cardservice.trust.model import (
 from cardservice.trust.state import PartnerTrustAnchors, TrustedState
 
 __all__ = [
+    "ALLIANCE_CONTENT_TYPE",
+    "MAX_ALLIANCE_BYTES",
+    "AllianceMember",
+    "AllianceMismatchError",
+    "AllianceState",
+    "InsufficientSignaturesError",
+    "MemberList",
+    "MemberListChanges",
+    "MemberListDocument",
+    "SignatureCount",
+    "UnconfirmedFingerprintsError",
     "BUNDLE_CONTENT_TYPE",
     "MAX_BUNDLE_BYTES",
     "MAX_REVOCATION_LIST_BYTES",

@@ -58,6 +58,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
 
     from cardservice.web import (
         admin,
+        alliances,
         api,
         auth,
         clerk,
@@ -80,6 +81,7 @@ def init_app(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> No
     verify.init_app(app)
     resident.init_app(app)
     partners.init_app(app)
+    alliances.init_app(app)
     wellknown.init_app(app)
 
     @app.context_processor

@@ -47,6 +47,20 @@ def revocations() -> ResponseReturnValue:
     return _cose(state.application().city.revocations().data, 60)
 
 
+@bp.get("/alliances/<alliance_id>")
+@api(PUBLIC)
+def alliance_list(alliance_id: str) -> ResponseReturnValue:
+    """The member list this city holds for an alliance (COSE_Sign, SPEC §5b)."""
+    return _cose(state.application().alliances.held_document(alliance_id), 300)
+
+
+@bp.get("/alliances/<alliance_id>/draft")
+@api(PUBLIC)
+def alliance_draft(alliance_id: str) -> ResponseReturnValue:
+    """The draft of the next version circulating here, with the signatures gathered."""
+    return _cose(state.application().alliances.circulated_draft(alliance_id), 0)
+
+
 @bp.post("/recognition-requests")
 @api(PUBLIC)
 @limiter.limit("10 per hour")

@@ -93,13 +93,16 @@ class City:
     """One city instance: ``city.toml``, its own SQLite file and keys/, and its server.
 
     ``admin_token`` and ``clerk_token`` are API tokens made with ``users token``; a city
-    made ``with_clerk=False`` (one that only recognises others' cards) has no clerk.
+    made ``with_clerk=False`` (one that only recognises others' cards) has no clerk, and
+    one made ``with_admin_token=False`` (driven by commands only) no admin token.
     """
 
     def __init__(self, base: Path, *, city_id: str, name: str,
-                 languages: Iterable[str] = ("en",), with_clerk: bool = True) -> None:
+                 languages: Iterable[str] = ("en",), with_clerk: bool = True,
+                 with_admin_token: bool = True) -> None:
         self.base = Path(base)
         self.with_clerk = with_clerk
+        self.with_admin_token = with_admin_token
         self.base.mkdir(parents=True, exist_ok=True)
         self.city_id = city_id
         self.name = name
@@ -159,7 +162,8 @@ class City:
         """``init`` (keys, schema, admin), a clerk, and an API token for each."""
         self.cli("init", "--admin", "boss")
         # The token is alone on the last line of stdout (SPEC §7).
-        self.admin_token = self.cli("users", "token", "boss").stdout.strip().splitlines()[-1]
+        if self.with_admin_token:
+            self.admin_token = self.last_line("users", "token", "boss")
         if self.with_clerk:
             self.cli("users", "add", "clerk1", "--role", "clerk")
             self.clerk_token = self.cli("users", "token", "clerk1").stdout.strip().splitlines()[-1]
@@ -256,6 +260,14 @@ class City:
         answer = self.api("GET", "/api/v1/partners", token=self.admin_token)
         assert answer.status == 200, answer
         return {p["city_id"]: p for p in answer.json["partners"]}
+
+    def last_line(self, *args: str) -> str:
+        """Run a command that must succeed; its last line of stdout (an id, a token)."""
+        return self.cli(*args).stdout.strip().splitlines()[-1]
+
+    def alliance_list(self, alliance_id: str) -> Answer:
+        """The member list this city serves at its well-known address."""
+        return self.api("GET", f"/.well-known/citycard/alliances/{alliance_id}")
 
     def issue_card(self, given: str, family: str, date_of_birth: str) -> dict[str, Any]:
         """Register a resident as the clerk and issue a card; the 201 body of the issue."""

@@ -93,6 +93,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("GET", "/.well-known/citycard/trust-bundle.json"): ("api", ALL),
     ("GET", "/.well-known/citycard/revocations"): ("api", ALL),
     ("POST", "/.well-known/citycard/recognition-requests"): ("api", ALL),
+    ("GET", "/.well-known/citycard/alliances/<alliance_id>"): ("api", ALL),
+    ("GET", "/.well-known/citycard/alliances/<alliance_id>/draft"): ("api", ALL),
     ("GET", "/admin/partners/"): ("page", ("admin",)),
     ("POST", "/admin/partners/add"): ("page", ("admin",)),
     ("POST", "/admin/partners/import"): ("page", ("admin",)),
@@ -102,6 +104,18 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("POST", "/admin/partners/<partner_id>/remove"): ("page", ("admin",)),
     ("POST", "/admin/partners/send-request"): ("page", ("admin",)),
     ("POST", "/admin/partners/requests/<int:request_id>/<decision>"): ("page", ("admin",)),
+    ("GET", "/admin/alliances/"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/create"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/propose"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/drafts/<int:draft_id>/cosign"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/drafts/<int:draft_id>/publish"): ("page", ("admin",)),
+    ("GET", "/admin/alliances/drafts/<int:draft_id>.cose"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/drafts/import"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/drafts/fetch"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/join"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/<alliance_id>/sync"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/<alliance_id>/members/<city_id>/suspend"): ("page", ("admin",)),
+    ("POST", "/admin/alliances/<alliance_id>/members/<city_id>/resume"): ("page", ("admin",)),
     ("POST", "/api/v1/partners"): ("api", ("admin",)),
     ("GET", "/api/v1/partners"): ("api", ("admin",)),
     ("POST", "/api/v1/partners/<partner_id>/sync"): ("api", ("admin",)),
@@ -109,7 +123,8 @@ ROUTES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
 
 SAMPLE_ARGS = {"username": "nobody-here", "serial": "X", "id": "1", "request_id": "1",
                "resident_id": "0" * 24, "partner_id": "FRLYS", "int:request_id": "1",
-               "decision": "reject"}
+               "decision": "reject", "alliance_id": "migration", "int:draft_id": "1",
+               "city_id": "FRLYS"}
 
 
 def app_routes(app):

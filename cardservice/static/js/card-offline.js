@@ -417,6 +417,7 @@ export async function verifyOffline(qr, { trust, fetchedAt, now }) {
   if (claims) {
     const issuer = trust.issuers.find((i) => i.id === claims.issuer);
     result.issuer = { id: issuer.id, name: issuer.name, own: Boolean(issuer.own) };
+    if (typeof issuer.alliance === "string") result.issuer.alliance = issuer.alliance;
     result.card = { serial: claims.serial, issued_at: claims.issued_at, expires_at: claims.expires_at };
     result.holder = { ...claims.holder };
     result.trust_data_age_seconds = sinceFetch + (issuer.trust_data_age_seconds || 0);

@@ -127,7 +127,10 @@ function showVerdict(result, { outdated, tampered }) {
       el("dt", {}, labels.date_of_birth), el("dd", {}, formatDay(result.holder.date_of_birth)));
     if (result.issuer) {
       details.append(el("dt", {}, labels.issued_by), el("dd", {},
-        result.issuer.own ? result.issuer.name : `${result.issuer.name} (${labels.partner_city})`));
+        result.issuer.own ? result.issuer.name
+          : typeof result.issuer.alliance === "string"
+            ? `${result.issuer.name} (${labels.alliance_member.replace("{alliance}", result.issuer.alliance)})`
+            : `${result.issuer.name} (${labels.partner_city})`));
     }
     if (result.card && result.card.expires_at) {
       details.append(el("dt", {}, labels.expires),

@@ -276,6 +276,8 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
     const oldest = Math.min(bundle.issuedAt, list ? list.issuedAt : bundle.issuedAt);
     issuers.push({
       id: pin.id, name: pin.name, own: Boolean(pin.own), suspended: Boolean(pin.suspended),
+      // The alliance through which the server recognises this city (a name to show only).
+      alliance: typeof pin.alliance === "string" ? pin.alliance : null,
       keys: bundle.keys, revoked: list ? list.revoked : [],
       // Own data is as old as its fetch; a partner's as its documents (as the server says).
       trust_data_age_seconds: pin.own ? 0 : Math.max(0, fetchedAt - oldest),

@@ -208,7 +208,9 @@ function start(root) {
         el("dt", {}, labels.date_of_birth), el("dd", {}, formatDay(result.holder.date_of_birth)));
       if (result.issuer) {
         const issuer = result.issuer.own ? result.issuer.name
-          : `${result.issuer.name} (${labels.partner_city})`;
+          : typeof result.issuer.alliance === "string"
+            ? `${result.issuer.name} (${labels.alliance_member.replace("{alliance}", result.issuer.alliance)})`
+            : `${result.issuer.name} (${labels.partner_city})`;
         details.append(el("dt", {}, labels.issued_by), el("dd", {}, issuer));
       }
       if (result.card && result.card.expires_at) {
