@@ -587,8 +587,9 @@ def camera_browser(playwright_instance: Any, chromium_path: str, ana_png: Path,
     browser.close()
 
 
-def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> None:
-    """Allowed before, the camera opens at once; "Next card" arms it again."""
+def test_camera_scans_a_card_and_stays_open_for_the_next(camera_browser: Any,
+                                                        city: LiveCity) -> None:
+    """Allowed before, the camera opens at once; "Next card" reads again, same stream."""
     context = camera_browser.new_context(locale="en-GB", permissions=["camera"])
     try:
         agent = Agent(context.new_page(), city)
@@ -596,17 +597,25 @@ def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> N
         verdict = agent.verdict()
         assert verdict.get_attribute("data-status") == "valid"
         assert verdict.locator(".holder-name").inner_text() == "Ana Maria Conceição da Silva"
-        # Scanning stopped: the camera is released and the start button is back.
-        assert agent.page.locator("#camera").is_hidden()
-        assert agent.page.locator("#camera-stop").is_hidden()
-        assert agent.page.locator("#camera-start").is_visible()
-        assert agent.page.evaluate("document.getElementById('camera').srcObject") is None
-        # The next person: the verdict goes, the camera scans again and reads the card.
+        # Reading paused, the camera kept: the next card needs no new getUserMedia.
+        assert agent.page.get_attribute("#verify-app", "data-scanner") == "paused"
+        agent.page.evaluate(
+            "() => { window.__stream = document.getElementById('camera').srcObject; }")
+        assert agent.page.evaluate("() => window.__stream.active") is True
+        assert agent.page.locator("#camera-stop").is_visible()
+        # The next person: the verdict goes, the scanner reads the card again.
         assert agent.page.evaluate("document.activeElement.id") == "next-card"
         agent.page.click("#next-card")
         assert agent.page.evaluate("document.activeElement.id") == "qr"
         verdict = agent.verdict()
         assert verdict.get_attribute("data-status") == "valid"
+        assert agent.page.evaluate(
+            "() => document.getElementById('camera').srcObject === window.__stream") is True
+        # Stopping releases it.
+        agent.page.click("#camera-stop")
+        assert agent.page.get_attribute("#verify-app", "data-scanner") == "off"
+        assert agent.page.evaluate("() => window.__stream.active") is False
+        assert agent.page.locator("#camera").is_hidden()
         assert agent.errors == []
     finally:
         context.close()

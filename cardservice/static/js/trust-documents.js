@@ -22,6 +22,7 @@
 // valid. The result has the shape card-offline.js checks cards against.
 
 import { decode as cborDecode } from "../vendor/cborg/lib/decode.js";
+import { verifyOffline } from "./card-offline.js";
 
 const BUNDLE_TYPE = "application/citycard-trust-bundle+cbor";
 const REVOCATIONS_TYPE = "application/citycard-revocations+cbor";
@@ -235,6 +236,42 @@ async function readRevocations(pin, rootDer, listB64) {
   return { revoked, issuedAt: body.issued_at, nextUpdate: body.next_update };
 }
 
+// What a document's check found, by the exact text checked (and the pin and root it was
+// checked against): checking is a pure function of those, so a document checked once
+// need not be checked again at every card. Edited storage is other text, checked anew.
+const checkedDocuments = new Map();
+const MAX_CHECKED_DOCUMENTS = 64;
+
+function once(key, check) {
+  let found = checkedDocuments.get(key);
+  if (!found) {
+    if (checkedDocuments.size >= MAX_CHECKED_DOCUMENTS) checkedDocuments.clear();
+    found = check();
+    found.catch(() => {}); // a refusal is kept too; each caller sees it when awaiting
+    checkedDocuments.set(key, found);
+  }
+  return found;
+}
+
+function frozen(value) {
+  // Byte arrays cannot be frozen; they are only read (hashed, compared).
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) frozen(inner);
+  }
+  return value;
+}
+
+function checkedBundle(pin, bundleB64) {
+  return once(`bundle\n${pin.id}\n${pin.root_sha256}\n${bundleB64}`,
+    () => readBundle(pin, bundleB64).then(frozen));
+}
+
+function checkedRevocations(pin, rootDer, listB64) {
+  return once(`revocations\n${pin.id}\n${hex(rootDer)}\n${listB64}`,
+    () => readRevocations(pin, rootDer, listB64).then(frozen));
+}
+
 /**
  * The trust data card-offline.js checks cards against, built only from documents that
  * pass their checks against `pins`. `stored` is what the page kept: {fetchedAt (ms),
@@ -257,7 +294,7 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
     if (!doc || typeof doc.bundle !== "string") continue; // fetched before it was pinned
     let bundle;
     try {
-      bundle = await readBundle(pin, doc.bundle);
+      bundle = await checkedBundle(pin, doc.bundle);
     } catch {
       problems.push(pin.id); // left out: its cards read unknown_issuer
       continue;
@@ -265,7 +302,7 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
     let list = null;
     if (typeof doc.revocations === "string") {
       try {
-        list = await readRevocations(pin, bundle.root, doc.revocations);
+        list = await checkedRevocations(pin, bundle.root, doc.revocations);
       } catch {
         problems.push(pin.id);
       }
@@ -284,4 +321,17 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
     });
   }
   return { trust: { issuers }, problems, outdated };
+}
+
+/**
+ * A card's code checked with stored trust data: the documents first, against `pins`
+ * (every time: storage may have been edited since), then the card (card-offline.js).
+ * Returns {result (the shape of POST /api/v1/verify), checked (as verifiedTrust)}.
+ */
+export async function checkWithStoredTrust(text, stored, { pins, now, maxAgeHours }) {
+  const checked = await verifiedTrust(stored, { pins, now, maxAgeHours });
+  const result = await verifyOffline(text, {
+    trust: checked.trust, fetchedAt: new Date(stored.fetchedAt), now,
+  });
+  return { result, checked };
 }
