@@ -276,3 +276,38 @@ def test_without_javascript_enter_posts_the_form(browser: Any, city: LiveCity) -
         assert page.locator(f"{VERDICT} .holder-name").inner_text() == "Sem Script"
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def test_an_older_revocation_list_cannot_be_replayed_into_the_browser(
+        pwa: Agent, city: LiveCity) -> None:
+    card = city.issue_card("Vasco", "Revogado", "1970-07-07")
+    open_and_install(pwa)
+    before = pwa.page.evaluate(f"localStorage.getItem('{TRUST_KEY}')")
+    city.api("POST", f"/api/v1/cards/{card['serial']}/revoke", {"reason": "stolen"})
+    pwa.page.reload()  # online: the page takes the new list, and remembers its number
+    pwa.page.wait_for_function(
+        "([key, before]) => localStorage.getItem(key) !== before", arg=[TRUST_KEY, before])
+    after = pwa.page.evaluate(f"localStorage.getItem('{TRUST_KEY}')")
+    floor = json.loads(pwa.page.evaluate("localStorage.getItem('cardservice.verify.trust-floor')"))
+    assert floor["PTLIS"]["sequence"] >= 1
+
+    # Replayed over the network (an old answer, validly signed): refused, nothing replaced.
+    old_answer = json.dumps(json.loads(before)["data"])
+    pwa.page.route("**/verify/trust-data.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=old_answer))
+    pwa.page.reload()
+    pwa.page.wait_for_selector("#verify-app[data-trust-refresh=refused]", state="attached")
+    assert pwa.page.evaluate(f"localStorage.getItem('{TRUST_KEY}')") == after
+    pwa.page.unroute("**/verify/trust-data.json")
+    pwa.allow_offline_errors = True
+    pwa.page.context.set_offline(True)
+    assert scan(pwa, card["qr"]).get_attribute("data-status") == "revoked"
+
+    # Put back into storage on the device: the city's data is not used, never "valid".
+    pwa.page.evaluate("([key, value]) => localStorage.setItem(key, value)", [TRUST_KEY, before])
+    verdict = scan(pwa, card["qr"])
+    assert verdict.get_attribute("data-status") == "unknown_issuer"
+    assert verdict.locator("[data-warning=tampered]").count() == 1

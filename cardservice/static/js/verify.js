@@ -21,10 +21,13 @@
 // the server is slow, the device's verdict is shown at once, marked as awaiting the
 // server, and the server's answer replaces it.
 
-import { checkWithStoredTrust, verifiedTrust } from "./trust-documents.js";
+import { checkWithStoredTrust, raisedFloor, verifiedTrust } from "./trust-documents.js";
 import { verdictView } from "./verdict-view.js";
 
 const TRUST_STORAGE_KEY = "cardservice.verify.trust-data";
+// The highest bundle version and revocation list sequence seen, by city: older documents
+// are refused from then on (rollback), whether fetched or put back into storage.
+const TRUST_FLOOR_KEY = "cardservice.verify.trust-floor";
 const TRUST_REFRESH_MS = 5 * 60 * 1000;
 const API_TIMEOUT_MS = 10 * 1000;
 // How long the server's answer is awaited before the device's own verdict is shown.
@@ -91,6 +94,17 @@ function start(root) {
     return null;
   }
 
+  function trustFloor() {
+    try {
+      const value = JSON.parse(localStorage.getItem(TRUST_FLOOR_KEY));
+      if (value && typeof value === "object" && !Array.isArray(value)) return value;
+    } catch {
+      // unreadable or blocked storage: nothing seen yet
+    }
+    return {};
+  }
+
+  // data-trust-refresh says how the last refresh went ("stored", "refused", "failed").
   async function refreshTrust({ ifOlderThan = 0 } = {}) {
     const cached = cachedTrust();
     if (cached && Date.now() - cached.fetchedAt < ifOlderThan) return;
@@ -99,17 +113,23 @@ function start(root) {
         credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
         signal: AbortSignal.timeout(API_TIMEOUT_MS),
       });
-      if (!resp.ok) return;
+      if (!resp.ok) throw new Error(`status ${resp.status}`);
       const data = await resp.json();
-      if (!data || !Array.isArray(data.documents)) return;
+      if (!data || !Array.isArray(data.documents)) throw new Error("not trust data");
       const fresh = { fetchedAt: Date.now(), data };
-      // Kept only when it passes the same checks as at use: a broken answer never
-      // replaces good data.
-      const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours });
-      if (checked.problems.length) return;
+      // Kept only when it passes the same checks as at use, against the highest versions
+      // seen: a broken or older answer never replaces good data.
+      const floor = trustFloor();
+      const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours, floor });
+      if (checked.problems.length) {
+        root.dataset.trustRefresh = "refused";
+        return;
+      }
       localStorage.setItem(TRUST_STORAGE_KEY, JSON.stringify(fresh));
+      localStorage.setItem(TRUST_FLOOR_KEY, JSON.stringify(raisedFloor(floor, checked.seen)));
+      root.dataset.trustRefresh = "stored";
     } catch {
-      // offline or storage full: keep what we have
+      root.dataset.trustRefresh = "failed"; // offline or storage full: keep what we have
     }
   }
 
@@ -167,7 +187,8 @@ function start(root) {
   function deviceCheck(text) {
     const cached = cachedTrust();
     if (!cached) return Promise.resolve(null);
-    return checkWithStoredTrust(text, cached, { pins, now: new Date(), maxAgeHours })
+    return checkWithStoredTrust(text, cached,
+      { pins, now: new Date(), maxAgeHours, floor: trustFloor() })
       .catch(() => null);
   }
 
