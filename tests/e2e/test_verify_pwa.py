@@ -311,3 +311,30 @@ def test_an_older_revocation_list_cannot_be_replayed_into_the_browser(
     verdict = scan(pwa, card["qr"])
     assert verdict.get_attribute("data-status") == "unknown_issuer"
     assert verdict.locator("[data-warning=tampered]").count() == 1
+
+
+# --------------------------------------------------------------------------- a slow server
+
+
+def test_a_slow_server_gets_the_devices_verdict_first_then_its_own(
+        pwa: Agent, city: LiveCity) -> None:
+    card = city.issue_card("Lenta", "Resposta", "1995-05-05")
+    open_and_install(pwa)
+    # Revoked after the page took its data: only the server knows yet.
+    city.api("POST", f"/api/v1/cards/{card['serial']}/revoke", {"reason": "stolen"})
+    held: list[Any] = []
+    pwa.page.route("**/api/v1/verify", lambda route: held.append(route))  # held until released
+    pwa.fresh_verdict()
+    pwa.page.fill("#qr", card["qr"])
+    pwa.page.keyboard.press("Enter")
+    first = pwa.page.wait_for_selector(f"{VERDICT}[data-pending=true]")
+    assert first.get_attribute("data-source") == "device"
+    assert first.get_attribute("data-status") == "valid"
+    assert "waiting for the city's server" in first.query_selector(".verdict-age").inner_text()
+    assert len(held) == 1
+    held[0].continue_()
+    final = pwa.page.wait_for_selector(f"{VERDICT}[data-source=server]")
+    assert final.get_attribute("data-status") == "revoked"
+    assert final.get_attribute("data-pending") is None
+    assert pwa.page.locator(VERDICT).count() == 1
+    no_serious_violations(pwa, "server's verdict after the device's")
