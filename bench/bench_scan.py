@@ -261,7 +261,10 @@ def main() -> None:
                 page = context.new_page()
                 page.add_init_script(WATCH_JS)
                 page.goto(city.url + "/verify")
-                page.wait_for_function("(k) => localStorage.getItem(k) !== null", arg=TRUST_KEY)
+                # Trust data kept (data-trust-refresh: IndexedDB; earlier pages: localStorage).
+                page.wait_for_function(
+                    "(k) => document.getElementById('verify-app').dataset.trustRefresh === "
+                    "'stored' || localStorage.getItem(k) !== null", arg=TRUST_KEY)
                 page.wait_for_selector("#verify-app[data-decoder=ready]", state="attached")
                 # The camera, allowed, opens as the page loads: its first verdict is the
                 # page's start-up (decoder loading), not counted.

@@ -21,7 +21,14 @@ import pytest
 
 from cardservice import pki, trust
 from tests.e2e.cities import EXE, City, start_cities, stop_cities
-from tests.e2e.test_verify_browser import TRUST_KEY, VERDICT, Agent, make_card, signer_for
+from tests.e2e.test_verify_browser import (
+    VERDICT,
+    Agent,
+    make_card,
+    signer_for,
+    store_trust,
+    stored_trust,
+)
 from tests.e2e.test_verify_pwa import PHONE, b64url, forger, scan
 
 pytestmark = pytest.mark.browser
@@ -65,7 +72,7 @@ def agent(browser: Any, pair: Pair) -> Iterator[Agent]:
     try:
         a.open()
         a.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-        stored = a.page.evaluate("(key) => JSON.parse(localStorage.getItem(key))", TRUST_KEY)
+        stored = stored_trust(a.page)
         assert {d["id"] for d in stored["data"]["documents"]} == {HOME, PARTNER}
         a.allow_offline_errors = True
         context.set_offline(True)
@@ -78,7 +85,7 @@ def agent(browser: Any, pair: Pair) -> Iterator[Agent]:
 
 
 def partner_document(agent: Agent) -> dict[str, Any]:
-    stored = agent.page.evaluate("(key) => JSON.parse(localStorage.getItem(key))", TRUST_KEY)
+    stored = stored_trust(agent.page)
     document: dict[str, Any] = next(
         d for d in stored["data"]["documents"] if d["id"] == PARTNER)
     return document
@@ -118,18 +125,16 @@ def test_edited_partner_data_cannot_make_a_forged_partner_card_valid(
         "one bit of the bundle flipped": {"bundle": b64url(bytes(flipped))},  # stays, below
     }
     for name, change in cases.items():
-        agent.page.evaluate("""([key, id, genuine, change]) => {
-          const c = JSON.parse(localStorage.getItem(key));
-          const at = c.data.documents.findIndex((d) => d.id === id);
-          const doc = {...genuine};
-          if (change.bundle) doc.bundle = change.bundle;
-          if ("revocations" in change) delete doc.revocations;
-          c.data.documents[at] = doc;
-          for (const issuer of c.data.issuers || []) {
-            if (issuer.id === id && change.summary_keys) issuer.keys = change.summary_keys;
-          }
-          localStorage.setItem(key, JSON.stringify(c));
-        }""", [TRUST_KEY, PARTNER, genuine, change])
+        edited = stored_trust(agent.page)
+        document = {**genuine, **({"bundle": change["bundle"]} if "bundle" in change else {})}
+        if "revocations" in change:
+            del document["revocations"]
+        edited["data"]["documents"] = [document if d["id"] == PARTNER else d
+                                       for d in edited["data"]["documents"]]
+        for issuer in edited["data"].get("issuers", []):
+            if issuer["id"] == PARTNER and "summary_keys" in change:
+                issuer["keys"] = change["summary_keys"]
+        store_trust(agent.page, edited)
         verdict = scan(agent, forged)
         assert verdict.get_attribute("data-status") != "valid", name
         assert "verdict-valid" not in (verdict.get_attribute("class") or ""), name

@@ -7,8 +7,8 @@
 // words shown come from the page itself (#verify-strings, rendered by the server in
 // the agent's language), and a verdict is drawn exactly as templates/verify/_verdict.html
 // draws it. Nothing about a scanned card is stored: only public trust data (keys and
-// revoked serials, as the signed documents) goes to localStorage, and those documents
-// are checked against the roots pinned in the page before every use
+// revoked serials, as the signed documents) is kept, in IndexedDB (trust-store.js), and
+// those documents are checked against the roots pinned in the page before every use
 // (trust-documents.js). A service worker (/verify-sw.js) keeps the page and its code so
 // that it opens with no network.
 //
@@ -22,12 +22,9 @@
 // server, and the server's answer replaces it.
 
 import { checkWithStoredTrust, raisedFloor, verifiedTrust } from "./trust-documents.js";
+import { readStored, writeStored } from "./trust-store.js";
 import { verdictView } from "./verdict-view.js";
 
-const TRUST_STORAGE_KEY = "cardservice.verify.trust-data";
-// The highest bundle version and revocation list sequence seen, by city: older documents
-// are refused from then on (rollback), whether fetched or put back into storage.
-const TRUST_FLOOR_KEY = "cardservice.verify.trust-floor";
 const TRUST_REFRESH_MS = 5 * 60 * 1000;
 const API_TIMEOUT_MS = 10 * 1000;
 // How long the server's answer is awaited before the device's own verdict is shown.
@@ -83,9 +80,9 @@ function start(root) {
 
   // ------------------------------------------------------------------ trust data cache
 
-  function cachedTrust() {
+  async function cachedTrust() {
     try {
-      const value = JSON.parse(localStorage.getItem(TRUST_STORAGE_KEY));
+      const value = await readStored("data");
       if (value && Number.isFinite(value.fetchedAt) && value.data &&
           Array.isArray(value.data.documents)) return value;
     } catch {
@@ -94,9 +91,11 @@ function start(root) {
     return null;
   }
 
-  function trustFloor() {
+  // The highest bundle version and revocation list sequence seen, by city: older
+  // documents are refused from then on (rollback), whether fetched or put back.
+  async function trustFloor() {
     try {
-      const value = JSON.parse(localStorage.getItem(TRUST_FLOOR_KEY));
+      const value = await readStored("floor");
       if (value && typeof value === "object" && !Array.isArray(value)) return value;
     } catch {
       // unreadable or blocked storage: nothing seen yet
@@ -106,7 +105,7 @@ function start(root) {
 
   // data-trust-refresh says how the last refresh went ("stored", "refused", "failed").
   async function refreshTrust({ ifOlderThan = 0 } = {}) {
-    const cached = cachedTrust();
+    const cached = await cachedTrust();
     if (cached && Date.now() - cached.fetchedAt < ifOlderThan) return;
     try {
       const resp = await fetch(trustUrl, {
@@ -119,14 +118,14 @@ function start(root) {
       const fresh = { fetchedAt: Date.now(), data };
       // Kept only when it passes the same checks as at use, against the highest versions
       // seen: a broken or older answer never replaces good data.
-      const floor = trustFloor();
+      const floor = await trustFloor();
       const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours, floor });
       if (checked.problems.length) {
         root.dataset.trustRefresh = "refused";
         return;
       }
-      localStorage.setItem(TRUST_STORAGE_KEY, JSON.stringify(fresh));
-      localStorage.setItem(TRUST_FLOOR_KEY, JSON.stringify(raisedFloor(floor, checked.seen)));
+      await writeStored("data", fresh);
+      await writeStored("floor", raisedFloor(floor, checked.seen));
       root.dataset.trustRefresh = "stored";
     } catch {
       root.dataset.trustRefresh = "failed"; // offline or storage full: keep what we have
@@ -184,12 +183,15 @@ function start(root) {
 
   // The card checked with the stored trust data (checked against the pinned roots every
   // time: storage may have been edited); null when there is none.
-  function deviceCheck(text) {
-    const cached = cachedTrust();
-    if (!cached) return Promise.resolve(null);
-    return checkWithStoredTrust(text, cached,
-      { pins, now: new Date(), maxAgeHours, floor: trustFloor() })
-      .catch(() => null);
+  async function deviceCheck(text) {
+    try {
+      const cached = await cachedTrust();
+      if (!cached) return null;
+      return await checkWithStoredTrust(text, cached,
+        { pins, now: new Date(), maxAgeHours, floor: await trustFloor() });
+    } catch {
+      return null;
+    }
   }
 
   // The server's answer: {kind: "answer", body}, {kind: "unreachable"} (no answer, a
