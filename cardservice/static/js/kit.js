@@ -58,15 +58,22 @@ async function check(text) {
   }
 }
 
-function decoderBytes() {
-  const b64 = document.getElementById("kit-wasm").textContent.trim();
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
+// The decoder, compiled once from the bytes written into the file (~1 MB of Base64).
+let decoder = null;
+function kitReader() {
+  if (!decoder) {
+    const b64 = document.getElementById("kit-wasm").textContent.trim();
+    const wasmBinary = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
+    decoder = prepareReader({ wasmBinary });
+    decoder.catch(() => { decoder = null; }); // a later photo tries again
+  }
+  return decoder;
 }
 
 async function checkPhoto(file) {
   let text;
   try {
-    await prepareReader({ wasmBinary: decoderBytes() });
+    await kitReader();
     text = await readQrFromFile(file);
   } catch (exc) {
     view.showMessage(exc instanceof UnreadableImageError ? labels.unreadable
@@ -113,6 +120,6 @@ verifiedTrust(stored, trustOptions(now)).then((checked) => {
   app.dataset.ready = "true";
 }, () => { app.dataset.ready = "failed"; });
 if (fileInput) {
-  prepareReader({ wasmBinary: decoderBytes() }).then(
+  kitReader().then(
     () => { app.dataset.decoder = "ready"; }, () => { app.dataset.decoder = "unavailable"; });
 }

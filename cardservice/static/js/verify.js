@@ -125,7 +125,8 @@ function start(root) {
         return;
       }
       await writeStored("data", fresh);
-      await writeStored("floor", raisedFloor(floor, checked.seen));
+      // Read again: a refresh running alongside may have raised it meanwhile.
+      await writeStored("floor", raisedFloor(await trustFloor(), checked.seen));
       root.dataset.trustRefresh = "stored";
     } catch {
       root.dataset.trustRefresh = "failed"; // offline or storage full: keep what we have
