@@ -166,6 +166,8 @@ OFFLINE_STATIC = (
     "js/card-offline.js",
     "js/trust-documents.js",
     "js/qr-reader.js",
+    "js/verdict-view.js",
+    "js/trust-store.js",
     "vendor/cborg/lib/0uint.js",
     "vendor/cborg/lib/1negint.js",
     "vendor/cborg/lib/2bytes.js",

@@ -26,7 +26,13 @@ from tests.e2e.conftest import LiveCity, launch_with_camera
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-TRUST_KEY = "cardservice.verify.trust-data"
+# The page keeps its trust data in IndexedDB (static/js/trust-store.js): the tests read
+# and edit it through that module, as the page does.
+STORE_JS = "/static/js/trust-store.js"
+READ_STORED_JS = f"async (name) => (await import({STORE_JS!r})).readStored(name)"
+WRITE_STORED_JS = (
+    f"async ([name, value]) => {{ await (await import({STORE_JS!r})).writeStored(name, value); }}")
+FORGET_STORED_JS = f"async (name) => {{ await (await import({STORE_JS!r})).forgetStored(name); }}"
 VERDICT = "#verdict .verdict"
 # What the browser reports that is not the page's fault.
 EXPECTED_CONSOLE = (
@@ -35,19 +41,31 @@ EXPECTED_CONSOLE = (
 # While the server is stopped (or the browser offline) on purpose, failed requests are
 # logged too.
 OFFLINE_CONSOLE = re.compile(r"ERR_CONNECTION_REFUSED|ERR_INTERNET_DISCONNECTED")
-OFFLINE_JS = """async ([qr, nowIso, key]) => {
+OFFLINE_JS = """async ([qr, nowIso, store]) => {
   const m = await import("/static/js/card-offline.js");
-  const cached = JSON.parse(localStorage.getItem(key));
+  const cached = await (await import(store)).readStored("data");
   return m.verifyOffline(qr, {trust: cached.data, fetchedAt: new Date(cached.fetchedAt),
                               now: nowIso ? new Date(nowIso) : new Date()});
 }"""
-# Changes the cached trust data in the page: (key, change) => ...
-EDIT_TRUST_JS = """([key, change]) => {
-  const c = JSON.parse(localStorage.getItem(key));
-  Object.assign(c.data.issuers[0], change.issuer || {});
-  c.fetchedAt -= change.fetched_earlier_ms || 0;
-  localStorage.setItem(key, JSON.stringify(c));
-}"""
+
+
+def stored_trust(page: Any, name: str = "data") -> Any:
+    """The page's stored trust record ``name`` ("data" or "floor"), or None."""
+    return page.evaluate(READ_STORED_JS, name)
+
+
+def store_trust(page: Any, value: Any, name: str = "data") -> None:
+    """Replace the page's stored trust record ``name`` (as someone holding the device could)."""
+    page.evaluate(WRITE_STORED_JS, [name, value])
+
+
+def edit_trust(page: Any, *, issuer: dict[str, Any] | None = None,
+               fetched_earlier_ms: int = 0) -> None:
+    """Edit the stored trust data: the first issuer's summary, and when it was fetched."""
+    cached = stored_trust(page)
+    cached["data"]["issuers"][0].update(issuer or {})
+    cached["fetchedAt"] -= fetched_earlier_ms
+    store_trust(page, cached)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -82,7 +100,7 @@ class Agent:
         self.page.goto(self.city.url + "/verify")
         # A function, not an expression: Playwright would eval() an expression, which
         # the page's CSP rightly refuses.
-        self.page.wait_for_function("(key) => localStorage.getItem(key) !== null", arg=TRUST_KEY)
+        self.page.wait_for_selector("#verify-app[data-trust-refresh=stored]", state="attached")
         self.page.wait_for_selector("#verify-app[data-decoder=ready]", state="attached")
 
     def fresh_verdict(self) -> None:
@@ -111,7 +129,7 @@ class Agent:
     def offline(self, qr: str, now: datetime | None = None) -> dict[str, Any]:
         """The offline check of ``qr`` with the cached trust data, run in the page."""
         result: dict[str, Any] = self.page.evaluate(
-            OFFLINE_JS, [qr, now.strftime("%Y-%m-%dT%H:%M:%SZ") if now else None, TRUST_KEY])
+            OFFLINE_JS, [qr, now.strftime("%Y-%m-%dT%H:%M:%SZ") if now else None, STORE_JS])
         return result
 
 
@@ -326,7 +344,7 @@ def test_with_the_server_stopped_a_loaded_page_checks_offline(
 def test_offline_without_trust_data_says_the_card_cannot_be_checked(
         agent: Agent, ana: dict[str, Any]) -> None:
     agent.open()
-    agent.page.evaluate(f"localStorage.removeItem('{TRUST_KEY}')")
+    agent.page.evaluate(FORGET_STORED_JS, "data")
     agent.allow_offline_errors = True
     agent.page.context.set_offline(True)
     verdict = agent.paste(ana["qr"])
@@ -406,13 +424,26 @@ def test_empty_form_and_a_picture_without_a_code_are_explained(agent: Agent,
 
 def test_trust_data_is_cached_without_personal_data(agent: Agent, ana: dict[str, Any]) -> None:
     agent.open()
-    cached = json.loads(agent.page.evaluate(f"localStorage.getItem('{TRUST_KEY}')"))
+    cached = stored_trust(agent.page)
     assert isinstance(cached["fetchedAt"], int)
     (own,) = cached["data"]["issuers"]
     assert own["id"] == "PTLIS" and own["own"] is True and own["keys"]
     agent.paste(ana["qr"])
-    storage = agent.page.evaluate("JSON.stringify(localStorage)")
+    storage = json.dumps([agent.page.evaluate("JSON.stringify(localStorage)"),
+                          stored_trust(agent.page), stored_trust(agent.page, "floor")])
     assert "Ana" not in storage and ana["qr"] not in storage and ana["serial"] not in storage
+
+
+def test_trust_data_an_older_page_left_in_local_storage_moves_to_indexeddb(
+        agent: Agent) -> None:
+    agent.open()
+    cached = stored_trust(agent.page)
+    agent.page.evaluate(FORGET_STORED_JS, "data")
+    legacy = "cardservice.verify.trust-data"
+    agent.page.evaluate("([k, v]) => localStorage.setItem(k, v)", [legacy, json.dumps(cached)])
+    assert stored_trust(agent.page) == cached
+    assert agent.page.evaluate("(k) => localStorage.getItem(k)", legacy) is None
+    assert stored_trust(agent.page) == cached  # from IndexedDB now
 
 
 # --------------------------------------------------------------------------- offline = server
@@ -542,18 +573,16 @@ def test_offline_partner_cards_use_the_partners_data_and_age(agent: Agent,
     """A partner's keys come with its own data age; a suspended partner is refused."""
     agent.open()
     qr = make_card(signer_for(city))
-    agent.page.evaluate(EDIT_TRUST_JS, [TRUST_KEY, {
-        "issuer": {"own": False, "trust_data_age_seconds": 7200},
-        "fetched_earlier_ms": 60_000}])
+    edit_trust(agent.page, issuer={"own": False, "trust_data_age_seconds": 7200},
+               fetched_earlier_ms=60_000)
     result = agent.offline(qr)
     assert result["status"] == "valid" and result["issuer"]["own"] is False
     assert 7260 <= result["trust_data_age_seconds"] < 7300
     # Issue 11, finding 7: past the partner's bundle expiry its cards are not valid.
-    agent.page.evaluate(EDIT_TRUST_JS, [TRUST_KEY, {
-        "issuer": {"trust_data_expires_at": "2001-01-01T00:00:00Z"}}])
+    edit_trust(agent.page, issuer={"trust_data_expires_at": "2001-01-01T00:00:00Z"})
     result = agent.offline(qr)
     assert result["status"] == "trust_expired" and "holder" not in result
-    agent.page.evaluate(EDIT_TRUST_JS, [TRUST_KEY, {"issuer": {"suspended": True}}])
+    edit_trust(agent.page, issuer={"suspended": True})
     result = agent.offline(qr)
     assert result["status"] == "partner_suspended" and "holder" not in result
 
@@ -587,8 +616,9 @@ def camera_browser(playwright_instance: Any, chromium_path: str, ana_png: Path,
     browser.close()
 
 
-def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> None:
-    """Allowed before, the camera opens at once; "Next card" arms it again."""
+def test_camera_scans_a_card_and_stays_open_for_the_next(camera_browser: Any,
+                                                        city: LiveCity) -> None:
+    """Allowed before, the camera opens at once; "Next card" reads again, same stream."""
     context = camera_browser.new_context(locale="en-GB", permissions=["camera"])
     try:
         agent = Agent(context.new_page(), city)
@@ -596,17 +626,27 @@ def test_camera_scans_a_card_and_stops(camera_browser: Any, city: LiveCity) -> N
         verdict = agent.verdict()
         assert verdict.get_attribute("data-status") == "valid"
         assert verdict.locator(".holder-name").inner_text() == "Ana Maria Conceição da Silva"
-        # Scanning stopped: the camera is released and the start button is back.
-        assert agent.page.locator("#camera").is_hidden()
-        assert agent.page.locator("#camera-stop").is_hidden()
-        assert agent.page.locator("#camera-start").is_visible()
-        assert agent.page.evaluate("document.getElementById('camera').srcObject") is None
-        # The next person: the verdict goes, the camera scans again and reads the card.
+        # Reading paused, the camera kept: the next card needs no new getUserMedia.
+        assert agent.page.get_attribute("#verify-app", "data-scanner") == "paused"
+        agent.page.evaluate(
+            "() => { window.__stream = document.getElementById('camera').srcObject; }")
+        assert agent.page.evaluate("() => window.__stream.active") is True
+        assert agent.page.locator("#camera-stop").is_visible()
+        # The next person: the verdict goes, the scanner reads the card again (at once:
+        # the card is still in view), and "Next card" has the focus again.
         assert agent.page.evaluate("document.activeElement.id") == "next-card"
+        agent.fresh_verdict()
         agent.page.click("#next-card")
-        assert agent.page.evaluate("document.activeElement.id") == "qr"
         verdict = agent.verdict()
         assert verdict.get_attribute("data-status") == "valid"
+        agent.page.wait_for_function("() => document.activeElement.id === 'next-card'")
+        assert agent.page.evaluate(
+            "() => document.getElementById('camera').srcObject === window.__stream") is True
+        # Stopping releases it.
+        agent.page.click("#camera-stop")
+        assert agent.page.get_attribute("#verify-app", "data-scanner") == "off"
+        assert agent.page.evaluate("() => window.__stream.active") is False
+        assert agent.page.locator("#camera").is_hidden()
         assert agent.errors == []
     finally:
         context.close()

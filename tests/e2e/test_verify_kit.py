@@ -163,3 +163,14 @@ def test_a_kit_older_than_the_city_allows_says_so(browser: Any, kit: dict[str, A
         assert page.page.locator("#kit-warnings [data-warning=outdated]").count() == 1
     finally:
         page.close()
+
+
+def test_a_photo_of_the_card_is_read_with_the_decoder_inside_the_file(
+        opened: KitPage, kit: dict[str, Any], city: LiveCity, tmp_path: Path) -> None:
+    """The verify page's reader (qr-reader.js), handed the WebAssembly from the file."""
+    opened.page.wait_for_selector("#kit-app[data-decoder=ready]", state="attached")
+    picture = city.card_png(kit["valid"]["serial"], tmp_path / "card.png")
+    opened.page.set_input_files("#image", str(picture))
+    verdict = opened.page.wait_for_selector("#verdict .verdict[data-status]")
+    assert verdict.get_attribute("data-status") == "valid"
+    assert verdict.query_selector(".holder-name").inner_text() == "Olga Semrede"

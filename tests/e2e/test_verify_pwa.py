@@ -28,7 +28,15 @@ from PIL import Image
 from cardservice import pki, trust
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import LiveCity
-from tests.e2e.test_verify_browser import TRUST_KEY, VERDICT, Agent, make_card, signer_for
+from tests.e2e.test_verify_browser import (
+    STORE_JS,
+    VERDICT,
+    Agent,
+    make_card,
+    signer_for,
+    store_trust,
+    stored_trust,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -132,11 +140,9 @@ def test_reloaded_offline_the_page_opens_and_checks_cards(pwa: Agent, city: Live
     no_serious_violations(pwa, "offline, revoked")
 
     # Past the city's limit (48 hours here) the verdict says the data may be out of date.
-    pwa.page.evaluate("""(key) => {
-      const c = JSON.parse(localStorage.getItem(key));
-      c.fetchedAt -= 49 * 3600 * 1000;
-      localStorage.setItem(key, JSON.stringify(c));
-    }""", TRUST_KEY)
+    cached = stored_trust(pwa.page)
+    cached["fetchedAt"] -= 49 * 3600 * 1000
+    store_trust(pwa.page, cached)
     verdict = scan(pwa, valid["qr"])
     assert verdict.get_attribute("data-outdated") == "true"
     assert "may be out of date" in verdict.locator("[data-warning=outdated]").inner_text()
@@ -174,7 +180,7 @@ def test_tampered_trust_data_cannot_make_a_forged_card_valid(pwa: Agent, city: L
     root_key, root, key, cert = forger()
     forged = forged_card(city, key, cert)
     open_and_install(pwa)
-    stored = json.loads(pwa.page.evaluate(f"localStorage.getItem('{TRUST_KEY}')"))
+    stored = stored_trust(pwa.page)
     genuine = stored["data"]["documents"][0]
     assert genuine["id"] == "PTLIS"
 
@@ -204,23 +210,23 @@ def test_tampered_trust_data_cannot_make_a_forged_card_valid(pwa: Agent, city: L
     pwa.allow_offline_errors = True
     pwa.page.context.set_offline(True)
     for name, change in cases.items():
-        pwa.page.evaluate("""([key, genuine, change]) => {
-          const c = JSON.parse(localStorage.getItem(key));
-          c.data.documents[0] = {...genuine, ...(change.bundle ? {bundle: change.bundle} : {})};
-          if (change.summary_keys) c.data.issuers[0].keys = change.summary_keys;
-          localStorage.setItem(key, JSON.stringify(c));
-        }""", [TRUST_KEY, genuine, change])
+        edited = stored_trust(pwa.page)
+        edited["data"]["documents"][0] = {**genuine, **(
+            {"bundle": change["bundle"]} if "bundle" in change else {})}
+        if "summary_keys" in change:
+            edited["data"]["issuers"][0]["keys"] = change["summary_keys"]
+        store_trust(pwa.page, edited)
         verdict = scan(pwa, forged)
         assert verdict.get_attribute("data-status") != "valid", name
         assert "verdict-valid" not in (verdict.get_attribute("class") or ""), name
         assert verdict.locator(".holder-name").count() == 0, name
     # The unchecked summary alone would have been fooled: the check is what refuses it.
-    fooled = pwa.page.evaluate("""async ([key, qr]) => {
+    fooled = pwa.page.evaluate("""async ([store, qr]) => {
       const m = await import("/static/js/card-offline.js");
-      const c = JSON.parse(localStorage.getItem(key));
+      const c = await (await import(store)).readStored("data");
       const at = new Date();
       return (await m.verifyOffline(qr, {trust: c.data, fetchedAt: at, now: at})).status;
-    }""", [TRUST_KEY, forged])
+    }""", [STORE_JS, forged])
     assert fooled == "valid"
     # A broken bundle is reported, and the city's own genuine cards wait for fresh data.
     assert pwa.page.locator(f"{VERDICT} [data-warning=tampered]").count() == 1
@@ -276,3 +282,65 @@ def test_without_javascript_enter_posts_the_form(browser: Any, city: LiveCity) -
         assert page.locator(f"{VERDICT} .holder-name").inner_text() == "Sem Script"
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def test_an_older_revocation_list_cannot_be_replayed_into_the_browser(
+        pwa: Agent, city: LiveCity) -> None:
+    card = city.issue_card("Vasco", "Revogado", "1970-07-07")
+    open_and_install(pwa)
+    before = stored_trust(pwa.page)
+    floor_before = stored_trust(pwa.page, "floor")["PTLIS"]
+    city.api("POST", f"/api/v1/cards/{card['serial']}/revoke", {"reason": "stolen"})
+    pwa.page.reload()  # online: the page takes the new list, and remembers its number
+    pwa.page.wait_for_selector("#verify-app[data-trust-refresh=stored]", state="attached")
+    after = stored_trust(pwa.page)
+    assert after["data"]["documents"] != before["data"]["documents"]
+    assert stored_trust(pwa.page, "floor")["PTLIS"]["sequence"] > floor_before["sequence"]
+
+    # Replayed over the network (an old answer, validly signed): refused, nothing replaced.
+    old_answer = json.dumps(before["data"])
+    pwa.page.route("**/verify/trust-data.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=old_answer))
+    pwa.page.reload()
+    pwa.page.wait_for_selector("#verify-app[data-trust-refresh=refused]", state="attached")
+    assert stored_trust(pwa.page) == after
+    pwa.page.unroute("**/verify/trust-data.json")
+    pwa.allow_offline_errors = True
+    pwa.page.context.set_offline(True)
+    assert scan(pwa, card["qr"]).get_attribute("data-status") == "revoked"
+
+    # Put back into storage on the device: the city's data is not used, never "valid".
+    store_trust(pwa.page, before)
+    verdict = scan(pwa, card["qr"])
+    assert verdict.get_attribute("data-status") == "unknown_issuer"
+    assert verdict.locator("[data-warning=tampered]").count() == 1
+
+
+# --------------------------------------------------------------------------- a slow server
+
+
+def test_a_slow_server_gets_the_devices_verdict_first_then_its_own(
+        pwa: Agent, city: LiveCity) -> None:
+    card = city.issue_card("Lenta", "Resposta", "1995-05-05")
+    open_and_install(pwa)
+    # Revoked after the page took its data: only the server knows yet.
+    city.api("POST", f"/api/v1/cards/{card['serial']}/revoke", {"reason": "stolen"})
+    held: list[Any] = []
+    pwa.page.route("**/api/v1/verify", lambda route: held.append(route))  # held until released
+    pwa.fresh_verdict()
+    pwa.page.fill("#qr", card["qr"])
+    pwa.page.keyboard.press("Enter")
+    first = pwa.page.wait_for_selector(f"{VERDICT}[data-pending=true]")
+    assert first.get_attribute("data-source") == "device"
+    assert first.get_attribute("data-status") == "valid"
+    assert "waiting for the city's server" in first.query_selector(".verdict-age").inner_text()
+    assert len(held) == 1
+    held[0].continue_()
+    final = pwa.page.wait_for_selector(f"{VERDICT}[data-source=server]")
+    assert final.get_attribute("data-status") == "revoked"
+    assert final.get_attribute("data-pending") is None
+    assert pwa.page.locator(VERDICT).count() == 1
+    no_serious_violations(pwa, "server's verdict after the device's")

@@ -17,11 +17,15 @@
 //       the data out of date
 //   (5) freshness: the bundle's expires_at (then trust_expired), the list's next_update
 //       and issue time against the city's limit (revocations_max_age_hours)
+//   (6) no rollback: the bundle's version and the list's sequence are not lower than the
+//       highest this device has seen and kept (`floor`), and a list seen once is not
+//       missing: an older list would bring revoked cards back
 //
-// A city whose bundle fails (1)-(3) is left out: its cards read unknown_issuer, never
-// valid. The result has the shape card-offline.js checks cards against.
+// A city whose documents fail (1)-(3) or (6) is left out: its cards read unknown_issuer,
+// never valid. The result has the shape card-offline.js checks cards against.
 
 import { decode as cborDecode } from "../vendor/cborg/lib/decode.js";
+import { verifyOffline } from "./card-offline.js";
 
 const BUNDLE_TYPE = "application/citycard-trust-bundle+cbor";
 const REVOCATIONS_TYPE = "application/citycard-revocations+cbor";
@@ -211,10 +215,14 @@ async function readBundle(pin, bundleB64) {
     keys.push({ kid, public_key: base64UrlEncode(ed25519KeyOf(info.certificate)),
                 not_before: iso(info.not_before), not_after: iso(info.not_after) });
   }
-  if (!Number.isSafeInteger(body.issued_at) || !Number.isSafeInteger(body.expires_at)) {
-    throw new TrustDocumentError("bundle times of the wrong form");
+  if (!Number.isSafeInteger(body.issued_at) || !Number.isSafeInteger(body.expires_at) ||
+      !Number.isSafeInteger(body.version)) {
+    throw new TrustDocumentError("bundle times or version of the wrong form");
   }
-  return { root: body.root, keys, issuedAt: body.issued_at, expiresAt: body.expires_at };
+  return {
+    root: body.root, keys, version: body.version, issuedAt: body.issued_at,
+    expiresAt: body.expires_at,
+  };
 }
 
 /** Check (4): the revoked serials, or a TrustDocumentError. */
@@ -223,7 +231,8 @@ async function readRevocations(pin, rootDer, listB64) {
   await checkSigned(cose, rootDer, REVOCATIONS_TYPE); // before the entries are decoded
   const body = cbor(cose.payload);
   if (body.city_id !== pin.id || !Array.isArray(body.revoked) ||
-      !Number.isSafeInteger(body.issued_at) || !Number.isSafeInteger(body.next_update)) {
+      !Number.isSafeInteger(body.issued_at) || !Number.isSafeInteger(body.next_update) ||
+      !Number.isSafeInteger(body.sequence)) {
     throw new TrustDocumentError("a revocation list of the wrong form");
   }
   const revoked = body.revoked.map((entry) => {
@@ -232,16 +241,54 @@ async function readRevocations(pin, rootDer, listB64) {
     }
     return entry[0];
   });
-  return { revoked, issuedAt: body.issued_at, nextUpdate: body.next_update };
+  return { revoked, sequence: body.sequence, issuedAt: body.issued_at, nextUpdate: body.next_update };
+}
+
+// What a document's check found, by the exact text checked (and the pin and root it was
+// checked against): checking is a pure function of those, so a document checked once
+// need not be checked again at every card. Edited storage is other text, checked anew.
+const checkedDocuments = new Map();
+const MAX_CHECKED_DOCUMENTS = 64;
+
+function once(key, check) {
+  let found = checkedDocuments.get(key);
+  if (!found) {
+    if (checkedDocuments.size >= MAX_CHECKED_DOCUMENTS) checkedDocuments.clear();
+    found = check();
+    found.catch(() => {}); // a refusal is kept too; each caller sees it when awaiting
+    checkedDocuments.set(key, found);
+  }
+  return found;
+}
+
+function frozen(value) {
+  // Byte arrays cannot be frozen; they are only read (hashed, compared).
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) frozen(inner);
+  }
+  return value;
+}
+
+function checkedBundle(pin, bundleB64) {
+  return once(`bundle\n${pin.id}\n${pin.root_sha256}\n${bundleB64}`,
+    () => readBundle(pin, bundleB64).then(frozen));
+}
+
+function checkedRevocations(pin, rootDer, listB64) {
+  return once(`revocations\n${pin.id}\n${hex(rootDer)}\n${listB64}`,
+    () => readRevocations(pin, rootDer, listB64).then(frozen));
 }
 
 /**
  * The trust data card-offline.js checks cards against, built only from documents that
  * pass their checks against `pins`. `stored` is what the page kept: {fetchedAt (ms),
  * data: {documents: [{id, bundle, revocations}]}}. `maxAgeHours` is the city's limit.
- * Returns {trust, problems: [city ids whose documents failed], outdated: bool}.
+ * `floor` is the highest {version, sequence} seen by city id (rollbackFloor).
+ * Returns {trust, problems: [city ids whose documents failed], outdated: bool,
+ * seen: {id: {version, sequence}} of the documents used}.
  */
-export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
+export async function verifiedTrust(stored, { pins, now, maxAgeHours, floor = {} }) {
   const at = Math.floor(now.getTime() / 1000);
   const fetchedAt = Math.floor(stored.fetchedAt / 1000);
   const maxAge = maxAgeHours * 3600;
@@ -251,25 +298,33 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
   }
   const issuers = [];
   const problems = [];
+  const seen = {};
   let outdated = at - fetchedAt >= maxAge;
   for (const pin of pins) {
     const doc = documents.get(pin.id);
-    if (!doc || typeof doc.bundle !== "string") continue; // fetched before it was pinned
+    const held = Object.hasOwn(floor, pin.id) ? floor[pin.id] : {};
+    if (!doc || typeof doc.bundle !== "string") {
+      // Fetched before it was pinned; but documents seen once do not go missing.
+      if (Number.isSafeInteger(held.version)) problems.push(pin.id);
+      continue;
+    }
     let bundle;
+    let list = null;
     try {
-      bundle = await readBundle(pin, doc.bundle);
+      bundle = await checkedBundle(pin, doc.bundle);
+      if (typeof doc.revocations === "string") {
+        list = await checkedRevocations(pin, bundle.root, doc.revocations);
+      }
+      // (6): not older than what this device has seen
+      if (bundle.version < (held.version ?? 0) ||
+          (list ? list.sequence : -1) < (held.sequence ?? -1)) {
+        throw new TrustDocumentError("older than the documents seen before");
+      }
     } catch {
       problems.push(pin.id); // left out: its cards read unknown_issuer
       continue;
     }
-    let list = null;
-    if (typeof doc.revocations === "string") {
-      try {
-        list = await readRevocations(pin, bundle.root, doc.revocations);
-      } catch {
-        problems.push(pin.id);
-      }
-    }
+    seen[pin.id] = { version: bundle.version, ...(list ? { sequence: list.sequence } : {}) };
     // (5): freshness, from the signed times
     const stale = list === null || at >= list.nextUpdate || at - list.issuedAt >= maxAge;
     if (pin.own && stale) outdated = true;
@@ -285,5 +340,30 @@ export async function verifiedTrust(stored, { pins, now, maxAgeHours }) {
       revocations_stale: !pin.own && stale,
     });
   }
-  return { trust: { issuers }, problems, outdated };
+  return { trust: { issuers }, problems, outdated, seen };
+}
+
+/** The highest of two floors ({id: {version, sequence}}), city by city. */
+export function raisedFloor(floor, seen) {
+  const out = { ...floor };
+  for (const [id, got] of Object.entries(seen)) {
+    const held = Object.hasOwn(out, id) ? out[id] : {};
+    const version = Math.max(held.version ?? 0, got.version ?? 0);
+    const sequence = Math.max(held.sequence ?? -1, got.sequence ?? -1);
+    out[id] = { version, ...(sequence >= 0 ? { sequence } : {}) };
+  }
+  return out;
+}
+
+/**
+ * A card's code checked with stored trust data: the documents first, against `pins`
+ * (every time: storage may have been edited since), then the card (card-offline.js).
+ * Returns {result (the shape of POST /api/v1/verify), checked (as verifiedTrust)}.
+ */
+export async function checkWithStoredTrust(text, stored, { pins, now, maxAgeHours, floor = {} }) {
+  const checked = await verifiedTrust(stored, { pins, now, maxAgeHours, floor });
+  const result = await verifyOffline(text, {
+    trust: checked.trust, fetchedAt: new Date(stored.fetchedAt), now,
+  });
+  return { result, checked };
 }

@@ -7,28 +7,31 @@
 // words shown come from the page itself (#verify-strings, rendered by the server in
 // the agent's language), and a verdict is drawn exactly as templates/verify/_verdict.html
 // draws it. Nothing about a scanned card is stored: only public trust data (keys and
-// revoked serials, as the signed documents) goes to localStorage, and those documents
-// are checked against the roots pinned in the page before every use
+// revoked serials, as the signed documents) is kept, in IndexedDB (trust-store.js), and
+// those documents are checked against the roots pinned in the page before every use
 // (trust-documents.js). A service worker (/verify-sw.js) keeps the page and its code so
 // that it opens with no network.
 //
-// The flow is a queue's: the camera opens at once where it was allowed before; one
-// large verdict; "Next card" clears it and arms the scanner again; a hardware scanner
-// types the code into the text field and presses Enter, which checks at once.
+// The flow is a queue's, as fast as a till: the camera opens at once where it was
+// allowed before and stays open from card to card (only the reading pauses while a
+// verdict is shown); a frame is read as soon as it is shown and the previous one is
+// done; one large verdict; "Next card" clears it and arms the scanner again; a hardware
+// scanner types the code into the text field and presses Enter, which checks at once.
+// The card is checked on the device (stored trust data) while the server is asked: when
+// the server is slow, the device's verdict is shown at once, marked as awaiting the
+// server, and the server's answer replaces it.
 
-import { verifyOffline } from "./card-offline.js";
-import { verifiedTrust } from "./trust-documents.js";
+import { checkWithStoredTrust, raisedFloor, verifiedTrust } from "./trust-documents.js";
+import { readStored, writeStored } from "./trust-store.js";
+import { verdictView } from "./verdict-view.js";
 
-const TRUST_STORAGE_KEY = "cardservice.verify.trust-data";
 const TRUST_REFRESH_MS = 5 * 60 * 1000;
 const API_TIMEOUT_MS = 10 * 1000;
-const SCAN_INTERVAL_MS = 200;
+// How long the server's answer is awaited before the device's own verdict is shown.
+const SERVER_GRACE_MS = 100;
+// A camera left on with no "Next card" for this long is released.
+const CAMERA_IDLE_MS = 2 * 60 * 1000;
 const PREFIX = "LC1:";
-// Babel's timedeltaformat steps (seconds per unit), so the JS and the server say the same.
-const DURATION_UNITS = [
-  ["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
-  ["hour", 3600], ["minute", 60], ["second", 1],
-];
 
 const app = document.getElementById("verify-app");
 if (app) start(app);
@@ -77,9 +80,9 @@ function start(root) {
 
   // ------------------------------------------------------------------ trust data cache
 
-  function cachedTrust() {
+  async function cachedTrust() {
     try {
-      const value = JSON.parse(localStorage.getItem(TRUST_STORAGE_KEY));
+      const value = await readStored("data");
       if (value && Number.isFinite(value.fetchedAt) && value.data &&
           Array.isArray(value.data.documents)) return value;
     } catch {
@@ -88,25 +91,45 @@ function start(root) {
     return null;
   }
 
+  // The highest bundle version and revocation list sequence seen, by city: older
+  // documents are refused from then on (rollback), whether fetched or put back.
+  async function trustFloor() {
+    try {
+      const value = await readStored("floor");
+      if (value && typeof value === "object" && !Array.isArray(value)) return value;
+    } catch {
+      // unreadable or blocked storage: nothing seen yet
+    }
+    return {};
+  }
+
+  // data-trust-refresh says how the last refresh went ("stored", "refused", "failed").
   async function refreshTrust({ ifOlderThan = 0 } = {}) {
-    const cached = cachedTrust();
+    const cached = await cachedTrust();
     if (cached && Date.now() - cached.fetchedAt < ifOlderThan) return;
     try {
       const resp = await fetch(trustUrl, {
         credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
         signal: AbortSignal.timeout(API_TIMEOUT_MS),
       });
-      if (!resp.ok) return;
+      if (!resp.ok) throw new Error(`status ${resp.status}`);
       const data = await resp.json();
-      if (!data || !Array.isArray(data.documents)) return;
+      if (!data || !Array.isArray(data.documents)) throw new Error("not trust data");
       const fresh = { fetchedAt: Date.now(), data };
-      // Kept only when it passes the same checks as at use: a broken answer never
-      // replaces good data.
-      const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours });
-      if (checked.problems.length) return;
-      localStorage.setItem(TRUST_STORAGE_KEY, JSON.stringify(fresh));
+      // Kept only when it passes the same checks as at use, against the highest versions
+      // seen: a broken or older answer never replaces good data.
+      const floor = await trustFloor();
+      const checked = await verifiedTrust(fresh, { pins, now: new Date(), maxAgeHours, floor });
+      if (checked.problems.length) {
+        root.dataset.trustRefresh = "refused";
+        return;
+      }
+      await writeStored("data", fresh);
+      // Read again: a refresh running alongside may have raised it meanwhile.
+      await writeStored("floor", raisedFloor(await trustFloor(), checked.seen));
+      root.dataset.trustRefresh = "stored";
     } catch {
-      // offline or storage full: keep what we have
+      root.dataset.trustRefresh = "failed"; // offline or storage full: keep what we have
     }
   }
 
@@ -120,128 +143,61 @@ function start(root) {
 
   // ------------------------------------------------------------------ rendering
 
-  const dateFormat = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone: "UTC" });
+  const view = verdictView({ box: verdictBox, nextButton, words: strings, locale });
 
-  function formatDay(isoDay) {
-    const [y, m, d] = isoDay.split("-").map(Number);
-    const date = new Date(Date.UTC(2000, m - 1, d));
-    date.setUTCFullYear(y); // years below 100 are not taken as 19xx
-    return dateFormat.format(date);
-  }
-
-  function formatInstant(iso) {
-    return dateFormat.format(new Date(iso));
-  }
-
-  function formatDuration(seconds) {
-    for (const [unit, size] of DURATION_UNITS) {
-      const value = Math.abs(seconds) / size;
-      if (value >= 0.85 || unit === "second") {
-        return new Intl.NumberFormat(locale, { style: "unit", unit, unitDisplay: "long" })
-          .format(value >= 0.85 ? Math.max(1, Math.round(value)) : 0);
-      }
-    }
-    return String(seconds);
-  }
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-    node.append(...children); // text is added as text, never parsed as HTML
-    return node;
-  }
-
-  function show(node) {
-    verdictBox.removeAttribute("aria-busy");
-    verdictBox.replaceChildren(node);
-    nextButton.hidden = false;
-    verdictBox.focus();
-    verdictBox.scrollIntoView({ block: "start" });
-  }
-
-  // A message that is not a verdict on the card: red when something is wrong (refused,
-  // no data to check with), neutral when only the reading failed (try again).
   function showError(message, { neutral = false } = {}) {
-    show(el("div", { class: `verdict ${neutral ? "verdict-unreadable" : "verdict-error"}`, role: "alert" },
-      el("p", { class: "verdict-word" },
-        ...(neutral ? [el("span", { "aria-hidden": "true" }, "?"), " "] : []), message)));
+    view.showMessage(message, { neutral });
   }
 
-  function showBusy() {
-    verdictBox.setAttribute("aria-busy", "true");
-    verdictBox.replaceChildren(el("p", { class: "verdict-busy" }, labels.checking));
-  }
-
-  // Mirrors templates/verify/_verdict.html: word, symbol and colour together, with how
-  // fresh the data behind it is on top.
-  function showVerdict(result, { offline = false, outdated = false, tampered = false } = {}) {
-    const valid = result.valid === true && result.status === "valid";
-    const kind = valid ? "valid" : result.status === "malformed" ? "unreadable" : "invalid";
-    const box = el("div", {
-      class: `verdict verdict-${kind}${offline ? " offline" : ""}`,
-      role: "status",
-      "data-status": result.status,
+  function showServerVerdict(result, { focus = true } = {}) {
+    const seconds = result.trust_data_age_seconds;
+    view.showVerdict(result, {
+      age: seconds ? labels.trust_age.replace("{n}", view.formatDuration(seconds)) : labels.online_note,
+      source: "server", focus,
     });
-    if (offline) box.dataset.offline = "true";
-    const age = formatDuration(result.trust_data_age_seconds || 0);
-    box.append(el("p", { class: "verdict-age", ...(offline ? { id: "offline-note" } : {}) }, offline
-      ? labels.offline_note.replace("{age}", age)
-      : result.trust_data_age_seconds ? labels.trust_age.replace("{n}", age) : labels.online_note));
-    if (outdated) {
-      box.dataset.outdated = "true";
-      box.append(el("p", { class: "verdict-warning", "data-warning": "outdated" }, "⚠ ", labels.outdated));
-    }
-    if (tampered) {
-      box.append(el("p", { class: "verdict-warning", "data-warning": "tampered" }, "⚠ ", labels.tampered));
-    }
-    box.append(el("p", { class: "verdict-word" },
-      el("span", { "aria-hidden": "true" }, valid ? "✔" : kind === "unreadable" ? "?" : "✘"), " ",
-      strings.titles[result.status] || result.status));
-    box.append(el("p", { class: "verdict-reason" }, strings.reasons[result.status] || ""));
-    for (const code of Array.isArray(result.warnings) ? result.warnings : []) {
-      box.append(el("p", { class: "verdict-warning", "data-warning": code },
-        "⚠ ", (strings.warnings || {})[code] || code));
-    }
-    if (result.holder && result.holder.name) {
-      const details = el("dl", { class: "verdict-details" },
-        el("dt", {}, labels.name), el("dd", { class: "holder-name" }, result.holder.name),
-        el("dt", {}, labels.date_of_birth), el("dd", {}, formatDay(result.holder.date_of_birth)));
-      if (result.issuer) {
-        const issuer = result.issuer.own ? result.issuer.name
-          : typeof result.issuer.alliance === "string"
-            ? `${result.issuer.name} (${labels.alliance_member.replace("{alliance}", result.issuer.alliance)})`
-            : `${result.issuer.name} (${labels.partner_city})`;
-        details.append(el("dt", {}, labels.issued_by), el("dd", {}, issuer));
-      }
-      if (result.card && result.card.expires_at) {
-        details.append(el("dt", {}, labels.expires), el("dd", {}, formatInstant(result.card.expires_at)));
-      }
-      box.append(details, el("p", { class: "help" }, labels.compare));
-    }
-    show(box);
+  }
+
+  // A verdict of this device's own check: `offline` when the server could not answer,
+  // `pending` while its answer is still awaited.
+  function showDeviceVerdict({ result, checked }, { offline = false, pending = false, focus = true }) {
+    const age = view.formatDuration(result.trust_data_age_seconds || 0);
+    view.showVerdict(result, {
+      age: (offline ? labels.offline_note : labels.device_note).replace("{age}", age),
+      ageId: offline ? "offline-note" : null,
+      source: "device", offline, pending, focus,
+      outdated: checked.outdated, tampered: checked.problems.length > 0,
+    });
   }
 
   // ------------------------------------------------------------------ verification
 
-  async function checkOffline(text) {
-    const cached = cachedTrust();
-    if (!cached) {
-      showError(labels.offline_no_data);
-      return;
-    }
-    const now = new Date();
-    // Checked against the pinned roots every time: storage may have been edited.
-    const checked = await verifiedTrust(cached, { pins, now, maxAgeHours });
-    const result = await verifyOffline(text, {
-      trust: checked.trust, fetchedAt: new Date(cached.fetchedAt), now,
-    });
-    showVerdict(result, {
-      offline: true, outdated: checked.outdated, tampered: checked.problems.length > 0,
-    });
+  // The check on screen; a later check or "Next card" supersedes it (its late answers
+  // are dropped, its request aborted).
+  let checkTicket = 0;
+  let checkAbort = null;
+
+  function cancelCheck() {
+    checkTicket += 1;
+    if (checkAbort) checkAbort.abort();
+    checkAbort = null;
   }
 
-  async function verifyText(text) {
-    showBusy();
+  // The card checked with the stored trust data (checked against the pinned roots every
+  // time: storage may have been edited); null when there is none.
+  async function deviceCheck(text) {
+    try {
+      const cached = await cachedTrust();
+      if (!cached) return null;
+      return await checkWithStoredTrust(text, cached,
+        { pins, now: new Date(), maxAgeHours, floor: await trustFloor() });
+    } catch {
+      return null;
+    }
+  }
+
+  // The server's answer: {kind: "answer", body}, {kind: "unreachable"} (no answer, a
+  // 5xx, or a 200 that is not ours, as from a captive portal), or {kind: "refused", ...}.
+  async function askServer(text, signal) {
     let resp;
     try {
       resp = await fetch(verifyUrl, {
@@ -250,16 +206,12 @@ function start(root) {
         cache: "no-store",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({ qr: text }),
-        signal: AbortSignal.timeout(API_TIMEOUT_MS),
+        signal,
       });
     } catch {
-      await checkOffline(text); // no answer at all: network down, server stopped, timeout
-      return;
+      return { kind: "unreachable" };
     }
-    if (resp.status >= 500) {
-      await checkOffline(text); // the server (or the proxy before it) cannot answer now
-      return;
-    }
+    if (resp.status >= 500) return { kind: "unreachable" };
     let body = null;
     try {
       body = await resp.json();
@@ -267,18 +219,56 @@ function start(root) {
       // not JSON: handled below
     }
     if (resp.ok && body && typeof body.status === "string" && body.status in strings.titles) {
-      showVerdict(body);
-      refreshTrust({ ifOlderThan: TRUST_REFRESH_MS });
-    } else if (resp.ok) {
-      // A 200 that is not our answer (a captive portal, say): the server is not reachable.
-      await checkOffline(text);
-    } else if (resp.status === 429) {
-      showError(labels.rate_limited);
-    } else if (resp.status === 401 || resp.status === 403) {
-      showError(labels.sign_in);
-    } else {
-      showError(labels.empty, { neutral: true });
+      return { kind: "answer", body };
     }
+    if (resp.ok) return { kind: "unreachable" };
+    if (resp.status === 429) return { kind: "refused", message: labels.rate_limited };
+    if (resp.status === 401 || resp.status === 403) return { kind: "refused", message: labels.sign_in };
+    return { kind: "refused", message: labels.empty, neutral: true };
+  }
+
+  function withTimeout(signal) {
+    const timeout = AbortSignal.timeout(API_TIMEOUT_MS);
+    return AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout;
+  }
+
+  async function verifyText(text) {
+    cancelCheck();
+    const ticket = checkTicket;
+    const controller = new AbortController();
+    checkAbort = controller;
+    const current = () => ticket === checkTicket;
+    view.showBusy();
+    const device = deviceCheck(text);
+    const server = askServer(text, withTimeout(controller.signal));
+    let outcome = await Promise.race([
+      server, new Promise((resolve) => { setTimeout(() => resolve(null), SERVER_GRACE_MS); }),
+    ]);
+    if (!current()) return;
+    let shown = false;
+    if (!outcome) {
+      // The server is slow: the device's verdict now, the server's when it comes.
+      const own = await device;
+      if (!current()) return;
+      if (own) {
+        showDeviceVerdict(own, { pending: true });
+        shown = true;
+      }
+      outcome = await server;
+      if (!current()) return;
+    }
+    if (outcome.kind === "answer") {
+      showServerVerdict(outcome.body, { focus: !shown });
+      refreshTrust({ ifOlderThan: TRUST_REFRESH_MS });
+    } else if (outcome.kind === "unreachable") {
+      const own = await device;
+      if (!current()) return;
+      if (own) showDeviceVerdict(own, { offline: true, focus: !shown });
+      else showError(labels.offline_no_data);
+    } else {
+      showError(outcome.message, { neutral: Boolean(outcome.neutral) });
+    }
+    if (checkAbort === controller) checkAbort = null;
   }
 
   // By type, name or first bytes: a PDF is read by the server (the no-script path).
@@ -363,8 +353,9 @@ function start(root) {
   }
 
   let busy = false;
+  // Runs `task` unless a check is already running; whether it ran.
   async function guarded(task) {
-    if (busy) return;
+    if (busy) return false;
     busy = true;
     submitButton.disabled = true;
     try {
@@ -375,6 +366,7 @@ function start(root) {
       busy = false;
       submitButton.disabled = false;
     }
+    return true;
   }
 
   form.addEventListener("submit", (event) => {
@@ -385,7 +377,7 @@ function start(root) {
       guarded(() => verifyText(text));
     } else if (file) {
       guarded(() => {
-        showBusy();
+        view.showBusy();
         return checkFile(file);
       });
     } else {
@@ -400,9 +392,18 @@ function start(root) {
 
   // ------------------------------------------------------------------ camera
 
+  // The stream stays open from card to card: opening a camera takes long (and on some
+  // phones asks again). Only the reading stops while a verdict is shown; the camera is
+  // released by "Stop the camera", when the page is hidden, or after CAMERA_IDLE_MS
+  // without "Next card".
   let stream = null;
-  let scanTimer = null;
+  let scanning = false; // frames are being read
+  let decoding = false; // a frame is being read now
+  let framesShown = 0; // frames the video has shown (this stream)
+  let frameRead = -1; // the last of them that was read
+  let idleTimer = null;
   let cameraUsed = false;
+  let decoder = null;
 
   function cameraMessage(exc) {
     switch (exc && exc.name) {
@@ -417,89 +418,141 @@ function start(root) {
     }
   }
 
+  function setScanner(state) {
+    root.dataset.scanner = state; // "scanning", "paused" or "off": for tests and styles
+  }
+
   function stopCamera() {
-    clearTimeout(scanTimer);
-    scanTimer = null;
+    scanning = false;
+    clearTimeout(idleTimer);
     if (stream) for (const track of stream.getTracks()) track.stop();
     stream = null;
     video.srcObject = null;
     video.hidden = true;
     stopButton.hidden = true;
     startButton.hidden = false;
+    setScanner("off");
   }
 
-  function scanSoon(mod) {
-    scanTimer = setTimeout(async () => {
-      let text = null;
-      try {
-        text = await mod.readQrFromVideo(video, frameCanvas);
-      } catch {
-        // a frame that cannot be read: try the next one
-      }
-      if (!stream) return; // stopped meanwhile
-      if (text && text.startsWith(PREFIX)) {
-        stopCamera();
-        await guarded(() => verifyText(text));
-        nextButton.focus();
-      } else {
-        scanSoon(mod);
-      }
-    }, SCAN_INTERVAL_MS);
+  function pauseScanner() {
+    scanning = false;
+    setScanner("paused");
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(stopCamera, CAMERA_IDLE_MS);
+  }
+
+  function armScanner() {
+    clearTimeout(idleTimer);
+    scanning = true;
+    setScanner("scanning");
+    readFrames();
+  }
+
+  // Reads the newest frame when there is one not read yet and no read is running; on a
+  // card's code, pauses and checks it.
+  async function readFrames() {
+    if (!scanning || decoding || frameRead === framesShown || !decoder) return;
+    decoding = true;
+    frameRead = framesShown;
+    let text = null;
+    try {
+      text = await decoder.readQrFromVideo(video, frameCanvas);
+    } catch {
+      // a frame that cannot be read: the next one will be
+    } finally {
+      decoding = false;
+    }
+    if (!scanning) return;
+    if (text && text.startsWith(PREFIX) && !busy) {
+      pauseScanner();
+      await guarded(() => verifyText(text));
+      if (!scanning && verdictBox.querySelector(".verdict")) nextButton.focus();
+      return;
+    }
+    readFrames(); // frames shown meanwhile are not waited for
+  }
+
+  // Counts the frames the camera shows, each as soon as it is shown
+  // (requestVideoFrameCallback), or at every repaint where that is missing.
+  function followFrames(session) {
+    if ("requestVideoFrameCallback" in video) {
+      const onFrame = (_now, meta) => {
+        if (stream !== session) return;
+        framesShown = meta.presentedFrames;
+        readFrames();
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    } else {
+      const onPaint = () => {
+        if (stream !== session) return;
+        framesShown += 1;
+        readFrames();
+        requestAnimationFrame(onPaint);
+      };
+      requestAnimationFrame(onPaint);
+    }
   }
 
   async function startCamera({ focusStop = true } = {}) {
-    if (stream) return;
+    if (stream) {
+      armScanner();
+      return;
+    }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       // Browsers offer the camera only on https (or localhost).
       showError(window.isSecureContext ? labels.camera_absent : labels.camera_insecure);
       return;
     }
-    let mod;
     try {
-      mod = await reader();
+      decoder = await reader();
     } catch {
       showError(labels.camera_failed);
       return;
     }
+    let opened;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({
+      opened = await navigator.mediaDevices.getUserMedia({
         audio: false,
         video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } },
       });
     } catch (exc) {
-      stream = null;
       showError(cameraMessage(exc));
       return;
     }
+    if (stream) { // started twice meanwhile: keep the first
+      for (const track of opened.getTracks()) track.stop();
+      return;
+    }
+    stream = opened;
+    framesShown = 0;
+    frameRead = -1;
     video.srcObject = stream;
     video.hidden = false;
     startButton.hidden = true;
     stopButton.hidden = false;
     if (focusStop) stopButton.focus();
     cameraUsed = true;
+    followFrames(stream);
     try {
       await video.play();
     } catch {
       // autoplay of a muted inline video is allowed; frames are read either way
     }
-    scanSoon(mod);
+    armScanner();
   }
 
   startButton.addEventListener("click", () => {
-    clearVerdict();
+    cancelCheck();
+    view.clear();
     startCamera();
   });
-
-  function clearVerdict() {
-    verdictBox.removeAttribute("aria-busy");
-    verdictBox.replaceChildren();
-    nextButton.hidden = true;
-  }
 
   // The next person in the queue: clear, arm the scanner again (the camera if it was
   // in use), and put the cursor where a hardware scanner types.
   nextButton.addEventListener("click", () => {
-    clearVerdict();
+    cancelCheck();
+    view.clear();
     textInput.value = "";
     fileInput.value = "";
     textInput.focus();
