@@ -16,6 +16,7 @@ Sign-in rules:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -46,8 +47,16 @@ TOKEN_PREFIX = "cs_"  # noqa: S105 - a visible marker so leaked tokens are easy 
 
 # argon2id with the library's RFC 9106 "low memory" profile: strong, and quick enough per login.
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not reveal usernames.
+
+    Made on first use, not at import: every CLI command imports this module, and an argon2
+    hash costs about half a second of CPU.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -271,7 +280,7 @@ def claim_sign_in(
         .returning(User.id, User.password_hash, User.disabled)
     ).first()
     if row is None:
-        return SignInAttempt(account, src, None, _DUMMY_HASH, may_succeed=False)
+        return SignInAttempt(account, src, None, _dummy_hash(), may_succeed=False)
     if starts_wait:
         minutes = int(policy.block_for(counted or 0).total_seconds() // 60)
         audit.record(session, actor="system", action="user.locked", target_type="user",
