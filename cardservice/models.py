@@ -224,8 +224,9 @@ class Card(Base):
     # Migration 0009: cards issued in a period (batch printing), and those not printed yet.
     __table_args__ = (
         Index("ix_cards_issued_at", "issued_at"),
-        Index("ix_cards_unprinted", "issued_at", postgresql_where=text("printed_at IS NULL"),
-              sqlite_where=text("printed_at IS NULL")),
+        Index("ix_cards_unprinted", "issued_at", "serial", "status",
+              postgresql_where=text("printed_at IS NULL AND print_data IS NOT NULL"),
+              sqlite_where=text("printed_at IS NULL AND print_data IS NOT NULL")),
     )
 
     serial: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -7,8 +7,9 @@ Each serves a query that otherwise read a whole table (``bench/bench_scale.py``)
   a card, by their registration; live rows only (plain columns: SQLite reflects no
   expression index).
 * ``ix_cards_issued_at``: the cards issued in a period (batch printing).
-* ``ix_cards_unprinted``: the same, for the cards not printed yet (the clerk's usual list);
-  it holds only unprinted cards, so it stays small however many cards were issued.
+* ``ix_cards_unprinted``: the same, for the cards not printed yet (the clerk's usual list),
+  in the list's order and with the status it filters on: it holds only unprinted cards,
+  so it stays small however many cards were issued, and the page needs no sort.
 * ``ix_renewal_requests_queue``: the clerks' queue, pending requests oldest first, a page
   at a time without sorting every pending request.
 
@@ -25,6 +26,11 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+# The literal conditions of the unprinted list (``services.cards``): the index holds the
+# rows the list reads, in its order, with the status it filters on, so the list's count is
+# read from the index alone.
+UNPRINTED = "printed_at IS NULL AND print_data IS NOT NULL"
+
 
 def upgrade() -> None:
     op.create_index("ix_residents_last_card_expiry", "residents", ["last_card_expires_at"],
@@ -34,9 +40,9 @@ def upgrade() -> None:
                     postgresql_where=sa.text("last_card_expires_at IS NULL AND purged_at IS NULL"),
                     sqlite_where=sa.text("last_card_expires_at IS NULL AND purged_at IS NULL"))
     op.create_index("ix_cards_issued_at", "cards", ["issued_at"])
-    op.create_index("ix_cards_unprinted", "cards", ["issued_at"],
-                    postgresql_where=sa.text("printed_at IS NULL"),
-                    sqlite_where=sa.text("printed_at IS NULL"))
+    op.create_index("ix_cards_unprinted", "cards", ["issued_at", "serial", "status"],
+                    postgresql_where=sa.text(UNPRINTED),
+                    sqlite_where=sa.text(UNPRINTED))
     op.create_index("ix_renewal_requests_queue", "renewal_requests",
                     ["status", "created_at", "id"])
 
