@@ -278,7 +278,7 @@ def measure(backend: str, size: int, args: argparse.Namespace) -> SizeResult:
                 days=1), only_unprinted=True, offset=0, limit=PRINT_LIST_PAGE)
 
         def renewal_queue(_i: int) -> None:
-            app.renewals.pending(limit=QUEUE_PAGE, offset=0)
+            app.renewals.pending(limit=QUEUE_PAGE)
 
         def purge_dry_run(_i: int) -> None:
             plan = app.residents.plan_purge()

@@ -50,6 +50,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import secrets
 import sys
 import time
@@ -145,13 +146,16 @@ class SeedReport:
     audit_entries: int = 0
     seconds: float = 0.0
     already: int = 0
+    #: CPU time of this process and its workers (not of the database server).
+    cpu_seconds: float = 0.0
 
     def line(self) -> str:
         """One line for a terminal."""
         rate = self.residents / self.seconds if self.seconds else 0.0
         return (f"seeded {self.residents} residents ({self.already} were there), "
                 f"{self.cards} cards, {self.requests} requests, {self.audit_entries} audit "
-                f"entries in {self.seconds:.1f} s ({rate:.0f} residents/s)")
+                f"entries in {self.seconds:.1f} s ({rate:.0f} residents/s; client CPU "
+                f"{self.cpu_seconds:.1f} s)")
 
 
 def _rng(index: int) -> random.Random:
@@ -447,6 +451,7 @@ def seed(app: Application, *, count: int, batch_size: int = BATCH,
     _WORKER = _Seeder(app, now=now, purge_candidates=purge_candidates)
     report = SeedReport(already=seeded_count(app))
     started = time.perf_counter()
+    cpu_started = time.process_time() + _children_cpu()
     jobs = [(start, min(count, start + batch_size))
             for start in range(report.already, count, batch_size)]
     pool = None
@@ -478,7 +483,13 @@ def seed(app: Application, *, count: int, batch_size: int = BATCH,
             pool.join()
         _WORKER = None
     report.seconds = time.perf_counter() - started
+    report.cpu_seconds = time.process_time() + _children_cpu() - cpu_started
     return report
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> None:

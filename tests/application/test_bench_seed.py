@@ -85,13 +85,49 @@ def test_seeded_register_is_read_by_the_application(settings: Settings, seed: Mo
 
         plan = app.residents.plan_purge()
         assert len(plan.resident_ids) >= 5
-        items, pending = app.renewals.pending(limit=25, offset=0)
-        assert pending == len(items) <= first.requests + rest.requests
-        assert all(item.holder_name for item in items)
+        queue = app.renewals.pending(limit=25)
+        assert queue.total == len(queue.items) <= first.requests + rest.requests
+        assert all(item.holder_name for item in queue.items)
 
         # Every seeded change is in the audit chain, which still verifies.
         report = app.staff.verify_audit()
         assert report.entries >= first.audit_entries + rest.audit_entries
         assert first.audit_entries >= 120 + first.cards
+    finally:
+        app.close()
+
+
+def test_the_queue_pages_by_keyset_oldest_first(settings: Settings, seed: ModuleType) -> None:
+    app = Application(settings)
+    try:
+        # Seeded residents only for their cards; the requests are filed like residents do.
+        seed.seed(app, count=12, purge_candidates=0)
+        filed = []
+        for index in range(12):
+            person = seed.person(index)
+            page = app.residents.find(NameQuery(person.given_names, person.family_names,
+                                                person.date_of_birth), actor="test")
+            card = page.matches[0].card if page.total else None
+            if card is None or card.status != "active":
+                continue
+            view = app.renewals.file(card.serial, kind="damaged", changes=None, locale="en")
+            filed.append(view.id)
+        already = app.renewals.pending(limit=100)
+        order = [item.request.id for item in already.items]
+        assert set(filed) <= set(order) and len(order) >= 5
+
+        seen, page = [], app.renewals.pending(limit=2)
+        assert page.older is None and page.start == 0 and page.total == len(order)
+        while True:
+            assert page.start == len(seen)
+            seen += [item.request.id for item in page.items]
+            if page.newer is None:
+                break
+            page = app.renewals.pending(limit=2, after=page.newer)
+        assert seen == order  # every request once, oldest first
+        back = app.renewals.pending(limit=2, before=page.older)
+        assert [i.request.id for i in back.items] == order[page.start - 2:page.start]
+        # A cursor that names no request starts from the oldest.
+        assert app.renewals.pending(limit=2, after="no-such-request").start == 0
     finally:
         app.close()
