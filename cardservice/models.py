@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -177,6 +178,15 @@ class Resident(Base):
     """
 
     __tablename__ = "residents"
+    # Migration 0010: residents past retention (purge), live rows only.
+    __table_args__ = (
+        Index("ix_residents_last_card_expiry", "last_card_expires_at",
+              postgresql_where=text("purged_at IS NULL"),
+              sqlite_where=text("purged_at IS NULL")),
+        Index("ix_residents_cardless", "created_at",
+              postgresql_where=text("last_card_expires_at IS NULL AND purged_at IS NULL"),
+              sqlite_where=text("last_card_expires_at IS NULL AND purged_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -211,6 +221,13 @@ class Card(Base):
     """
 
     __tablename__ = "cards"
+    # Migration 0010: cards issued in a period (batch printing), and those not printed yet.
+    __table_args__ = (
+        Index("ix_cards_issued_at", "issued_at"),
+        Index("ix_cards_unprinted", "issued_at", "serial", "status",
+              postgresql_where=text("printed_at IS NULL AND print_data IS NOT NULL"),
+              sqlite_where=text("printed_at IS NULL AND print_data IS NOT NULL")),
+    )
 
     serial: Mapped[str] = mapped_column(String(16), primary_key=True)
     resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
@@ -256,6 +273,8 @@ class RenewalRequest(Base):
     """
 
     __tablename__ = "renewal_requests"
+    # Migration 0010: the clerks' queue, oldest first, a page at a time.
+    __table_args__ = (Index("ix_renewal_requests_queue", "status", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     serial: Mapped[str] = mapped_column(ForeignKey("cards.serial"), index=True)

@@ -56,6 +56,12 @@ def code_page_form(name: str, codec: str) -> bytes | None:
             return viscii.encode(unicodedata.normalize("NFC", name))
         except UnicodeEncodeError:
             return None
+    try:
+        # Every codec here is stateless: the whole name encodes to what the loop below
+        # would join character by character. Only a name it cannot write needs the loop.
+        return name.encode(codec)
+    except UnicodeEncodeError:
+        pass
     out = bytearray()
     for ch in name:
         try:
@@ -101,6 +107,10 @@ def encode_name(name: str, encodings: Iterable[int] | None = None) -> str | byte
     ``encodings`` limits the ids tried (test vectors made before an id existed).
     """
     best: str | bytes = name
+    if name.isascii():
+        # UTF-8 writes ASCII in one byte a letter; no compact form, with its id byte, can
+        # be strictly shorter.
+        return best
     best_len = len(name.encode("utf-8"))
     for code in NAME_ENCODINGS if encodings is None else sorted(encodings):
         body = code_page_form(name, NAME_ENCODINGS[code][0])

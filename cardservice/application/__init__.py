@@ -76,6 +76,7 @@ from cardservice.services.renewals import (
     CardHolderSession,
     CardNotMatchedError,
     QueueItem,
+    QueuePage,
     RequestView,
 )
 from cardservice.services.resident_search import KIND_SCAN as SEARCH_KIND_SCAN
@@ -109,7 +110,8 @@ __all__ = [
     "KeysOverview", "KeysUnavailableError", "LikelyDuplicateError", "Monitoring",
     "NewAccount", "OfflineKit", "OperationalNumbers",
     "PartnerDirectory", "PartnerView", "PrintRow", "PrintSelection", "PurgePlan",
-    "QueueItem", "RecognitionRequestView", "RegisterDestroyedError", "RenewalCodeMismatchError",
+    "QueueItem", "QueuePage", "RecognitionRequestView", "RegisterDestroyedError",
+    "RenewalCodeMismatchError",
     "RequestView", "ResidentView", "RestoreTargetNotEmptyError", "RootRotation",
     "SigningKeyView", "SlipLabels", "StaffMember", "SyncResult",
     "TrustExport", "UnitOfWork", "Uploads", "VerificationResult", "Verifier", "iso",

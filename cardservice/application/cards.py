@@ -101,10 +101,12 @@ class CardUseCases:
         holders' names and photo availability for ``limit`` of them from ``offset``: only
         the page shown is decrypted. Reading it marks nothing printed."""
         with self._uow.read() as s:
-            chosen = cards.cards_issued_between(s, start=start, end=end,
-                                                only_unprinted=only_unprinted)
-            page = chosen[offset:offset + limit]
-            return PrintSelection(len(chosen), cards.print_rows(s, self._keys, page))
+            total = cards.count_issued_between(s, start=start, end=end,
+                                               only_unprinted=only_unprinted)
+            page = cards.cards_issued_between(s, start=start, end=end,
+                                              only_unprinted=only_unprinted, limit=limit,
+                                              offset=offset)
+            return PrintSelection(total, cards.print_rows(s, self._keys, page))
 
     def sheet(self, *, start: datetime, end: datetime, only_unprinted: bool, actor: str,
               limit: int | None = None, progress: Callable[[int, int], None] | None = None,
@@ -116,9 +118,7 @@ class CardUseCases:
         """
         with self._uow() as s:
             chosen = cards.cards_issued_between(s, start=start, end=end,
-                                                only_unprinted=only_unprinted)
-            if limit is not None:
-                chosen = chosen[:limit]
+                                                only_unprinted=only_unprinted, limit=limit)
             if not chosen:
                 return CardSheet((), b"")
             pdf = cards.cards_sheet_pdf(s, self._keys, chosen, settings=self._settings,

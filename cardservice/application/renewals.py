@@ -12,7 +12,7 @@ from cardservice.errors import N_, InvalidInputError
 from cardservice.services import notify, renewals
 from cardservice.services.cards import IssuedCard
 from cardservice.services.citykeys import CityKeys
-from cardservice.services.renewals import CardHolderSession, QueueItem, RequestView
+from cardservice.services.renewals import CardHolderSession, QueueItem, QueuePage, RequestView
 
 
 class RenewalUseCases:
@@ -70,11 +70,14 @@ class RenewalUseCases:
 
     # ---- the clerks' queue -------------------------------------------------------------
 
-    def pending(self, *, limit: int, offset: int) -> tuple[list[QueueItem], int]:
+    def pending(self, *, limit: int, after: str | None = None, before: str | None = None
+                ) -> QueuePage:
         """A page of the queue, oldest first, with each holder's name, photo availability
-        and card; and how many are pending in all."""
+        and card, and how many are pending in all; keyset-paged: the page ``after`` or
+        ``before`` a request id (neither: the first page)."""
         with self._uow.read() as s:
-            return renewals.pending_requests(s, self._keys, limit=limit, offset=offset)
+            return renewals.pending_requests(s, self._keys, limit=limit, after=after,
+                                             before=before)
 
     def for_clerk(self, request_id: str) -> QueueItem:
         """A request with its holder and what it asks to change, decrypted."""

@@ -17,9 +17,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from cardservice import cardpdf, cardtext, credential, serials, slippdf, spokenlang, translit
@@ -435,15 +436,35 @@ def print_rows(session: Session, keys: CityKeys, serials_: Sequence[str]) -> lis
     return rows
 
 
-def cards_issued_between(session: Session, *, start: datetime, end: datetime,
-                         only_unprinted: bool = False) -> list[str]:
-    """Serials of active cards issued in ``[start, end)``, oldest first."""
+def _issued_between(start: datetime, end: datetime, only_unprinted: bool) -> Select[Any]:
+    # Served by ix_cards_unprinted (only_unprinted) or ix_cards_issued_at (migration 0010).
     stmt = select(Card.serial).where(Card.issued_at >= start, Card.issued_at < end,
                                      Card.status == CardStatus.ACTIVE,
-                                     Card.print_data.is_not(None)).order_by(Card.issued_at)
+                                     Card.print_data.is_not(None))
     if only_unprinted:
         stmt = stmt.where(Card.printed_at.is_(None))
+    return stmt
+
+
+def cards_issued_between(session: Session, *, start: datetime, end: datetime,
+                         only_unprinted: bool = False, limit: int | None = None,
+                         offset: int = 0) -> list[str]:
+    """Serials of active cards issued in ``[start, end)``, oldest first; ``limit`` of them
+    from ``offset`` when given (only those rows are read)."""
+    stmt = _issued_between(start, end, only_unprinted).order_by(Card.issued_at, Card.serial)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return list(session.scalars(stmt))
+
+
+def count_issued_between(session: Session, *, start: datetime, end: datetime,
+                         only_unprinted: bool = False) -> int:
+    """How many serials ``cards_issued_between`` would list, without listing them."""
+    stmt = select(func.count()).select_from(
+        _issued_between(start, end, only_unprinted).subquery())
+    return int(session.scalar(stmt) or 0)
 
 
 def hash_renewal_code(code: str) -> str:

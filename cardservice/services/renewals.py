@@ -279,16 +279,67 @@ def _open_changes(keys: CityKeys, session: Session, req: RenewalRequest
     return result
 
 
-def pending_requests(session: Session, keys: CityKeys, *, limit: int = 50, offset: int = 0
-                     ) -> tuple[list[QueueItem], int]:
-    """The queue, oldest first, a page at a time, holders decrypted; and how many are
-    pending in all (only the page shown is decrypted)."""
-    total = session.scalar(select(func.count()).select_from(RenewalRequest).where(
-        RenewalRequest.status == "pending")) or 0
-    rows = session.scalars(select(RenewalRequest).where(RenewalRequest.status == "pending")
-                           .order_by(RenewalRequest.created_at, RenewalRequest.id)
-                           .limit(limit).offset(offset))
-    return [_queue_item(session, keys, r) for r in rows], total
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the clerks' queue, oldest first, keyset-paged by (time, id).
+
+    ``start`` is how many pending requests come before this page (for "page n of m");
+    ``older``/``newer`` name the requests to page from (``before``/``after``), or are
+    ``None`` at either end.
+    """
+
+    items: list[QueueItem]
+    total: int
+    start: int
+    older: str | None
+    newer: str | None
+
+
+def _pending_before(created_at: datetime, request_id: str) -> Any:
+    # (created_at, id) < (c, i), written so that created_at bounds the index walk.
+    return (RenewalRequest.created_at <= created_at) & (
+        (RenewalRequest.created_at < created_at) | (RenewalRequest.id < request_id))
+
+
+def _pending_after(created_at: datetime, request_id: str) -> Any:
+    return (RenewalRequest.created_at >= created_at) & (
+        (RenewalRequest.created_at > created_at) | (RenewalRequest.id > request_id))
+
+
+def pending_requests(session: Session, keys: CityKeys, *, limit: int = 50,
+                     after: str | None = None, before: str | None = None) -> QueuePage:
+    """A page of the queue, oldest first, holders decrypted (only the page shown).
+
+    Keyset paging: ``after`` a request id, the page of requests that follow it; ``before``
+    one, the page that precedes it; neither, the first page. Each page is a walk down the
+    (status, created_at, id) index of migration 0010 from where the last one stopped, so
+    a long queue costs no more a page than a short one. A cursor that is no longer a
+    request (or not given) starts from the oldest.
+    """
+    pending = RenewalRequest.status == "pending"
+    order = (RenewalRequest.created_at, RenewalRequest.id)
+    cursor = session.get(RenewalRequest, after or before) if (after or before) else None
+    stmt = select(RenewalRequest).where(pending)
+    if cursor is not None and before:
+        rows = list(session.scalars(
+            stmt.where(_pending_before(cursor.created_at, cursor.id))
+            .order_by(*(c.desc() for c in order)).limit(limit)))[::-1]
+        if len(rows) < limit:  # fewer than a page before it: the first page
+            rows = list(session.scalars(stmt.order_by(*order).limit(limit)))
+    elif cursor is not None:
+        rows = list(session.scalars(stmt.where(_pending_after(cursor.created_at, cursor.id))
+                                    .order_by(*order).limit(limit)))
+    else:
+        rows = list(session.scalars(stmt.order_by(*order).limit(limit)))
+    total = int(session.scalar(select(func.count()).select_from(RenewalRequest)
+                               .where(pending)) or 0)
+    start = 0
+    if rows:
+        start = int(session.scalar(select(func.count()).select_from(RenewalRequest).where(
+            pending, _pending_before(rows[0].created_at, rows[0].id))) or 0)
+    return QueuePage(items=[_queue_item(session, keys, r) for r in rows], total=total,
+                     start=start, older=rows[0].id if rows and start > 0 else None,
+                     newer=rows[-1].id if rows and start + len(rows) < total else None)
 
 
 def _claim(session: Session, request_id: str, *, status: str, actor: str, now: datetime,

@@ -109,14 +109,15 @@ class RejectForm(FlaskForm):
 @bp.get("/")
 @page("clerk")
 def index() -> ResponseReturnValue:
-    """Pending requests, oldest first, a page at a time."""
-    page_no = max(1, request.args.get("page", 1, type=int))
-    items, total = state.application().renewals.pending(limit=PAGE,
-                                                        offset=(page_no - 1) * PAGE)
-    pages = max(1, (total + PAGE - 1) // PAGE)
+    """Pending requests, oldest first, a page at a time (keyset: after or before a request)."""
+    queue = state.application().renewals.pending(
+        limit=PAGE, after=request.args.get("after", type=str) or None,
+        before=request.args.get("before", type=str) or None)
+    pages = max(1, (queue.total + PAGE - 1) // PAGE)
     now = utcnow()
-    return render_template("queue/index.html", rows=[_row(i, now) for i in items],
-                           total=total, page=page_no, pages=pages)
+    return render_template("queue/index.html", rows=[_row(i, now) for i in queue.items],
+                           total=queue.total, page=min(pages, queue.start // PAGE + 1),
+                           pages=pages, older=queue.older, newer=queue.newer)
 
 
 @bp.get("/<request_id>")

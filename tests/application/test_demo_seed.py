@@ -18,7 +18,8 @@ def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settin
                                    source="127.0.0.1")
         assert signed.member.role == "clerk"
         assert app.residents.count() == len(PEOPLE) == len(seeded.cards)
-        requests, total = app.renewals.pending(limit=10, offset=0)
+        queue = app.renewals.pending(limit=10)
+        requests, total = queue.items, queue.total
         assert total == 1 and requests[0].request.kind == "damaged"
         assert requests[0].request.serial == seeded.queued
         assert requests[0].holder_name == "Amadou Diallo" and requests[0].has_photo
