@@ -23,7 +23,6 @@ from tests.e2e.test_verify_kit import KitPage
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-TRUST_KEY = "cardservice.verify.trust-data"
 DESK_PASSWORD = "a long desk password for the rtl test"
 # Within this many CSS pixels, two edges are "at the same place".
 NEAR = 2.0
@@ -74,7 +73,7 @@ def rtl_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
 
 def open_verify(page: Any, city: LiveCity) -> None:
     page.goto(city.url + "/verify")
-    page.wait_for_function("(key) => localStorage.getItem(key) !== null", arg=TRUST_KEY)
+    page.wait_for_selector("#verify-app[data-trust-refresh=stored]", state="attached")
     page.wait_for_selector("#verify-app[data-decoder=ready]", state="attached")
 
 
