@@ -125,3 +125,53 @@ def test_drafting_from_the_page(app: Any, admin: Any) -> None:
         follow_redirects=True)
     assert "holds no member list of alliance migration" in page.get_data(as_text=True)
     assert app.extensions["cardservice"].alliances.drafts() == []
+
+
+def _cbor_nest(depth: int) -> bytes:
+    return b"\x81" * depth + b"\x00"  # [[[…[0]…]]]
+
+
+# Files a stranger could hand an admin as "a draft": each is refused with a message on the
+# page, never a 500, and nothing is stored.
+HOSTILE_DRAFTS = {
+    "empty": b"",
+    "text": b"not a draft at all\n",
+    "random bytes": bytes(range(256)) * 40,
+    "deep CBOR": _cbor_nest(100_000),
+    "COSE_Sign1 tag, not COSE_Sign": b"\xd2\x84\x40\xa0\x40\x40",
+    "COSE_Sign with no signature": b"\xd8\x62\x84\x40\xa0\x40\x80",
+    "over the size limit": b"\xd8\x62" + b"\x00" * (1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", list(HOSTILE_DRAFTS))
+def test_a_hostile_draft_file_is_refused_with_a_message_and_stores_nothing(
+        app: Any, admin: Any, name: str) -> None:
+    token = csrf_token(admin, PAGE)
+    page = admin.post(PAGE + "drafts/import", data={
+        "document": (io.BytesIO(HOSTILE_DRAFTS[name]), "draft.cose"), "csrf_token": token},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert page.status_code == 200, name
+    html = page.get_data(as_text=True)
+    assert 'class="flash flash-error"' in html, name
+    assert app.extensions["cardservice"].alliances.drafts() == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("path", "form"), [
+    ("join", {"alliance_id": "migration", "url": "http://127.0.0.1:9/", "confirm": "zz"}),
+    ("join", {"alliance_id": "Not An Id!", "url": "file:///etc/passwd", "confirm": ""}),
+    ("propose", {"alliance_id": "nobody", "threshold": "1"}),
+    ("create", {"alliance_id": "x" * 500, "name": "", "threshold": "-3", "members": "\x00"}),
+    ("migration/sync", {}),
+    ("migration/members/FRLYS/suspend", {}),
+    ("drafts/999/cosign", {}),
+    ("drafts/999/publish", {"confirm": "AA"}),
+])
+def test_hostile_admin_actions_are_refused_with_a_message(app: Any, admin: Any, path: str,
+                                                          form: dict[str, str]) -> None:
+    token = csrf_token(admin, PAGE)
+    page = admin.post(PAGE + path, data={**form, "csrf_token": token}, follow_redirects=True)
+    assert page.status_code in (200, 404), (path, page.status_code)
+    assert app.extensions["cardservice"].alliances.all() == []
