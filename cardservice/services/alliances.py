@@ -48,11 +48,11 @@ from cardservice.services import audit
 from cardservice.services.partners import (
     WELL_KNOWN,
     PartnerFetchError,
-    _base,
-    _bump,
-    _deadline,
-    _download,
-    _fingerprint,
+    base_url_of,
+    bump_trust_version,
+    download_document,
+    fetch_deadline,
+    parsed_fingerprint,
 )
 from cardservice.services.verification import IssuerInfo, PartnerTrust
 from cardservice.trust import alliance as al
@@ -264,9 +264,9 @@ def fetch_member_roots(members: Iterable[al.AllianceMember], *, skip: Iterable[s
         if member.fingerprint in known:
             continue
         try:
-            data = _download(f"{member.base_url.rstrip('/')}{WELL_KNOWN}/trust-bundle",
-                             max_bytes=trust.MAX_BUNDLE_BYTES, deadline=_deadline(),
-                             failure=MEMBER_BUNDLE_NOT_FETCHED)
+            data = download_document(f"{member.base_url.rstrip('/')}{WELL_KNOWN}/trust-bundle",
+                                     max_bytes=trust.MAX_BUNDLE_BYTES, deadline=fetch_deadline(),
+                                     failure=MEMBER_BUNDLE_NOT_FETCHED)
             state = trust.TrustedState.from_pinned_bundle(data, fingerprint=member.fingerprint,
                                                           now=now)
         except (PartnerFetchError, trust.TrustError) as exc:
@@ -282,20 +282,20 @@ def fetch_member_roots(members: Iterable[al.AllianceMember], *, skip: Iterable[s
 
 def list_url(base_url: str, alliance_id: str) -> str:
     """Where a member serves the list it holds."""
-    return f"{_base(base_url)}{WELL_KNOWN}/alliances/{al.check_alliance_id(alliance_id)}"
+    return f"{base_url_of(base_url)}{WELL_KNOWN}/alliances/{al.check_alliance_id(alliance_id)}"
 
 
 def fetch_list(base_url: str, alliance_id: str) -> bytes:
     """GET a member's held list of ``alliance_id``."""
-    return _download(list_url(base_url, alliance_id), max_bytes=trust.MAX_ALLIANCE_BYTES,
-                     deadline=_deadline(), failure=LIST_NOT_FETCHED)
+    return download_document(list_url(base_url, alliance_id), max_bytes=trust.MAX_ALLIANCE_BYTES,
+                             deadline=fetch_deadline(), failure=LIST_NOT_FETCHED)
 
 
 def fetch_draft(base_url: str, alliance_id: str) -> bytes:
     """GET the draft a member circulates for ``alliance_id``."""
-    return _download(list_url(base_url, alliance_id) + "/draft",
-                     max_bytes=trust.MAX_ALLIANCE_BYTES, deadline=_deadline(),
-                     failure=DRAFT_NOT_FETCHED)
+    return download_document(list_url(base_url, alliance_id) + "/draft",
+                             max_bytes=trust.MAX_ALLIANCE_BYTES, deadline=fetch_deadline(),
+                             failure=DRAFT_NOT_FETCHED)
 
 
 def check_alliance_id(value: str) -> str:
@@ -399,7 +399,7 @@ def accept_list(session: Session, data: bytes, *, roots: Sequence[x509.Certifica
                                        "%(alliance)s: join it first."),
                                     params={"alliance": target})
             for text in confirmed:
-                _fingerprint(text)
+                parsed_fingerprint(text)
             state = trust.AllianceState.join(data, roots=roots, confirmed=confirmed, now=now,
                                              alliance_id=target)
         else:
@@ -430,7 +430,7 @@ def accept_list(session: Session, data: bytes, *, roots: Sequence[x509.Certifica
             al.read_member_list(state.raw).envelope.payload
         draft.status = "published" if same else "superseded"
         draft.updated_at = now
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor, action=action, target_type="alliance",
                  target_id=ml.alliance_id, now=now,
                  details={"version": ml.version, "threshold": ml.threshold,
@@ -536,7 +536,7 @@ def apply_member_documents(session: Session, alliance_id: str, city_id: str, *, 
     row.last_sync_at = row.last_sync_ok_at = now
     row.last_sync_result = "ok"
     remember_roots(session, member, now=now)
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor,
                  action="alliance.member_pin" if first else "alliance.member_sync",
                  target_type="alliance", target_id=f"{alliance_id}/{row.city_id}", now=now,
@@ -564,7 +564,7 @@ def set_member_suspended(session: Session, alliance_id: str, city_id: str, *, su
     """Suspend (cards read ``partner_suspended``) or resume a member, here only."""
     row = _member_row(session, alliance_id, city_id)
     row.suspended = suspended
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor,
                  action="alliance.member_suspend" if suspended else "alliance.member_resume",
                  target_type="alliance", target_id=f"{alliance_id}/{row.city_id}", now=now)
@@ -711,10 +711,10 @@ def fetch_member(url: str, fingerprint: str, *, now: datetime
     Its bundle must match the fingerprint (§5 onboarding rules); the member entry takes
     the city id and name from the bundle and the base URL as given.
     """
-    base = _base(url)
-    fp = _fingerprint(fingerprint)
-    data = _download(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
-                     deadline=_deadline(), failure=MEMBER_BUNDLE_NOT_FETCHED)
+    base = base_url_of(url)
+    fp = parsed_fingerprint(fingerprint)
+    data = download_document(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
+                             deadline=fetch_deadline(), failure=MEMBER_BUNDLE_NOT_FETCHED)
     return member_from_bundle(data, fp, now=now, base_url=base)
 
 
@@ -725,7 +725,7 @@ def member_from_bundle(data: bytes, fingerprint: str, *, now: datetime,
 
     The base URL is the one given, else the one the bundle states (signed by its root).
     """
-    fp = _fingerprint(fingerprint)
+    fp = parsed_fingerprint(fingerprint)
     try:
         state = trust.TrustedState.from_pinned_bundle(data, fingerprint=fp, now=now)
     except trust.TrustError as exc:
@@ -742,7 +742,7 @@ def member_from_bundle(data: bytes, fingerprint: str, *, now: datetime,
 
 def check_fingerprint(text: str) -> str:
     """A fingerprint as typed, normalised, or a 400."""
-    return _fingerprint(text)
+    return parsed_fingerprint(text)
 
 
 @dataclass(frozen=True)

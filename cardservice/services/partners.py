@@ -105,11 +105,12 @@ class PartnerView:
                 "last_sync_result": self.last_sync_result}
 
 
-def _deadline() -> float:
+def fetch_deadline() -> float:
+    """When a fetch of partner documents started now must give up."""
     return time.monotonic() + FETCH_SECONDS
 
 
-def _download(url: str, *, max_bytes: int, deadline: float, failure: str) -> bytes:
+def download_document(url: str, *, max_bytes: int, deadline: float, failure: str) -> bytes:
     """GET one partner document; any failure is ``failure``, the details are logged."""
     try:
         return fetcher.get(url, max_bytes=max_bytes, deadline=deadline)
@@ -118,7 +119,8 @@ def _download(url: str, *, max_bytes: int, deadline: float, failure: str) -> byt
         raise PartnerFetchError(failure) from None
 
 
-def _base(url: str) -> str:
+def base_url_of(url: str) -> str:
+    """A city's base URL as given by an admin, checked and without its trailing slash."""
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -127,7 +129,8 @@ def _base(url: str) -> str:
     return url
 
 
-def _fingerprint(text: str) -> str:
+def parsed_fingerprint(text: str) -> str:
+    """A root fingerprint typed by an admin, normalised; a typed error names the field."""
     try:
         return pki.normalise_fingerprint(text)
     except pki.FingerprintFormatError:
@@ -158,7 +161,8 @@ def _refused(exc: trust.TrustError) -> PartnerTrustError:
     return refused
 
 
-def _bump(session: Session) -> None:
+def bump_trust_version(session: Session) -> None:
+    """Count a change of the trust data others serve from us (partners, alliances)."""
     result = session.execute(update(Counter).where(Counter.name == VERSION_COUNTER)
                              .values(value=Counter.value + 1))
     if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -178,7 +182,7 @@ def add_partner_from_documents(
     own_city_id: str, actor: str, now: datetime, url: str | None = None,
 ) -> PartnerView:
     """Pin a partner from its signed bundle (fetched or imported from a file)."""
-    fp = _fingerprint(fingerprint)
+    fp = parsed_fingerprint(fingerprint)
     try:
         state = trust.TrustedState.from_pinned_bundle(bundle, fingerprint=fp, now=now)
         if revocations is not None:
@@ -195,7 +199,7 @@ def add_partner_from_documents(
                       last_sync_at=now, last_sync_ok_at=now, last_sync_result="ok")
     session.add(partner)
     session.flush()
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor, action="partner.add", target_type="partner",
                  target_id=partner.city_id, now=now,
                  details={"fingerprint": state.fingerprint, "version": state.version})
@@ -218,28 +222,31 @@ def fetch_documents(url: str, *, fingerprint: str, now: datetime) -> FetchedDocu
     bundle only after the bundle verified against the pinned fingerprint: an address in
     a document nobody vouched for is never visited.
     """
-    base = _base(url)
-    fp = _fingerprint(fingerprint)  # a malformed fingerprint is refused before any network call
-    deadline = _deadline()
-    bundle = _download(f"{base}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
-                  deadline=deadline, failure=BUNDLE_NOT_FETCHED)
+    base = base_url_of(url)
+    fp = parsed_fingerprint(fingerprint)  # refused before any network call when malformed
+    deadline = fetch_deadline()
+    bundle = download_document(f"{base}{WELL_KNOWN}/trust-bundle",
+                               max_bytes=trust.MAX_BUNDLE_BYTES, deadline=deadline,
+                               failure=BUNDLE_NOT_FETCHED)
     try:
         state = trust.TrustedState.from_pinned_bundle(bundle, fingerprint=fp, now=now)
     except trust.TrustError as exc:
         raise _refused(exc) from None
-    revocations = _download(state.bundle.revocations_url, max_bytes=trust.MAX_REVOCATION_LIST_BYTES,
-                       deadline=deadline, failure=REVOCATIONS_NOT_FETCHED)
+    revocations = download_document(state.bundle.revocations_url,
+                                    max_bytes=trust.MAX_REVOCATION_LIST_BYTES,
+                                    deadline=deadline, failure=REVOCATIONS_NOT_FETCHED)
     return FetchedDocuments(base, bundle, revocations)
 
 
 def fetch_updates(base_url: str) -> tuple[bytes, bytes]:
     """Fetch a known partner's current bundle and revocation list (one deadline for both)."""
-    deadline = _deadline()
-    bundle = _download(f"{base_url}{WELL_KNOWN}/trust-bundle", max_bytes=trust.MAX_BUNDLE_BYTES,
-                  deadline=deadline, failure=BUNDLE_NOT_FETCHED)
-    revocations = _download(f"{base_url}{WELL_KNOWN}/revocations",
-                       max_bytes=trust.MAX_REVOCATION_LIST_BYTES, deadline=deadline,
-                       failure=REVOCATIONS_NOT_FETCHED)
+    deadline = fetch_deadline()
+    bundle = download_document(f"{base_url}{WELL_KNOWN}/trust-bundle",
+                               max_bytes=trust.MAX_BUNDLE_BYTES, deadline=deadline,
+                               failure=BUNDLE_NOT_FETCHED)
+    revocations = download_document(f"{base_url}{WELL_KNOWN}/revocations",
+                                    max_bytes=trust.MAX_REVOCATION_LIST_BYTES, deadline=deadline,
+                                    failure=REVOCATIONS_NOT_FETCHED)
     return bundle, revocations
 
 
@@ -288,7 +295,7 @@ def apply_documents(session: Session, partner_id: int | str, *, bundle: bytes | 
     p.name = state.bundle.city_name
     p.last_sync_at = p.last_sync_ok_at = now
     p.last_sync_result = "ok"
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor, action="partner.sync", target_type="partner",
                  target_id=p.city_id, now=now,
                  details={"version": state.version,
@@ -317,7 +324,7 @@ def set_status(session: Session, partner_id: int | str, *, suspended: bool, acto
     """Suspend (cards read ``partner_suspended``) or resume recognition."""
     p = _get(session, partner_id)
     p.status = "suspended" if suspended else "active"
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor, action="partner.suspend" if suspended
                  else "partner.resume", target_type="partner", target_id=p.city_id, now=now)
     session.flush()
@@ -329,7 +336,7 @@ def remove_partner(session: Session, partner_id: int | str, *, actor: str, now: 
     p = _get(session, partner_id)
     city = p.city_id
     session.delete(p)
-    _bump(session)
+    bump_trust_version(session)
     audit.record(session, actor=actor, action="partner.remove", target_type="partner",
                  target_id=city, now=now)
     session.flush()
@@ -466,10 +473,10 @@ def decide_recognition_request(session: Session, request_id: int, *, accept: boo
 
 def send_recognition_request(*, partner_url: str, bundle: bytes) -> None:
     """POST our signed bundle to a partner as a recognition request."""
-    base = _base(partner_url)
+    base = base_url_of(partner_url)
     url = f"{base}{WELL_KNOWN}/recognition-requests"
     try:
-        fetcher.post(url, body=bundle, content_type="application/cose", deadline=_deadline())
+        fetcher.post(url, body=bundle, content_type="application/cose", deadline=fetch_deadline())
     except fetcher.FetchError as exc:
         log.warning("recognition request to %s failed: %s", url, exc.reason)
         raise PartnerFetchError(REQUEST_NOT_SENT) from None
