@@ -337,20 +337,27 @@ def test_batch_printing(clerk, monkeypatch, db):
     assert "3 cards to print" in listing and "A batch holds at most 2 cards" in listing
     assert "Print 2 cards (PDF)" in listing and "Next page" in listing
     assert "The sheet holds 2 cards. Making it records them all as printed." in listing
-    # Each card with its holder's name (a link to the record) and photo, beside the serial.
-    (ana, ana_card), (bea, bea_card), (carla, _carla_card) = made
-    assert serials.format_serial(ana_card) in listing
-    assert f'<a href="/clerk/residents/{ana}">Ana Conceição da Silva</a>' in listing
-    assert f'<a href="/clerk/residents/{bea}">Bea Conceição da Silva</a>' in listing
-    assert f'src="/clerk/residents/{bea}/photo" alt="Photo of Bea Conceição da Silva"' in listing
-    assert f"/clerk/residents/{ana}/photo" not in listing
-    assert "Carla" not in listing  # on page 2
     assert "Yes, make the PDF" not in listing  # a small sheet needs no second step
+    second = clerk.get("/clerk/print", query_string={**args, "page": 2}).get_data(as_text=True)
+    assert "Page 2" in second
+    # The list's order: issue time, then serial (cards issued within the same second).
+    with db.engine.connect() as conn:
+        order = [serial for (serial,) in conn.execute(
+            text("SELECT serial FROM cards ORDER BY issued_at, serial"))]
+    pages = {serial: (listing if i < 2 else second) for i, serial in enumerate(order)}
+    # Each card with its holder's name (a link to the record) and photo, beside the serial.
+    (ana, ana_card), (bea, bea_card), (carla, carla_card) = made
+    for rid, card, given in ((ana, ana_card, "Ana"), (bea, bea_card, "Bea"),
+                             (carla, carla_card, "Carla")):
+        shown, other = pages[card], second if pages[card] is listing else listing
+        assert serials.format_serial(card) in shown and serials.format_serial(card) not in other
+        assert f'<a href="/clerk/residents/{rid}">{given} Conceição da Silva</a>' in shown
+    assert (f'src="/clerk/residents/{bea}/photo" alt="Photo of Bea Conceição da Silva"'
+            in pages[bea_card])
+    assert f"/clerk/residents/{ana}/photo" not in listing + second
     # Looking at the list or at a card's PDF records nothing.
     assert clerk.get(f"/clerk/cards/{ana_card}.pdf").status_code == 200
     assert not any(_printed(db).values())
-    assert "Page 2" in clerk.get("/clerk/print", query_string={**args, "page": 2}).get_data(
-        as_text=True)
 
     token = csrf_token(clerk, "/clerk/print?" + "&".join(f"{k}={v}" for k, v in args.items()))
     sheet = clerk.post("/clerk/print", data={"csrf_token": token, "start": today, "end": today,
@@ -358,8 +365,8 @@ def test_batch_printing(clerk, monkeypatch, db):
     assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
     assert sheet.headers["Content-Disposition"].startswith("attachment;")
     assert len(pdfium.PdfDocument(sheet.data)) == 2  # fronts, then backs
-    # Making the sheet records its cards (the two oldest) as printed, and only them.
-    assert _printed(db) == {ana_card: True, bea_card: True, made[2][1]: False}
+    # Making the sheet records its cards (the first two of the list) as printed, only them.
+    assert _printed(db) == {order[0]: True, order[1]: True, order[2]: False}
 
     rest = clerk.get("/clerk/print", query_string=args).get_data(as_text=True)
     assert "1 card to print" in rest
