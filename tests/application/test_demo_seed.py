@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cardservice.application import Application
+from cardservice.cardtext import set_font_dirs
 from cardservice.clock import utcnow
-from cardservice.config import Settings
+from cardservice.config import DEFAULT_FONT_DIRS, Settings
+from cardservice.db import Database
 from cardservice.demo_seed import DEMO_ADDRESS, PEOPLE, seed
+from tests.conftest import copy_keys, make_settings
 
 
 def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settings) -> None:
@@ -36,3 +41,23 @@ def test_demo_seed_makes_cards_a_revoked_one_and_a_request_once(settings: Settin
         assert app.residents.count() == len(PEOPLE)
     finally:
         app.close()
+
+
+def test_without_a_scripts_font_the_demo_leaves_that_resident_out_and_says_why(
+        tmp_path: Path, db: Database, keys_template: Path) -> None:
+    """`make run` on a machine without fonts-noto-core still serves a demo city."""
+    copy_keys(keys_template, tmp_path / "keys")
+    (tmp_path / "no-fonts").mkdir()
+    settings = make_settings(tmp_path, database_url=db.url,
+                             cards={"font_dirs": [str(tmp_path / "no-fonts")]})
+    app = Application(settings)
+    try:
+        seeded = seed(app)
+        assert seeded is not None
+        assert app.residents.count() == len(PEOPLE) - 1 == len(seeded.cards)
+        [why] = seeded.skipped
+        assert "حداد" in why and "Arabic" in why and "fonts-noto-core" in why
+        assert f"== left out: {why}" in seeded.lines()
+    finally:
+        app.close()
+        set_font_dirs(DEFAULT_FONT_DIRS)
