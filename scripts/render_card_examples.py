@@ -1,4 +1,4 @@
-"""Render the front and back of a branded card for two cities into docs/cards/.
+"""Render the front and back of a branded card for three cities into docs/cards/.
 
 Each city is a real one-off city in a temporary directory (SQLite, its own keys),
 configured with an emblem and a colour; a demo resident is registered and a card issued
@@ -82,8 +82,8 @@ CITIES = [
 ]
 
 
-def render_city(spec: dict, out: Path, tmp: Path) -> list[Path]:
-    """Make the city, issue one card, write its two sides as PNG; return the paths."""
+def city_of(spec: dict, tmp: Path) -> Application:
+    """A throwaway city of ``spec`` in ``tmp``: SQLite, its own keys, its branding."""
     keys = tmp / "keys"
     keys.mkdir(mode=0o700)
     emblem = tmp / "emblem.png"
@@ -96,7 +96,12 @@ def render_city(spec: dict, out: Path, tmp: Path) -> list[Path]:
         environ={"CARDSERVICE_SECRET_KEY": "x" * 40,
                  "CARDSERVICE_KEY_PASSPHRASE": "examples-only-passphrase"},
     )
-    app = Application(settings)
+    return Application(settings)
+
+
+def render_city(spec: dict, out: Path, tmp: Path) -> list[Path]:
+    """Make the city, issue one card, write its two sides as PNG; return the paths."""
+    app = city_of(spec, tmp)
     try:
         app.upgrade_schema()
         app.city.init()
@@ -132,19 +137,7 @@ SCRIPT_NAMES = [
 def render_scripts(out: Path, tmp: Path) -> Path:
     """Issue a card to a name in each script of SCRIPT_NAMES; write their fronts in a grid."""
     spec = CITIES[0]
-    keys = tmp / "keys"
-    keys.mkdir(mode=0o700)
-    emblem = tmp / "emblem.png"
-    emblem.write_bytes(spec["emblem"]())
-    settings = settings_from_mapping(
-        {"city": spec["city"], "database": {"url": f"sqlite:///{tmp / 'city.db'}"},
-         "keys": {"dir": str(keys)}, "server": {"instance_dir": str(tmp)},
-         "branding": {**spec["branding"], "emblem": str(emblem)}},
-        base_dir=tmp,
-        environ={"CARDSERVICE_SECRET_KEY": "x" * 40,
-                 "CARDSERVICE_KEY_PASSPHRASE": "examples-only-passphrase"},
-    )
-    app = Application(settings)
+    app = city_of(spec, tmp)
     fronts = []
     try:
         app.upgrade_schema()
